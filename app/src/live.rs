@@ -1,0 +1,88 @@
+//! The page's connection to the manager's event stream (`/api/v1/events`).
+//!
+//! Every system change notification bumps `version`; resources that read it refetch. After a
+//! reconnect the version is bumped too, because changes may have been missed meanwhile.
+
+use leptos::prelude::*;
+
+#[derive(Clone, Copy)]
+pub struct Live {
+    /// Grows by one with every change notification.
+    pub version: RwSignal<u64>,
+    /// False while the stream is down; the page then says it is reconnecting.
+    pub connected: RwSignal<bool>,
+}
+
+impl Live {
+    pub fn changed(&self) {
+        self.version.update(|version| *version += 1);
+    }
+}
+
+/// Provides [`Live`] to the page and, in the browser, connects it.
+pub fn provide_live() -> Live {
+    let live = Live { version: RwSignal::new(0), connected: RwSignal::new(true) };
+    provide_context(live);
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| browser::connect(live));
+    live
+}
+
+pub fn use_live() -> Live {
+    use_context::<Live>().unwrap_or_else(provide_live)
+}
+
+#[cfg(feature = "hydrate")]
+mod browser {
+    use super::Live;
+    use crate::model::SystemEvent;
+    use leptos::prelude::{GetUntracked, Set};
+    use std::time::Duration;
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen::prelude::Closure;
+    use web_sys::{EventSource, MessageEvent};
+
+    /// The browser retries by itself after a dropped connection, but gives up for good when the
+    /// server answers with an error (e.g. while it restarts): then we open a new stream.
+    const RETRY_AFTER_CLOSE: Duration = Duration::from_secs(2);
+
+    pub fn connect(live: Live) {
+        let Ok(source) = EventSource::new("/api/v1/events") else {
+            live.connected.set(false);
+            schedule_reconnect(live);
+            return;
+        };
+
+        let on_open = Closure::<dyn FnMut()>::new(move || {
+            if !live.connected.get_untracked() {
+                live.changed();
+            }
+            live.connected.set(true);
+        });
+        source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        on_open.forget();
+
+        let on_change = Closure::<dyn FnMut(MessageEvent)>::new(move |_event: MessageEvent| {
+            live.changed();
+        });
+        for name in SystemEvent::NAMES {
+            let _ =
+                source.add_event_listener_with_callback(name, on_change.as_ref().unchecked_ref());
+        }
+        on_change.forget();
+
+        let watched = source.clone();
+        let on_error = Closure::<dyn FnMut()>::new(move || {
+            live.connected.set(false);
+            if watched.ready_state() == EventSource::CLOSED {
+                schedule_reconnect(live);
+            }
+        });
+        source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        on_error.forget();
+    }
+
+    fn schedule_reconnect(live: Live) {
+        leptos::prelude::set_timeout(move || connect(live), RETRY_AFTER_CLOSE);
+    }
+}

@@ -1,0 +1,167 @@
+//! The domain objects that browser, REST API and engine share.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Whether a server records its own cameras or stands by to take over a failed recorder's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerKind {
+    Recorder,
+    Failover,
+}
+
+impl ServerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServerKind::Recorder => "recorder",
+            ServerKind::Failover => "failover",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "recorder" => Some(ServerKind::Recorder),
+            "failover" => Some(ServerKind::Failover),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ServerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the manager currently knows about a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerState {
+    /// A recorder that answers its health checks.
+    Ok,
+    /// Missed its health checks.
+    Unreachable,
+    /// A recorder whose functionality runs on a failover server.
+    Broken,
+    /// An idle failover server.
+    Standby,
+    /// A failover server recording for another recorder.
+    Acting,
+}
+
+impl ServerState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServerState::Ok => "ok",
+            ServerState::Unreachable => "unreachable",
+            ServerState::Broken => "broken",
+            ServerState::Standby => "standby",
+            ServerState::Acting => "acting",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "ok" => Some(ServerState::Ok),
+            "unreachable" => Some(ServerState::Unreachable),
+            "broken" => Some(ServerState::Broken),
+            "standby" => Some(ServerState::Standby),
+            "acting" => Some(ServerState::Acting),
+            _ => None,
+        }
+    }
+
+    /// A sentence-sized label for people, never colour alone.
+    pub fn label(self) -> &'static str {
+        match self {
+            ServerState::Ok => "OK",
+            ServerState::Unreachable => "Unreachable",
+            ServerState::Broken => "Broken",
+            ServerState::Standby => "Standby",
+            ServerState::Acting => "Acting",
+        }
+    }
+}
+
+impl fmt::Display for ServerState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A recording server or failover server as the contract describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Server {
+    pub id: i64,
+    pub name: String,
+    pub address: String,
+    pub kind: ServerKind,
+    pub state: ServerState,
+    /// For an acting failover server: the name of the recorder it records for.
+    pub acting_for: Option<String>,
+    pub failover_enabled: bool,
+    pub auto_failback: bool,
+    pub maintenance_mode: bool,
+    pub last_seen_at: Option<DateTime<Utc>>,
+}
+
+/// `POST /api/v1/servers`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewServer {
+    pub name: String,
+    pub address: String,
+    pub kind: ServerKind,
+    #[serde(default = "yes")]
+    pub failover_enabled: bool,
+    #[serde(default = "yes")]
+    pub auto_failback: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `PATCH /api/v1/servers/{id}`: only the fields present change.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerPatch {
+    pub name: Option<String>,
+    pub address: Option<String>,
+    pub kind: Option<ServerKind>,
+    pub failover_enabled: Option<bool>,
+    pub auto_failback: Option<bool>,
+    pub maintenance_mode: Option<bool>,
+}
+
+/// A system change notification, sent to every connected client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SystemEvent {
+    /// A server was added, edited, or its state changed.
+    ServerChanged { server: Server },
+    /// Changes were missed: reload everything shown.
+    Resync,
+}
+
+impl SystemEvent {
+    /// Every event name, for clients that subscribe by name.
+    pub const NAMES: [&'static str; 2] = ["server_changed", "resync"];
+
+    /// The SSE event name, so a client can listen to one kind only.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SystemEvent::ServerChanged { .. } => "server_changed",
+            SystemEvent::Resync => "resync",
+        }
+    }
+}
+
+/// What a demo site can do to its own recorder processes (only in `standby demo`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DemoPower {
+    On,
+    Off,
+}

@@ -1,0 +1,47 @@
+import { defineConfig } from "@playwright/test";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+// The tests drive a real `standby demo`: manager, recorder agents and failover servers.
+const port = Number(process.env.STANDBY_E2E_PORT ?? 3917);
+const targetDir = process.env.CARGO_TARGET_DIR ?? path.resolve(__dirname, "../target");
+const binary = process.env.STANDBY_BIN ?? path.join(targetDir, "debug", "standby");
+const demoDir = fs.mkdtempSync(path.join(os.tmpdir(), "standby-e2e-"));
+
+export default defineConfig({
+  testDir: "./tests",
+  timeout: 120_000,
+  expect: { timeout: 20_000 },
+  fullyParallel: false,
+  workers: 1,
+  retries: 0,
+  reporter: [["list"]],
+  outputDir: "test-results",
+  use: {
+    baseURL: `http://127.0.0.1:${port}`,
+    trace: "off",
+    screenshot: "only-on-failure",
+    launchOptions: {
+      // Debian's Chromium: Playwright's own browser download is not available here.
+      executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    },
+  },
+  webServer: {
+    command: `${binary} demo --listen 127.0.0.1:${port} --data-dir ${demoDir} --monitor-interval-ms 250`,
+    url: `http://127.0.0.1:${port}/healthz`,
+    timeout: 120_000,
+    reuseExistingServer: false,
+    stdout: "pipe",
+    stderr: "pipe",
+  },
+});

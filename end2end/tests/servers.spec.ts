@@ -1,0 +1,48 @@
+import { expect, test } from "@playwright/test";
+import * as fs from "node:fs";
+
+const shots = "test-results/screenshots";
+fs.mkdirSync(shots, { recursive: true });
+
+test("the Servers page is server-rendered before any script runs", async ({ request }) => {
+  const response = await request.get("/servers");
+  expect(response.status()).toBe(200);
+  const html = await response.text();
+  // Rows, names and state labels are in the HTML itself, not added by the wasm later.
+  expect(html).toContain("<h1>Servers</h1>");
+  for (const name of ["recorder-1", "recorder-4", "failover-1", "failover-2"]) {
+    expect(html).toContain(`data-server="${name}"`);
+  }
+});
+
+test("the page hydrates and follows a recorder switched off and on, live", async ({ page }) => {
+  await page.goto("/servers");
+  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+  // A marker that a reload would wipe out: everything below must happen without one.
+  await page.evaluate(() => ((window as any).__sameDocument = true));
+
+  const row = (name: string) => page.locator(`tr[data-server="${name}"]`);
+  await expect(row("recorder-1")).toHaveAttribute("data-state", "ok");
+  await expect(row("failover-1")).toHaveAttribute("data-state", "standby");
+  await expect(row("recorder-1").locator(".state")).toHaveText("OK");
+
+  // A purely client-side interaction: filtering works only once the wasm runs.
+  await page.getByTestId("server-filter").fill("failover");
+  await expect(row("recorder-1")).toHaveCount(0);
+  await expect(row("failover-2")).toBeVisible();
+  await page.getByTestId("server-filter").fill("");
+  await expect(row("recorder-1")).toBeVisible();
+  await page.screenshot({ path: `${shots}/servers-all-ok.png`, fullPage: true });
+
+  await page.getByTestId("demo-switch-recorder-1").click();
+  await expect(row("recorder-1")).toHaveAttribute("data-state", "unreachable");
+  await expect(row("recorder-1").locator(".state")).toHaveText("Unreachable");
+  await expect(row("recorder-2")).toHaveAttribute("data-state", "ok");
+  await page.screenshot({ path: `${shots}/servers-recorder-1-off.png`, fullPage: true });
+
+  await page.getByTestId("demo-switch-recorder-1").click();
+  await expect(row("recorder-1")).toHaveAttribute("data-state", "ok");
+  await page.screenshot({ path: `${shots}/servers-recorder-1-back.png`, fullPage: true });
+
+  expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true);
+});

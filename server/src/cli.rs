@@ -1,0 +1,78 @@
+//! The `standby` command line (the contract in DESIGN.md).
+
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "standby",
+    version,
+    about = "Failover console of a video management system: \
+watches recording servers, fails them over to standby servers and back, and copies the material \
+recorded meanwhile home."
+)]
+pub struct Cli {
+    /// Configuration file (default: ./standby.toml when it exists).
+    #[arg(long, global = true, env = "STANDBY_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the management server: web UI, REST API, event stream and the engine.
+    Serve(ServeArgs),
+    /// Run a whole demo site on this machine: the manager on an SQLite file, recorder agents
+    /// and failover servers on loopback.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// Address to listen on [default: 127.0.0.1:3000].
+    #[arg(long, env = "STANDBY_LISTEN")]
+    pub listen: Option<SocketAddr>,
+
+    /// Where the browser bundle is (the build's `target/site`).
+    #[arg(long, env = "STANDBY_SITE_ROOT")]
+    pub site_root: Option<PathBuf>,
+
+    /// How often every server's health is checked, in milliseconds [default: 1000].
+    #[arg(long, env = "STANDBY_MONITOR_INTERVAL_MS")]
+    pub monitor_interval_ms: Option<u64>,
+
+    /// How long one health check may take, in milliseconds [default: 500].
+    #[arg(long, env = "STANDBY_CHECK_TIMEOUT_MS")]
+    pub check_timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+
+    /// sqlite://FILE (created if missing) or postgres://… [default: sqlite://standby.db].
+    #[arg(long, env = "STANDBY_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+
+    /// Number of recorder agents to start.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(0..=64))]
+    pub recorders: u16,
+
+    /// Number of failover servers to start.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(0..=64))]
+    pub failover_servers: u16,
+
+    /// Directory for the demo's database and the recorders' archives.
+    #[arg(long, env = "STANDBY_DEMO_DIR", default_value = "standby-demo")]
+    pub data_dir: PathBuf,
+}

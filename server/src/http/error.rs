@@ -1,0 +1,66 @@
+//! Errors at the HTTP edge: `{ "error": code, "message": sentence }` with the right status.
+
+use app::failure::{Failure, FailureKind};
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+#[derive(Debug)]
+pub struct ApiError(pub Failure);
+
+impl From<Failure> for ApiError {
+    fn from(failure: Failure) -> Self {
+        ApiError(failure)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.0.kind.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = json!({ "error": self.0.code, "message": self.0.message });
+        (status, Json(body)).into_response()
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        let (code, message) = match &rejection {
+            JsonRejection::MissingJsonContentType(_) => (
+                "unsupported_media_type",
+                "The request body must be JSON, sent with content-type: application/json."
+                    .to_owned(),
+            ),
+            _ => (
+                "invalid_body",
+                format!("The request body is not valid: {}", rejection.body_text()),
+            ),
+        };
+        ApiError(Failure::new(FailureKind::BadInput, code, message))
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        ApiError(Failure::new(FailureKind::BadInput, "invalid_path", rejection.body_text()))
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError(Failure::new(FailureKind::BadInput, "invalid_query", rejection.body_text()))
+    }
+}
+
+/// Unknown routes under `/api/` answer in JSON too.
+pub async fn no_such_route(
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
+) -> ApiError {
+    ApiError(Failure::new(
+        FailureKind::NotFound,
+        "not_found",
+        format!("There is no API route at {}.", uri.path()),
+    ))
+}

@@ -1,0 +1,46 @@
+//! The manager's HTTP surface: REST API, event stream, server functions and pages.
+
+mod api;
+mod error;
+mod events;
+mod openapi;
+
+use crate::engine::Engine;
+use app::port::ConsoleHandle;
+use axum::Router;
+use axum::extract::FromRef;
+use axum::routing::get;
+use leptos::prelude::*;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use std::sync::Arc;
+use tower_http::trace::TraceLayer;
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos: LeptosOptions,
+    pub engine: Arc<Engine>,
+    /// Cancelled when the manager shuts down.
+    pub stop: tokio_util::sync::CancellationToken,
+}
+
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(app::App);
+    let console = ConsoleHandle(state.engine.clone());
+    let options = state.leptos.clone();
+    Router::new()
+        .route("/healthz", get(healthz))
+        .nest("/api", api::router())
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(console.clone()),
+            move || app::shell(options.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}

@@ -1,0 +1,13 @@
+//! The management server of Standby: the engine and its adapters.
+
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod engine;
+pub mod events;
+pub mod http;
+pub mod monitor;
+pub mod recorders;
+pub mod servers;
+pub mod startup;
+pub mod store;

@@ -1,0 +1,96 @@
+//! `standby`: the management server of Standby.
+
+use clap::Parser;
+use standby::cli::{Cli, Command, DemoArgs, ServeArgs, ServerArgs};
+use standby::config::{self, FileConfig};
+use standby::{demo, startup, store};
+use std::process::ExitCode;
+use std::sync::Arc;
+use tracing_subscriber::EnvFilter;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("standby: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("standby: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = EnvFilter::try_from_env("STANDBY_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+async fn run(cli: Cli) -> Result<(), BoxError> {
+    let file = FileConfig::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve(args) => serve(args, &file).await,
+        Command::Demo(args) => demo(args, &file).await,
+    }
+}
+
+fn settings(args: &ServerArgs, file: &FileConfig) -> Result<startup::Settings, BoxError> {
+    let default_listen = config::DEFAULT_LISTEN.parse()?;
+    Ok(startup::Settings {
+        listen: args.listen.or(file.listen).unwrap_or(default_listen),
+        site_root: config::site_root(args.site_root.clone(), file),
+        monitor: config::monitor(file, args.monitor_interval_ms, args.check_timeout_ms)?,
+    })
+}
+
+async fn serve(args: ServeArgs, file: &FileConfig) -> Result<(), BoxError> {
+    let settings = settings(&args.server, file)?;
+    let url = args
+        .database_url
+        .or_else(|| file.database_url.clone())
+        .unwrap_or_else(|| config::DEFAULT_DATABASE_URL.to_owned());
+    tracing::info!(database = %config::redacted(&url), "opening the store");
+    let store = store::open(&url).await?;
+    let app = startup::Application::build(settings, store, None).await?;
+    let address = app.local_addr()?;
+    tracing::info!(%address, "Standby is listening");
+    println!("Standby is listening on http://{address}/");
+    app.run_until_stopped().await?;
+    Ok(())
+}
+
+async fn demo(args: DemoArgs, file: &FileConfig) -> Result<(), BoxError> {
+    let settings = settings(&args.server, file)?;
+    std::fs::create_dir_all(&args.data_dir)?;
+    let url = format!("sqlite://{}", args.data_dir.join("standby.db").display());
+    let store = store::open(&url).await?;
+    let site = Arc::new(
+        demo::DemoSite::start(&args.data_dir, args.recorders, args.failover_servers, &store)
+            .await?,
+    );
+    let app = startup::Application::build(settings, store, Some(site.clone())).await?;
+    let address = app.local_addr()?;
+    println!();
+    println!("  Standby demo is running: open http://{address}/servers");
+    println!(
+        "  {} recorders and {} failover servers on loopback; their archives and logs are in {}",
+        args.recorders,
+        args.failover_servers,
+        args.data_dir.display()
+    );
+    println!("  Switch a recorder off and on from the Servers page. Stop the demo with Ctrl-C.");
+    println!();
+    let served = app.run_until_stopped().await;
+    site.shutdown().await;
+    served?;
+    Ok(())
+}

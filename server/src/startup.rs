@@ -1,0 +1,94 @@
+//! Building and running the management server: the HTTP listener and the background tasks,
+//! stopped together on SIGINT/SIGTERM.
+
+use crate::demo::DemoSite;
+use crate::engine::Engine;
+use crate::http::{self, AppState};
+use crate::monitor::{self, MonitorConfig};
+use crate::store::SharedStore;
+use leptos::prelude::LeptosOptions;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub site_root: PathBuf,
+    pub monitor: MonitorConfig,
+}
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    monitor: MonitorConfig,
+}
+
+impl Application {
+    pub async fn build(
+        settings: Settings,
+        store: SharedStore,
+        demo: Option<Arc<DemoSite>>,
+    ) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(settings.listen).await?;
+        let leptos = LeptosOptions::builder()
+            .output_name("standby")
+            .site_root(settings.site_root.to_string_lossy().as_ref())
+            .site_pkg_dir("pkg")
+            .site_addr(listener.local_addr()?)
+            .build();
+        let engine = Arc::new(Engine::new(store, demo));
+        let state = AppState { leptos, engine, stop: CancellationToken::new() };
+        Ok(Application { listener, state, monitor: settings.monitor })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until SIGINT/SIGTERM; in-flight requests finish, background tasks stop.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let stop = self.state.stop.clone();
+        let monitor =
+            tokio::spawn(monitor::run(self.state.engine.clone(), self.monitor, stop.clone()));
+        let signals = tokio::spawn({
+            let stop = stop.clone();
+            async move {
+                shutdown_signal().await;
+                tracing::info!("shutting down");
+                stop.cancel();
+            }
+        });
+        let router = http::router(self.state);
+        let served = axum::serve(self.listener, router)
+            .with_graceful_shutdown(stop.clone().cancelled_owned())
+            .await;
+        stop.cancel();
+        signals.abort();
+        let _ = monitor.await;
+        served
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot listen for SIGTERM");
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}

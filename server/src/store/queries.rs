@@ -1,0 +1,127 @@
+//! SQL shared by both databases (`$n` placeholders work in SQLite too), and the one
+//! implementation of [`Store`](super::Store) that both backends instantiate.
+
+pub const SELECT_SERVERS: &str = "\
+    SELECT s.id, s.name, s.address, s.kind, s.state, a.name AS acting_for, \
+           s.failover_enabled, s.auto_failback, s.maintenance_mode, s.last_seen_at \
+    FROM servers s LEFT JOIN servers a ON a.id = s.acting_for_id";
+
+pub const ORDER_SERVERS: &str = " ORDER BY s.kind DESC, s.name";
+
+pub const INSERT_SERVER: &str = "\
+    INSERT INTO servers (name, address, kind, state, failover_enabled, auto_failback, \
+                         maintenance_mode, created_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id";
+
+pub const UPDATE_SERVER: &str = "\
+    UPDATE servers SET name = $2, address = $3, kind = $4, failover_enabled = $5, \
+                       auto_failback = $6, maintenance_mode = $7 \
+    WHERE id = $1";
+
+pub const RECORD_HEALTH: &str = "\
+    UPDATE servers SET state = $2, last_seen_at = COALESCE($3, last_seen_at) WHERE id = $1";
+
+/// Implements `Store` for a struct with a `pool` field of the given sqlx pool type.
+macro_rules! impl_store {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::store::Store for $store {
+            async fn list_servers(
+                &self,
+            ) -> Result<Vec<app::model::Server>, $crate::store::StoreError> {
+                let sql = format!("{}{}", queries::SELECT_SERVERS, queries::ORDER_SERVERS);
+                let rows = sqlx::query_as::<_, rows::ServerRow>(&sql).fetch_all(&self.pool).await?;
+                rows::servers(rows)
+            }
+
+            async fn server(
+                &self,
+                id: i64,
+            ) -> Result<Option<app::model::Server>, $crate::store::StoreError> {
+                let sql = format!("{} WHERE s.id = $1", queries::SELECT_SERVERS);
+                let row = sqlx::query_as::<_, rows::ServerRow>(&sql)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(app::model::Server::try_from).transpose()
+            }
+
+            async fn server_by_name(
+                &self,
+                name: &str,
+            ) -> Result<Option<app::model::Server>, $crate::store::StoreError> {
+                let sql = format!("{} WHERE lower(s.name) = lower($1)", queries::SELECT_SERVERS);
+                let row = sqlx::query_as::<_, rows::ServerRow>(&sql)
+                    .bind(name)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(app::model::Server::try_from).transpose()
+            }
+
+            async fn insert_server(
+                &self,
+                settings: &$crate::store::ServerSettings,
+            ) -> Result<app::model::Server, $crate::store::StoreError> {
+                let id: i64 = sqlx::query_scalar(queries::INSERT_SERVER)
+                    .bind(&settings.name)
+                    .bind(&settings.address)
+                    .bind(settings.kind.as_str())
+                    .bind($crate::store::INITIAL_STATE.as_str())
+                    .bind(settings.failover_enabled)
+                    .bind(settings.auto_failback)
+                    .bind(settings.maintenance_mode)
+                    .bind(chrono::Utc::now())
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(|error| rows::duplicate_name(error, &settings.name))?;
+                self.server(id).await?.ok_or_else(|| {
+                    $crate::store::StoreError::Corrupt(format!("server {id} vanished after insert"))
+                })
+            }
+
+            async fn update_server(
+                &self,
+                id: i64,
+                settings: &$crate::store::ServerSettings,
+            ) -> Result<Option<app::model::Server>, $crate::store::StoreError> {
+                let done = sqlx::query(queries::UPDATE_SERVER)
+                    .bind(id)
+                    .bind(&settings.name)
+                    .bind(&settings.address)
+                    .bind(settings.kind.as_str())
+                    .bind(settings.failover_enabled)
+                    .bind(settings.auto_failback)
+                    .bind(settings.maintenance_mode)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|error| rows::duplicate_name(error, &settings.name))?;
+                if done.rows_affected() == 0 {
+                    return Ok(None);
+                }
+                self.server(id).await
+            }
+
+            async fn record_health(
+                &self,
+                records: &[$crate::store::HealthRecord],
+            ) -> Result<(), $crate::store::StoreError> {
+                if records.is_empty() {
+                    return Ok(());
+                }
+                let mut tx = self.pool.begin().await?;
+                for record in records {
+                    sqlx::query(queries::RECORD_HEALTH)
+                        .bind(record.server_id)
+                        .bind(record.state.as_str())
+                        .bind(record.seen_at)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+        }
+    };
+}
+
+pub(crate) use impl_store;

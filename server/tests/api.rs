@@ -1,0 +1,176 @@
+//! The REST API's contract, in process: statuses, error shape, validation naming the field.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use leptos::prelude::LeptosOptions;
+use serde_json::{Value, json};
+use standby::engine::Engine;
+use standby::http::{AppState, router};
+use std::sync::Arc;
+use tower::ServiceExt;
+
+struct Api {
+    router: axum::Router,
+    _dir: tempfile::TempDir,
+}
+
+async fn api() -> Api {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("standby.db").display());
+    let store = standby::store::open(&url).await.unwrap();
+    let state = AppState {
+        leptos: LeptosOptions::builder().output_name("standby").build(),
+        engine: Arc::new(Engine::new(store, None)),
+        stop: Default::default(),
+    };
+    Api { router: router(state), _dir: dir }
+}
+
+impl Api {
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = Request::builder().method(method).uri(path);
+        let body = match body {
+            Some(body) => {
+                request = request.header(header::CONTENT_TYPE, "application/json");
+                Body::from(body.to_string())
+            }
+            None => Body::empty(),
+        };
+        let response = self.router.clone().oneshot(request.body(body).unwrap()).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        let json = serde_json::from_slice(&bytes)
+            .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()));
+        (status, json)
+    }
+}
+
+fn recorder(name: &str, address: &str) -> Value {
+    json!({ "name": name, "address": address, "kind": "recorder", "failover_enabled": true, "auto_failback": false })
+}
+
+#[tokio::test]
+async fn servers_are_added_listed_and_edited() {
+    let api = api().await;
+    let (status, added) =
+        api.call("POST", "/api/v1/servers", Some(recorder("Rec 1", "10.0.0.5:8080"))).await;
+    assert_eq!(status, StatusCode::CREATED, "{added}");
+    assert_eq!(added["address"], "http://10.0.0.5:8080");
+    assert_eq!(added["state"], "unreachable");
+    assert_eq!(added["acting_for"], Value::Null);
+    assert_eq!(added["auto_failback"], false);
+    for field in [
+        "id",
+        "name",
+        "address",
+        "kind",
+        "state",
+        "acting_for",
+        "failover_enabled",
+        "auto_failback",
+        "maintenance_mode",
+        "last_seen_at",
+    ] {
+        assert!(added.get(field).is_some(), "missing {field} in {added}");
+    }
+
+    let id = added["id"].as_i64().unwrap();
+    let (status, edited) = api
+        .call("PATCH", &format!("/api/v1/servers/{id}"), Some(json!({ "maintenance_mode": true })))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{edited}");
+    assert_eq!(edited["maintenance_mode"], true);
+    assert_eq!(edited["name"], "Rec 1", "fields not sent stay as they were");
+
+    let (status, list) = api.call("GET", "/api/v1/servers", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list.as_array().map(Vec::len), Some(1));
+    let (status, one) = api.call("GET", &format!("/api/v1/servers/{id}"), None).await;
+    assert_eq!((status, &one["maintenance_mode"]), (StatusCode::OK, &json!(true)));
+}
+
+#[tokio::test]
+async fn bad_input_is_a_400_naming_the_field() {
+    let api = api().await;
+    let cases = [
+        (recorder("", "10.0.0.5:8080"), "invalid_name", "name"),
+        (recorder("   ", "10.0.0.5:8080"), "invalid_name", "name"),
+        (recorder("Rec", "10.0.0.5:99999"), "invalid_address", "address"),
+        (recorder("Rec", "not an address"), "invalid_address", "address"),
+        (recorder("Rec", ""), "invalid_address", "address"),
+    ];
+    for (body, code, field) in cases {
+        let (status, error) = api.call("POST", "/api/v1/servers", Some(body.clone())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body} → {error}");
+        assert_eq!(error["error"], code, "{body} → {error}");
+        assert!(error["message"].as_str().unwrap().starts_with(&format!("{field}:")), "{error}");
+    }
+    let (status, error) = api
+        .call(
+            "POST",
+            "/api/v1/servers",
+            Some(json!({ "name": "x", "address": "h:1", "kind": "camera" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error["error"], "invalid_body");
+    assert!(error["message"].as_str().unwrap().contains("kind"), "{error}");
+
+    let (status, _) = api.call("GET", "/api/v1/servers", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, list) = api.call("GET", "/api/v1/servers", None).await;
+    assert_eq!(list, json!([]), "nothing was added by refused requests");
+}
+
+#[tokio::test]
+async fn duplicate_names_conflict() {
+    let api = api().await;
+    let (status, first) = api.call("POST", "/api/v1/servers", Some(recorder("Rec 1", "h:1"))).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, error) = api.call("POST", "/api/v1/servers", Some(recorder("REC 1", "h:2"))).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(error["error"], "duplicate_name");
+
+    let (_, second) = api.call("POST", "/api/v1/servers", Some(recorder("Rec 2", "h:2"))).await;
+    let path = format!("/api/v1/servers/{}", second["id"]);
+    let (status, error) = api.call("PATCH", &path, Some(json!({ "name": first["name"] }))).await;
+    assert_eq!((status, &error["error"]), (StatusCode::CONFLICT, &json!("duplicate_name")));
+}
+
+#[tokio::test]
+async fn errors_are_json_everywhere_under_api() {
+    let api = api().await;
+    let (status, error) = api.call("GET", "/api/v1/no-such-thing", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(error["error"], "not_found");
+    assert!(error["message"].as_str().unwrap().contains("/api/v1/no-such-thing"), "{error}");
+
+    let (status, error) = api.call("GET", "/api/v1/servers/77", None).await;
+    assert_eq!((status, &error["error"]), (StatusCode::NOT_FOUND, &json!("not_found")));
+    let (status, error) =
+        api.call("PATCH", "/api/v1/servers/77", Some(json!({ "auto_failback": true }))).await;
+    assert_eq!((status, &error["error"]), (StatusCode::NOT_FOUND, &json!("not_found")));
+    let (status, error) = api.call("GET", "/api/v1/servers/abc", None).await;
+    assert_eq!((status, &error["error"]), (StatusCode::BAD_REQUEST, &json!("invalid_path")));
+    let (status, error) =
+        api.call("PATCH", "/api/v1/servers/1", Some(json!({ "colour": "red" }))).await;
+    assert_eq!((status, &error["error"]), (StatusCode::BAD_REQUEST, &json!("invalid_body")));
+
+    // A body that is not declared as JSON is refused, which also keeps other sites' forms out.
+    let request = Request::post("/api/v1/servers")
+        .body(Body::from(recorder("x", "h:1").to_string()))
+        .unwrap();
+    let response = api.router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn health_and_openapi_are_served() {
+    let api = api().await;
+    let (status, body) = api.call("GET", "/healthz", None).await;
+    assert_eq!((status, body), (StatusCode::OK, json!("ok")));
+    let (status, document) = api.call("GET", "/api/v1/openapi.json", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(document["openapi"], "3.1.0");
+    assert!(document["paths"]["/api/v1/servers"]["post"].is_object());
+}

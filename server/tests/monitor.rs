@@ -1,0 +1,84 @@
+//! The health monitor against real recorder agents: SIGKILL one, see it go unreachable (in the
+//! REST API and as a live event), start it again, see it come back.
+
+mod common;
+
+use common::eventually;
+use common::processes::{start_manager, start_recorder};
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+async fn servers(client: &reqwest::Client, manager: &str) -> Vec<Value> {
+    client.get(format!("{manager}/api/v1/servers")).send().await.unwrap().json().await.unwrap()
+}
+
+async fn state_of(client: &reqwest::Client, manager: &str, name: &str) -> Option<String> {
+    servers(client, manager)
+        .await
+        .into_iter()
+        .find(|server| server["name"] == name)
+        .and_then(|server| server["state"].as_str().map(str::to_owned))
+}
+
+#[tokio::test]
+async fn a_killed_recorder_turns_unreachable_live_and_comes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("standby.db").display());
+    let manager = start_manager(&database, &["--monitor-interval-ms", "200"]).await;
+    let mut recorder = start_recorder(dir.path(), "rec-1", "recorder", 0).await;
+    let _failover = start_recorder(dir.path(), "fo-1", "failover", 0).await;
+    let client = reqwest::Client::new();
+
+    for (name, address, kind) in
+        [("rec-1", &recorder.address, "recorder"), ("fo-1", &_failover.address, "failover")]
+    {
+        let added = client
+            .post(format!("{}/api/v1/servers", manager.address))
+            .json(&json!({ "name": name, "address": address, "kind": kind }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(added.status(), 201);
+    }
+    eventually("rec-1 ok", || async {
+        (state_of(&client, &manager.address, "rec-1").await? == "ok").then_some(())
+    })
+    .await;
+    eventually("fo-1 standby", || async {
+        (state_of(&client, &manager.address, "fo-1").await? == "standby").then_some(())
+    })
+    .await;
+
+    let mut events = client
+        .get(format!("{}/api/v1/events", manager.address))
+        .send()
+        .await
+        .unwrap()
+        .bytes_stream();
+    let port = recorder.port();
+    recorder.kill().await;
+
+    // The change arrives on the event stream without anyone asking.
+    let mut seen = String::new();
+    let arrived = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while let Some(chunk) = events.next().await {
+            seen.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+            if seen.contains("event: server_changed") && seen.contains(r#""state":"unreachable""#) {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(arrived, Ok(true), "no unreachable event; stream so far: {seen}");
+    assert_eq!(state_of(&client, &manager.address, "rec-1").await.as_deref(), Some("unreachable"));
+
+    let _recorder = start_recorder(dir.path(), "rec-1", "recorder", port).await;
+    eventually("rec-1 ok again", || async {
+        (state_of(&client, &manager.address, "rec-1").await? == "ok").then_some(())
+    })
+    .await;
+    let back = servers(&client, &manager.address).await;
+    let rec = back.iter().find(|server| server["name"] == "rec-1").unwrap();
+    assert!(rec["last_seen_at"].is_string(), "{rec}");
+}
