@@ -8,6 +8,9 @@ const port = Number(process.env.STANDBY_E2E_PORT ?? 3917);
 const targetDir = process.env.CARGO_TARGET_DIR ?? path.resolve(__dirname, "../target");
 const binary = process.env.STANDBY_BIN ?? path.join(targetDir, "debug", "standby");
 const demoDir = fs.mkdtempSync(path.join(os.tmpdir(), "standby-e2e-"));
+// The demo's accounts (admin, operator, viewer) all get this password.
+// Must match tests/login.ts.
+const demoPassword = "e2e-password-of-the-demo";
 
 export default defineConfig({
   testDir: "./tests",
@@ -37,7 +40,7 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: `${binary} demo --listen 127.0.0.1:${port} --data-dir ${demoDir} --monitor-interval-ms 250`,
+    command: `${binary} demo --listen 127.0.0.1:${port} --data-dir ${demoDir} --monitor-interval-ms 250 --password ${demoPassword}`,
     url: `http://127.0.0.1:${port}/healthz`,
     timeout: 120_000,
     reuseExistingServer: false,

@@ -1,20 +1,127 @@
-//! Server functions: thin, they ask the engine port and return its answer or its refusal.
+//! Server functions: thin, they find the caller, ask the engine port and return its answer or
+//! its refusal (with the refusal's HTTP status).
 
+use crate::auth::Me;
 use crate::failure::Failure;
-use crate::model::DemoPower;
+use crate::model::{AuditEntry, AuditFilter, DemoPower};
 use crate::view::ServersView;
 use leptos::prelude::*;
 
+/// Sets the HTTP status of a refusal, so scripts calling server functions see 401/403/409.
+#[cfg(feature = "ssr")]
+fn answer<T>(result: Result<T, Failure>) -> Result<T, Failure> {
+    if let Err(failure) = &result
+        && let Some(response) = use_context::<leptos_axum::ResponseOptions>()
+        && let Ok(status) = http::StatusCode::from_u16(failure.kind.http_status())
+    {
+        response.set_status(status);
+    }
+    result
+}
+
+#[server(prefix = "/rpc")]
+pub async fn whoami() -> Result<Option<Me>, Failure> {
+    Ok(crate::port::current_caller().map(|caller| caller.me()))
+}
+
 #[server(prefix = "/rpc")]
 pub async fn load_servers_page() -> Result<ServersView, Failure> {
-    let console = crate::port::ConsoleHandle::current()?;
-    let servers = console.servers().await?;
-    let demo = console.demo_switches().await;
-    Ok(ServersView { servers, demo })
+    answer(
+        async {
+            let caller = crate::port::require_caller()?;
+            let console = crate::port::ConsoleHandle::current()?;
+            let servers = console.servers(&caller).await?;
+            let demo = console.demo_switches(&caller).await;
+            Ok(ServersView { servers, demo, me: caller.me() })
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/rpc")]
 pub async fn set_demo_power(server_id: i64, power: DemoPower) -> Result<(), Failure> {
-    let console = crate::port::ConsoleHandle::current()?;
-    console.set_demo_power(server_id, power).await
+    answer(
+        async {
+            let caller = crate::port::require_caller()?;
+            let console = crate::port::ConsoleHandle::current()?;
+            console.set_demo_power(&caller, server_id, power).await
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/rpc")]
+pub async fn load_audit(filter: AuditFilter) -> Result<Vec<AuditEntry>, Failure> {
+    answer(
+        async {
+            let caller = crate::port::require_caller()?;
+            let console = crate::port::ConsoleHandle::current()?;
+            console.audit_trail(&caller, filter).await
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/rpc")]
+pub async fn login(
+    username: String,
+    password: String,
+    next: Option<String>,
+) -> Result<(), Failure> {
+    answer(
+        async {
+            let console = crate::port::ConsoleHandle::current()?;
+            let request = crate::port::request_info();
+            let (_me, cookie) = console.login(&username, &password, &request).await?;
+            let response = expect_context::<leptos_axum::ResponseOptions>();
+            if let Ok(value) = http::HeaderValue::from_str(&cookie) {
+                response.append_header(http::header::SET_COOKIE, value);
+            }
+            leptos_axum::redirect(&safe_next(next.as_deref()));
+            Ok(())
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/rpc")]
+pub async fn logout() -> Result<(), Failure> {
+    answer(
+        async {
+            let caller = crate::port::require_caller()?;
+            let console = crate::port::ConsoleHandle::current()?;
+            let cookie = console.logout(&caller, &crate::port::request_headers()).await?;
+            let response = expect_context::<leptos_axum::ResponseOptions>();
+            if let Ok(value) = http::HeaderValue::from_str(&cookie) {
+                response.append_header(http::header::SET_COOKIE, value);
+            }
+            leptos_axum::redirect("/login");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// Only a path on this site: a login link must not send people elsewhere.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
+            path.to_owned()
+        }
+        _ => "/".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn login_redirects_stay_on_this_site() {
+        assert_eq!(safe_next(Some("/servers?x=1")), "/servers?x=1");
+        assert_eq!(safe_next(Some("//evil.example/")), "/");
+        assert_eq!(safe_next(Some("https://evil.example/")), "/");
+        assert_eq!(safe_next(Some("/\\evil")), "/");
+        assert_eq!(safe_next(None), "/");
+    }
 }

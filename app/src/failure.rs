@@ -12,6 +12,7 @@ pub enum FailureKind {
     Forbidden,
     NotFound,
     Conflict,
+    TooManyRequests,
     Unavailable,
     Internal,
 }
@@ -24,6 +25,7 @@ impl FailureKind {
             FailureKind::Forbidden => 403,
             FailureKind::NotFound => 404,
             FailureKind::Conflict => 409,
+            FailureKind::TooManyRequests => 429,
             FailureKind::Unavailable => 503,
             FailureKind::Internal => 500,
         }
@@ -61,6 +63,14 @@ impl Failure {
 
     pub fn conflict(code: impl Into<String>, message: impl Into<String>) -> Self {
         Failure::new(FailureKind::Conflict, code, message)
+    }
+
+    pub fn not_logged_in() -> Self {
+        Failure::new(
+            FailureKind::Unauthorized,
+            "not_logged_in",
+            "You are not logged in, or your session has expired: log in again.",
+        )
     }
 
     /// The cause is logged where it happened; the user gets a sentence without internals.

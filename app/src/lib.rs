@@ -1,6 +1,7 @@
 //! What browser and server share: the domain objects, the server functions and the pages.
 
 pub mod api;
+pub mod auth;
 pub mod failure;
 pub mod live;
 pub mod model;
@@ -17,6 +18,7 @@ use leptos_router::path;
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    content_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -33,11 +35,29 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// Only our own scripts run: the hydration script by its nonce, the bundle by its origin.
+fn content_security_policy() {
+    #[cfg(feature = "ssr")]
+    if let (Some(response), Some(nonce)) =
+        (use_context::<leptos_axum::ResponseOptions>(), leptos::nonce::use_nonce())
+    {
+        let policy = format!(
+            "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+             style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
+             frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+        );
+        if let Ok(value) = http::HeaderValue::from_str(&policy) {
+            response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+        }
+    }
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
     let live = live::provide_live();
     mark_hydrated();
+    let logout = ServerAction::<api::Logout>::new();
 
     view! {
         <Stylesheet id="standby" href="/pkg/standby.css" />
@@ -46,7 +66,9 @@ pub fn App() -> impl IntoView {
             <nav class="top">
                 <span class="brand">"Standby"</span>
                 <A href="/servers">"Servers"</A>
+                <A href="/audit">"Audit"</A>
                 <span class="spacer"></span>
+                <WhoAmI logout />
                 <span class="connection" data-connected=move || live.connected.get().to_string()>
                     {move || if live.connected.get() { "live" } else { "offline" }}
                 </span>
@@ -60,6 +82,24 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <NotFound /> }>
                     <Route path=path!("/") view=|| view! { <Redirect path="/servers" /> } />
                     <Route
+                        path=path!("/login")
+                        view=|| {
+                            view! {
+                                <Title text="Log in" />
+                                <pages::login::LoginPage />
+                            }
+                        }
+                    />
+                    <Route
+                        path=path!("/audit")
+                        view=|| {
+                            view! {
+                                <Title text="Audit trail" />
+                                <pages::audit::AuditPage />
+                            }
+                        }
+                    />
+                    <Route
                         path=path!("/servers")
                         view=|| {
                             view! {
@@ -71,6 +111,38 @@ pub fn App() -> impl IntoView {
                 </Routes>
             </main>
         </Router>
+    }
+}
+
+/// The signed-in user and the way out; refreshed on every navigation (logging in changes it).
+#[component]
+fn WhoAmI(logout: ServerAction<api::Logout>) -> impl IntoView {
+    let location = leptos_router::hooks::use_location();
+    let me = Resource::new(move || location.pathname.get(), |_| api::whoami());
+    let live = live::use_live();
+    Effect::new(move |_| {
+        if matches!(me.get(), Some(Ok(Some(_)))) {
+            live.connect();
+        }
+    });
+    view! {
+        <Transition fallback=|| ()>
+            {move || {
+                me.get()
+                    .and_then(Result::ok)
+                    .flatten()
+                    .map(|me| {
+                        view! {
+                            <span class="me" data-role=me.role.as_str()>
+                                {me.name} " · " {me.role.as_str()}
+                            </span>
+                            <ActionForm action=logout attr:class="logout">
+                                <button type="submit" class="link">"Log out"</button>
+                            </ActionForm>
+                        }
+                    })
+            }}
+        </Transition>
     }
 }
 

@@ -19,13 +19,19 @@ impl Live {
     }
 }
 
-/// Provides [`Live`] to the page and, in the browser, connects it.
+/// Provides [`Live`] to the page; [`Live::connect`] starts the stream once someone is logged in.
 pub fn provide_live() -> Live {
     let live = Live { version: RwSignal::new(0), connected: RwSignal::new(true) };
     provide_context(live);
-    #[cfg(feature = "hydrate")]
-    Effect::new(move |_| browser::connect(live));
     live
+}
+
+impl Live {
+    /// Opens the event stream unless it is open already (in the browser; nothing on the server).
+    pub fn connect(self) {
+        #[cfg(feature = "hydrate")]
+        browser::ensure_connected(self);
+    }
 }
 
 pub fn use_live() -> Live {
@@ -37,6 +43,7 @@ mod browser {
     use super::Live;
     use crate::model::SystemEvent;
     use leptos::prelude::{GetUntracked, Set};
+    use std::cell::RefCell;
     use std::time::Duration;
     use wasm_bindgen::JsCast;
     use wasm_bindgen::prelude::Closure;
@@ -46,7 +53,20 @@ mod browser {
     /// server answers with an error (e.g. while it restarts): then we open a new stream.
     const RETRY_AFTER_CLOSE: Duration = Duration::from_secs(2);
 
-    pub fn connect(live: Live) {
+    thread_local! {
+        static SOURCE: RefCell<Option<EventSource>> = const { RefCell::new(None) };
+    }
+
+    pub fn ensure_connected(live: Live) {
+        let open = SOURCE.with_borrow(|source| {
+            source.as_ref().is_some_and(|source| source.ready_state() != EventSource::CLOSED)
+        });
+        if !open {
+            connect(live);
+        }
+    }
+
+    fn connect(live: Live) {
         let Ok(source) = EventSource::new("/api/v1/events") else {
             live.connected.set(false);
             schedule_reconnect(live);
@@ -80,9 +100,10 @@ mod browser {
         });
         source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
         on_error.forget();
+        SOURCE.with_borrow_mut(|slot| *slot = Some(source));
     }
 
     fn schedule_reconnect(live: Live) {
-        leptos::prelude::set_timeout(move || connect(live), RETRY_AFTER_CLOSE);
+        leptos::prelude::set_timeout(move || ensure_connected(live), RETRY_AFTER_CLOSE);
     }
 }

@@ -165,3 +165,57 @@ pub enum DemoPower {
     On,
     Off,
 }
+
+/// A person who may log in (never with the password hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: i64,
+    pub name: String,
+    pub role: crate::auth::Role,
+    pub created_at: DateTime<Utc>,
+}
+
+/// An API token as listed (the secret itself is shown once, at creation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiToken {
+    pub id: i64,
+    pub name: String,
+    pub role: crate::auth::Role,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// The answer to creating a token: the only time its secret is shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedToken {
+    pub token: ApiToken,
+    pub secret: String,
+}
+
+/// One line of the audit trail: who did what, when, from where, and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub address: Option<String>,
+    pub action: String,
+    pub target: Option<String>,
+    /// `ok`, or the refusal's code.
+    pub outcome: String,
+    pub detail: Option<String>,
+}
+
+/// Filters of the audit page and `GET /api/v1/audit`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    /// Only refusals and failures.
+    #[serde(default)]
+    pub failures_only: bool,
+    pub before_id: Option<i64>,
+    pub limit: Option<u32>,
+}

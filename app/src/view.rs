@@ -1,5 +1,6 @@
 //! Shapes made for pages: what one screen needs in one round trip.
 
+use crate::auth::Me;
 use crate::model::Server;
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +16,8 @@ pub struct ServersView {
     pub servers: Vec<Server>,
     /// Present only under `standby demo`.
     pub demo: Option<Vec<DemoSwitch>>,
+    /// Who is looking: the page mirrors their rights.
+    pub me: Me,
 }
 
 impl ServersView {

@@ -1,10 +1,15 @@
 import { expect, test } from "@playwright/test";
 import * as fs from "node:fs";
+import { demoPassword, loginAs } from "./login";
 
 const shots = "test-results/screenshots";
 fs.mkdirSync(shots, { recursive: true });
 
 test("the Servers page is server-rendered before any script runs", async ({ request }) => {
+  const login = await request.post("/api/v1/login", {
+    data: { username: "viewer", password: demoPassword },
+  });
+  expect(login.status()).toBe(200);
   const response = await request.get("/servers");
   expect(response.status()).toBe(200);
   const html = await response.text();
@@ -15,9 +20,17 @@ test("the Servers page is server-rendered before any script runs", async ({ requ
   }
 });
 
+test("a wrong password is refused with a sentence", async ({ page }) => {
+  await page.goto("/login");
+  await page.getByLabel("User name").fill("operator");
+  await page.getByLabel("Password").fill("not the password");
+  await page.getByRole("button", { name: "Log in" }).click();
+  await expect(page.getByRole("alert")).toHaveText("Unknown user name or wrong password.");
+  await page.screenshot({ path: `${shots}/login-refused.png` });
+});
+
 test("the page hydrates and follows a recorder switched off and on, live", async ({ page }) => {
-  await page.goto("/servers");
-  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+  const errors = await loginAs(page, "operator");
   // A marker that a reload would wipe out: everything below must happen without one.
   await page.evaluate(() => ((window as any).__sameDocument = true));
 
@@ -45,4 +58,25 @@ test("the page hydrates and follows a recorder switched off and on, live", async
   await page.screenshot({ path: `${shots}/servers-recorder-1-back.png`, fullPage: true });
 
   expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true);
+  expect(errors.filter((error) => /Content Security Policy|panicked/i.test(error))).toEqual([]);
+});
+
+test("a viewer sees the demo switches disabled, and the audit trail records who switched", async ({ page }) => {
+  await loginAs(page, "viewer");
+  await expect(page.locator(".banner-offline")).toHaveCount(0);
+  const button = page.getByTestId("demo-switch-recorder-2");
+  await expect(button).toBeDisabled();
+  await expect(page.locator('tr[data-server="recorder-2"]')).toContainText("operators only");
+
+  await page.getByRole("link", { name: "Audit" }).click();
+  await expect(page).toHaveURL(/\/audit$/);
+  const switched = page.locator('tr[data-action="demo.power_off"]').first();
+  await expect(switched).toContainText("operator");
+  await expect(switched).toContainText("OK");
+  await page.screenshot({ path: `${shots}/audit.png`, fullPage: true });
+
+  await page.getByRole("button", { name: "Log out" }).click();
+  await expect(page).toHaveURL(/\/login/);
+  await page.goto("/servers");
+  await expect(page).toHaveURL(/\/login\?next=%2Fservers|\/login\?next=\/servers/);
 });

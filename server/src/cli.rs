@@ -1,5 +1,6 @@
 //! The `standby` command line (the contract in DESIGN.md).
 
+use app::auth::Role;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -28,6 +29,68 @@ pub enum Command {
     /// Run a whole demo site on this machine: the manager on an SQLite file, recorder agents
     /// and failover servers on loopback.
     Demo(DemoArgs),
+    /// Manage the people who may log in.
+    User {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage API tokens (for scripts and wall-screen dashboards).
+    Token {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// sqlite://FILE (created if missing) or postgres://… [default: sqlite://standby.db].
+    #[arg(long, global = true, env = "STANDBY_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user. The password comes from --password or standard input.
+    Add {
+        name: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// List the users and their roles.
+    List,
+    /// Set a user's password (from --password or standard input); ends their sessions.
+    Passwd {
+        name: String,
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// Remove a user; their sessions end.
+    Remove { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token; its secret is printed once.
+    Create {
+        name: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+    },
+    /// List tokens with their last use.
+    List,
+    /// Revoke a token by name or id: it stops working at once.
+    Revoke { token: String },
+}
+
+fn parse_role(text: &str) -> Result<Role, String> {
+    Role::parse(text)
+        .ok_or_else(|| format!("{text:?} is not a role: use admin, operator or viewer"))
 }
 
 #[derive(Debug, Args)]
@@ -54,9 +117,8 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub server: ServerArgs,
 
-    /// sqlite://FILE (created if missing) or postgres://… [default: sqlite://standby.db].
-    #[arg(long, env = "STANDBY_DATABASE_URL")]
-    pub database_url: Option<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 #[derive(Debug, Args)]
@@ -71,6 +133,10 @@ pub struct DemoArgs {
     /// Number of failover servers to start.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(0..=64))]
     pub failover_servers: u16,
+
+    /// Password for the demo's accounts (admin, operator, viewer) instead of new random ones.
+    #[arg(long, env = "STANDBY_DEMO_PASSWORD")]
+    pub password: Option<String>,
 
     /// Directory for the demo's database and the recorders' archives.
     #[arg(long, env = "STANDBY_DEMO_DIR", default_value = "standby-demo")]

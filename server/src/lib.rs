@@ -1,5 +1,7 @@
 //! The management server of Standby: the engine and its adapters.
 
+pub mod admin;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod demo;

@@ -1,7 +1,8 @@
 //! `standby`: the management server of Standby.
 
+use app::auth::{Caller, Role};
 use clap::Parser;
-use standby::cli::{Cli, Command, DemoArgs, ServeArgs, ServerArgs};
+use standby::cli::{Cli, Command, DemoArgs, ServeArgs, ServerArgs, StoreArgs};
 use standby::config::{self, FileConfig};
 use standby::{demo, startup, store};
 use std::process::ExitCode;
@@ -40,7 +41,24 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
     match cli.command {
         Command::Serve(args) => serve(args, &file).await,
         Command::Demo(args) => demo(args, &file).await,
+        Command::User { store, command } => {
+            standby::admin::user(open_store(&store, &file).await?, command).await
+        }
+        Command::Token { store, command } => {
+            standby::admin::token(open_store(&store, &file).await?, command).await
+        }
     }
+}
+
+/// Every command that touches the store creates it if missing and migrates it first.
+async fn open_store(args: &StoreArgs, file: &FileConfig) -> Result<store::SharedStore, BoxError> {
+    let url = args
+        .database_url
+        .clone()
+        .or_else(|| file.database_url.clone())
+        .unwrap_or_else(|| config::DEFAULT_DATABASE_URL.to_owned());
+    tracing::info!(database = %config::redacted(&url), "opening the store");
+    Ok(store::open(&url).await?)
 }
 
 fn settings(args: &ServerArgs, file: &FileConfig) -> Result<startup::Settings, BoxError> {
@@ -54,12 +72,7 @@ fn settings(args: &ServerArgs, file: &FileConfig) -> Result<startup::Settings, B
 
 async fn serve(args: ServeArgs, file: &FileConfig) -> Result<(), BoxError> {
     let settings = settings(&args.server, file)?;
-    let url = args
-        .database_url
-        .or_else(|| file.database_url.clone())
-        .unwrap_or_else(|| config::DEFAULT_DATABASE_URL.to_owned());
-    tracing::info!(database = %config::redacted(&url), "opening the store");
-    let store = store::open(&url).await?;
+    let store = open_store(&args.store, file).await?;
     let app = startup::Application::build(settings, store, None).await?;
     let address = app.local_addr()?;
     tracing::info!(%address, "Standby is listening");
@@ -73,6 +86,7 @@ async fn demo(args: DemoArgs, file: &FileConfig) -> Result<(), BoxError> {
     std::fs::create_dir_all(&args.data_dir)?;
     let url = format!("sqlite://{}", args.data_dir.join("standby.db").display());
     let store = store::open(&url).await?;
+    let logins = demo_logins(&store, args.password.as_deref()).await?;
     let site = Arc::new(
         demo::DemoSite::start(&args.data_dir, args.recorders, args.failover_servers, &store)
             .await?,
@@ -87,10 +101,37 @@ async fn demo(args: DemoArgs, file: &FileConfig) -> Result<(), BoxError> {
         args.failover_servers,
         args.data_dir.display()
     );
+    println!("  Log in as one of:");
+    for (name, role, password) in &logins {
+        println!("    {name:<9} password {password}   ({role})");
+    }
     println!("  Switch a recorder off and on from the Servers page. Stop the demo with Ctrl-C.");
     println!();
     let served = app.run_until_stopped().await;
     site.shutdown().await;
     served?;
     Ok(())
+}
+
+/// The demo's accounts, one per role, with fresh passwords.
+async fn demo_logins(
+    store: &store::SharedStore,
+    password: Option<&str>,
+) -> Result<Vec<(String, Role, String)>, BoxError> {
+    let engine = standby::engine::Engine::new(store.clone(), None);
+    let caller = Caller::system("demo");
+    let existing = engine.users(&caller).await?;
+    let mut logins = Vec::new();
+    for role in Role::ALL {
+        let name = role.as_str().to_owned();
+        let password =
+            password.map(str::to_owned).unwrap_or_else(standby::auth::secrets::new_password);
+        if existing.iter().any(|user| user.name == name) {
+            engine.set_password(&caller, &name, &password).await?;
+        } else {
+            engine.add_user(&caller, &name, &password, role).await?;
+        }
+        logins.push((name, role, password));
+    }
+    Ok(logins)
 }

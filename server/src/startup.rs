@@ -61,7 +61,8 @@ impl Application {
             }
         });
         let router = http::router(self.state);
-        let served = axum::serve(self.listener, router)
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, service)
             .with_graceful_shutdown(stop.clone().cancelled_owned())
             .await;
         stop.cancel();

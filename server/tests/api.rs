@@ -1,47 +1,24 @@
 //! The REST API's contract, in process: statuses, error shape, validation naming the field.
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use leptos::prelude::LeptosOptions;
-use serde_json::{Value, json};
-use standby::engine::Engine;
-use standby::http::{AppState, router};
-use std::sync::Arc;
-use tower::ServiceExt;
+mod common;
 
-struct Api {
-    router: axum::Router,
-    _dir: tempfile::TempDir,
-}
+use app::auth::Role;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use common::app::{As, TestApp, test_app};
+use serde_json::{Value, json};
+
+/// The tests below act as an administrator unless they say otherwise.
+struct Api(TestApp);
 
 async fn api() -> Api {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("standby.db").display());
-    let store = standby::store::open(&url).await.unwrap();
-    let state = AppState {
-        leptos: LeptosOptions::builder().output_name("standby").build(),
-        engine: Arc::new(Engine::new(store, None)),
-        stop: Default::default(),
-    };
-    Api { router: router(state), _dir: dir }
+    Api(test_app().await)
 }
 
 impl Api {
     async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut request = Request::builder().method(method).uri(path);
-        let body = match body {
-            Some(body) => {
-                request = request.header(header::CONTENT_TYPE, "application/json");
-                Body::from(body.to_string())
-            }
-            None => Body::empty(),
-        };
-        let response = self.router.clone().oneshot(request.body(body).unwrap()).await.unwrap();
-        let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
-        let json = serde_json::from_slice(&bytes)
-            .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()));
-        (status, json)
+        let answer = self.0.call(&self.0.token(Role::Admin), method, path, body).await;
+        (answer.status, answer.json)
     }
 }
 
@@ -157,11 +134,14 @@ async fn errors_are_json_everywhere_under_api() {
     assert_eq!((status, &error["error"]), (StatusCode::BAD_REQUEST, &json!("invalid_body")));
 
     // A body that is not declared as JSON is refused, which also keeps other sites' forms out.
+    let As::Token(token) = api.0.token(Role::Admin) else { unreachable!() };
     let request = Request::post("/api/v1/servers")
+        .header("authorization", format!("Bearer {token}"))
         .body(Body::from(recorder("x", "h:1").to_string()))
         .unwrap();
-    let response = api.router.clone().oneshot(request).await.unwrap();
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let answer = api.0.send(request).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer.json["error"], "unsupported_media_type");
 }
 
 #[tokio::test]

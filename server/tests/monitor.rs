@@ -4,7 +4,7 @@
 mod common;
 
 use common::eventually;
-use common::processes::{start_manager, start_recorder};
+use common::processes::{client_with_token, create_token, start_manager, start_recorder};
 use futures::StreamExt;
 use serde_json::{Value, json};
 
@@ -24,10 +24,11 @@ async fn state_of(client: &reqwest::Client, manager: &str, name: &str) -> Option
 async fn a_killed_recorder_turns_unreachable_live_and_comes_back() {
     let dir = tempfile::tempdir().unwrap();
     let database = format!("sqlite://{}", dir.path().join("standby.db").display());
+    let token = create_token(&database, "monitor-test", "admin").await;
     let manager = start_manager(&database, &["--monitor-interval-ms", "200"]).await;
     let mut recorder = start_recorder(dir.path(), "rec-1", "recorder", 0).await;
     let _failover = start_recorder(dir.path(), "fo-1", "failover", 0).await;
-    let client = reqwest::Client::new();
+    let client = client_with_token(&token);
 
     for (name, address, kind) in
         [("rec-1", &recorder.address, "recorder"), ("fo-1", &_failover.address, "failover")]

@@ -30,7 +30,7 @@ async fn servers_round_trip(store: SharedStore) {
 
     // Names are unique regardless of case.
     let duplicate = store.insert_server(&recorder("recorder 1")).await;
-    assert!(matches!(duplicate, Err(StoreError::DuplicateName(_))), "{duplicate:?}");
+    assert!(matches!(duplicate, Err(StoreError::Duplicate { .. })), "{duplicate:?}");
 
     let mut changed = recorder("Recorder 1b");
     changed.maintenance_mode = true;
@@ -39,7 +39,7 @@ async fn servers_round_trip(store: SharedStore) {
     assert!(updated.maintenance_mode);
     assert!(store.update_server(9_999, &changed).await.unwrap().is_none());
     let clash = store.update_server(failover.id, &recorder("RECORDER 1B")).await;
-    assert!(matches!(clash, Err(StoreError::DuplicateName(_))), "{clash:?}");
+    assert!(matches!(clash, Err(StoreError::Duplicate { .. })), "{clash:?}");
 
     let seen = Utc::now();
     store

@@ -1,6 +1,7 @@
 //! The Servers page: every server's live state at a glance.
 
 use crate::api::{load_servers_page, set_demo_power};
+use crate::auth::Right;
 use crate::live::use_live;
 use crate::model::{DemoPower, Server};
 use crate::time::LocalTime;
@@ -113,7 +114,8 @@ fn ServerTable(
                         .into_iter()
                         .map(|server| {
                             let powered = view.switch_for(server.id).map(|switch| switch.powered);
-                            view! { <ServerRow server powered switch /> }
+                            let may_switch = view.me.can(Right::DemoPower);
+                            view! { <ServerRow server powered may_switch switch /> }
                         })
                         .collect_view()
                         .into_any()
@@ -128,6 +130,8 @@ fn ServerRow(
     server: Server,
     /// `Some` when `standby demo` runs this server's process.
     powered: Option<bool>,
+    /// The caller's role allows the demo switch (the server checks again).
+    may_switch: bool,
     switch: Action<(i64, DemoPower), Result<(), crate::failure::Failure>>,
 ) -> impl IntoView {
     let state = server.state;
@@ -160,13 +164,15 @@ fn ServerRow(
                             <button
                                 class="demo-switch"
                                 data-testid=format!("demo-switch-{}", server.name)
-                                disabled=move || switch.pending().get()
+                                disabled=move || !may_switch || switch.pending().get()
+                                title=(!may_switch).then_some("Your role cannot switch demo servers.")
                                 on:click=move |_| {
                                     switch.dispatch((id, power));
                                 }
                             >
                                 {label}
                             </button>
+                            {(!may_switch).then(|| view! { <small class="muted">" operators only"</small> })}
                         </td>
                     }
                 })}

@@ -1,6 +1,9 @@
 //! `GET /api/v1/events`: every system change notification as a server-sent event.
 
 use super::AppState;
+use super::auth::AuthenticatedCaller;
+use super::error::ApiError;
+use app::auth::Right;
 use app::model::SystemEvent;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -11,7 +14,9 @@ use tokio_stream::wrappers::BroadcastStream;
 
 pub async fn stream(
     State(state): State<AppState>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    AuthenticatedCaller(caller): AuthenticatedCaller,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    caller.require(Right::Read)?;
     let changes = BroadcastStream::new(state.engine.events.subscribe()).map(|change| {
         Ok(match change {
             Ok(change) => to_event(&change),
@@ -21,7 +26,7 @@ pub async fn stream(
     });
     // Streams end at shutdown, so graceful shutdown does not wait for idle dashboards.
     let changes = changes.take_until(state.stop.clone().cancelled_owned());
-    Sse::new(changes).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    Ok(Sse::new(changes).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
 fn to_event(change: &SystemEvent) -> Event {

@@ -1,8 +1,10 @@
 //! The manager's HTTP surface: REST API, event stream, server functions and pages.
 
 mod api;
+mod auth;
 mod error;
 mod events;
+mod headers;
 mod openapi;
 
 use crate::engine::Engine;
@@ -37,6 +39,8 @@ pub fn router(state: AppState) -> Router {
             move || app::shell(options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::layer))
+        .layer(axum::middleware::from_fn(headers::security))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

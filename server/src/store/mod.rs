@@ -1,23 +1,26 @@
 //! The store: one trait, one implementation per database (SQLite embedded, PostgreSQL for
 //! large sites). Both run the same SQL text where the dialects agree; see `queries.rs`.
 
+pub(crate) mod audit;
 mod postgres;
-mod queries;
-mod rows;
+pub(crate) mod rows;
+pub(crate) mod servers;
 mod sqlite;
+pub(crate) mod users;
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
-use app::model::{Server, ServerKind, ServerState};
+use app::auth::Role;
+use app::model::{ApiToken, AuditEntry, AuditFilter, Server, ServerKind, ServerState, User};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("a server named {0:?} already exists")]
-    DuplicateName(String),
+    #[error("a {what} named {name:?} already exists")]
+    Duplicate { what: &'static str, name: String },
     #[error("the database URL {0:?} is neither sqlite:// nor postgres://")]
     UnsupportedUrl(String),
     #[error("the stored row is not valid: {0}")]
@@ -48,8 +51,13 @@ pub struct HealthRecord {
     pub seen_at: Option<DateTime<Utc>>,
 }
 
+/// Everything the engine keeps.
+pub trait Store: ServerStore + UserStore + AuditStore {}
+
+impl<T: ServerStore + UserStore + AuditStore> Store for T {}
+
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait ServerStore: Send + Sync + 'static {
     async fn list_servers(&self) -> Result<Vec<Server>, StoreError>;
     async fn server(&self, id: i64) -> Result<Option<Server>, StoreError>;
     async fn server_by_name(&self, name: &str) -> Result<Option<Server>, StoreError>;
@@ -62,6 +70,74 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<Server>, StoreError>;
     /// Writes a whole monitor tick in one transaction.
     async fn record_health(&self, records: &[HealthRecord]) -> Result<(), StoreError>;
+}
+
+/// A session as found by its cookie.
+#[derive(Debug, Clone)]
+pub struct SessionRecord {
+    pub user: User,
+    pub last_used_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[async_trait]
+pub trait UserStore: Send + Sync + 'static {
+    async fn insert_user(
+        &self,
+        name: &str,
+        password_hash: &str,
+        role: Role,
+    ) -> Result<User, StoreError>;
+    /// The user and their password hash, for logging in.
+    async fn credentials(&self, name: &str) -> Result<Option<(User, String)>, StoreError>;
+    async fn list_users(&self) -> Result<Vec<User>, StoreError>;
+    /// Also ends the user's sessions. False when there is no such user.
+    async fn set_password(&self, name: &str, password_hash: &str) -> Result<bool, StoreError>;
+    async fn set_role(&self, name: &str, role: Role) -> Result<bool, StoreError>;
+    async fn remove_user(&self, name: &str) -> Result<bool, StoreError>;
+
+    async fn insert_session(
+        &self,
+        secret_hash: &str,
+        user_id: i64,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    async fn session(&self, secret_hash: &str) -> Result<Option<SessionRecord>, StoreError>;
+    async fn touch_session(&self, secret_hash: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
+    async fn delete_session(&self, secret_hash: &str) -> Result<(), StoreError>;
+
+    async fn insert_token(
+        &self,
+        name: &str,
+        secret_hash: &str,
+        role: Role,
+        created_by: &str,
+    ) -> Result<ApiToken, StoreError>;
+    async fn token_by_secret(&self, secret_hash: &str) -> Result<Option<ApiToken>, StoreError>;
+    async fn touch_token(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError>;
+    async fn list_tokens(&self) -> Result<Vec<ApiToken>, StoreError>;
+    /// Revoking twice keeps the first time. `None` when there is no such token.
+    async fn revoke_token(&self, id: i64) -> Result<Option<ApiToken>, StoreError>;
+}
+
+/// One line to append to the audit trail.
+#[derive(Debug, Clone)]
+pub struct NewAudit {
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub address: Option<String>,
+    pub action: String,
+    pub target: Option<String>,
+    pub outcome: String,
+    pub detail: Option<String>,
+}
+
+#[async_trait]
+pub trait AuditStore: Send + Sync + 'static {
+    async fn append_audit(&self, entry: &NewAudit) -> Result<(), StoreError>;
+    /// Newest first.
+    async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError>;
 }
 
 pub type SharedStore = Arc<dyn Store>;

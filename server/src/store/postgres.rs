@@ -1,6 +1,6 @@
 //! PostgreSQL, for large sites and several manager instances sharing one database.
 
-use super::{StoreError, queries, rows};
+use super::{StoreError, audit, servers, users};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use std::time::Duration;
 
@@ -20,4 +20,6 @@ impl PgStore {
     }
 }
 
-queries::impl_store!(PgStore);
+servers::impl_server_store!(PgStore);
+users::impl_user_store!(PgStore);
+audit::impl_audit_store!(PgStore);

@@ -1,6 +1,6 @@
 //! The embedded default: one SQLite file, created on first use.
 
-use super::{StoreError, queries, rows};
+use super::{StoreError, audit, servers, users};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use std::str::FromStr;
 use std::time::Duration;
@@ -23,4 +23,6 @@ impl SqliteStore {
     }
 }
 
-queries::impl_store!(SqliteStore);
+servers::impl_server_store!(SqliteStore);
+users::impl_user_store!(SqliteStore);
+audit::impl_audit_store!(SqliteStore);

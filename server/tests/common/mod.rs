@@ -1,6 +1,8 @@
-//! Helpers shared by the integration tests: real processes on port 0, fresh databases.
+//! Helpers shared by the integration tests: real processes on port 0, fresh databases, the
+//! router in process.
 #![allow(dead_code)]
 
+pub mod app;
 pub mod postgres;
 pub mod processes;
 

@@ -85,3 +85,24 @@ pub async fn start_manager(database_url: &str, extra: &[&str]) -> Process {
         .env("STANDBY_LOG", "warn");
     start(command, "Standby is listening on ").await
 }
+
+/// Creates an API token through the command line, as an administrator would.
+pub async fn create_token(database_url: &str, name: &str, role: &str) -> String {
+    let output = Command::new(manager_binary())
+        .args(["token", "create", name, "--role", role, "--database-url", database_url])
+        .env("STANDBY_LOG", "warn")
+        .output()
+        .await
+        .expect("run standby token create");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8(output.stdout).expect("utf-8");
+    stdout.lines().last().expect("the token's secret").trim().to_owned()
+}
+
+/// A client that sends the token with every request.
+pub fn client_with_token(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    let value = format!("Bearer {token}").parse().expect("a header value");
+    headers.insert(reqwest::header::AUTHORIZATION, value);
+    reqwest::Client::builder().default_headers(headers).build().expect("a client")
+}

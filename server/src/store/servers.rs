@@ -1,5 +1,5 @@
-//! SQL shared by both databases (`$n` placeholders work in SQLite too), and the one
-//! implementation of [`Store`](super::Store) that both backends instantiate.
+//! Servers: SQL shared by both databases (`$n` placeholders work in SQLite too), and the one
+//! implementation of [`ServerStore`](super::ServerStore) that both backends instantiate.
 
 pub const SELECT_SERVERS: &str = "\
     SELECT s.id, s.name, s.address, s.kind, s.state, a.name AS acting_for, \
@@ -22,24 +22,30 @@ pub const RECORD_HEALTH: &str = "\
     UPDATE servers SET state = $2, last_seen_at = COALESCE($3, last_seen_at) WHERE id = $1";
 
 /// Implements `Store` for a struct with a `pool` field of the given sqlx pool type.
-macro_rules! impl_store {
+macro_rules! impl_server_store {
     ($store:ty) => {
         #[async_trait::async_trait]
-        impl $crate::store::Store for $store {
+        impl $crate::store::ServerStore for $store {
             async fn list_servers(
                 &self,
             ) -> Result<Vec<app::model::Server>, $crate::store::StoreError> {
-                let sql = format!("{}{}", queries::SELECT_SERVERS, queries::ORDER_SERVERS);
-                let rows = sqlx::query_as::<_, rows::ServerRow>(&sql).fetch_all(&self.pool).await?;
-                rows::servers(rows)
+                let sql = format!(
+                    "{}{}",
+                    $crate::store::servers::SELECT_SERVERS,
+                    $crate::store::servers::ORDER_SERVERS
+                );
+                let rows = sqlx::query_as::<_, $crate::store::rows::ServerRow>(&sql)
+                    .fetch_all(&self.pool)
+                    .await?;
+                $crate::store::rows::all(rows)
             }
 
             async fn server(
                 &self,
                 id: i64,
             ) -> Result<Option<app::model::Server>, $crate::store::StoreError> {
-                let sql = format!("{} WHERE s.id = $1", queries::SELECT_SERVERS);
-                let row = sqlx::query_as::<_, rows::ServerRow>(&sql)
+                let sql = format!("{} WHERE s.id = $1", $crate::store::servers::SELECT_SERVERS);
+                let row = sqlx::query_as::<_, $crate::store::rows::ServerRow>(&sql)
                     .bind(id)
                     .fetch_optional(&self.pool)
                     .await?;
@@ -50,8 +56,11 @@ macro_rules! impl_store {
                 &self,
                 name: &str,
             ) -> Result<Option<app::model::Server>, $crate::store::StoreError> {
-                let sql = format!("{} WHERE lower(s.name) = lower($1)", queries::SELECT_SERVERS);
-                let row = sqlx::query_as::<_, rows::ServerRow>(&sql)
+                let sql = format!(
+                    "{} WHERE lower(s.name) = lower($1)",
+                    $crate::store::servers::SELECT_SERVERS
+                );
+                let row = sqlx::query_as::<_, $crate::store::rows::ServerRow>(&sql)
                     .bind(name)
                     .fetch_optional(&self.pool)
                     .await?;
@@ -62,7 +71,7 @@ macro_rules! impl_store {
                 &self,
                 settings: &$crate::store::ServerSettings,
             ) -> Result<app::model::Server, $crate::store::StoreError> {
-                let id: i64 = sqlx::query_scalar(queries::INSERT_SERVER)
+                let id: i64 = sqlx::query_scalar($crate::store::servers::INSERT_SERVER)
                     .bind(&settings.name)
                     .bind(&settings.address)
                     .bind(settings.kind.as_str())
@@ -73,7 +82,9 @@ macro_rules! impl_store {
                     .bind(chrono::Utc::now())
                     .fetch_one(&self.pool)
                     .await
-                    .map_err(|error| rows::duplicate_name(error, &settings.name))?;
+                    .map_err(|error| {
+                        $crate::store::rows::duplicate(error, "server", &settings.name)
+                    })?;
                 self.server(id).await?.ok_or_else(|| {
                     $crate::store::StoreError::Corrupt(format!("server {id} vanished after insert"))
                 })
@@ -84,7 +95,7 @@ macro_rules! impl_store {
                 id: i64,
                 settings: &$crate::store::ServerSettings,
             ) -> Result<Option<app::model::Server>, $crate::store::StoreError> {
-                let done = sqlx::query(queries::UPDATE_SERVER)
+                let done = sqlx::query($crate::store::servers::UPDATE_SERVER)
                     .bind(id)
                     .bind(&settings.name)
                     .bind(&settings.address)
@@ -94,7 +105,9 @@ macro_rules! impl_store {
                     .bind(settings.maintenance_mode)
                     .execute(&self.pool)
                     .await
-                    .map_err(|error| rows::duplicate_name(error, &settings.name))?;
+                    .map_err(|error| {
+                        $crate::store::rows::duplicate(error, "server", &settings.name)
+                    })?;
                 if done.rows_affected() == 0 {
                     return Ok(None);
                 }
@@ -110,7 +123,7 @@ macro_rules! impl_store {
                 }
                 let mut tx = self.pool.begin().await?;
                 for record in records {
-                    sqlx::query(queries::RECORD_HEALTH)
+                    sqlx::query($crate::store::servers::RECORD_HEALTH)
                         .bind(record.server_id)
                         .bind(record.state.as_str())
                         .bind(record.seen_at)
@@ -124,4 +137,4 @@ macro_rules! impl_store {
     };
 }
 
-pub(crate) use impl_store;
+pub(crate) use impl_server_store;

@@ -1,0 +1,179 @@
+//! Roles and their rights. The server checks them (in the engine, the one place both the REST
+//! API and the server functions go through); the UI only mirrors them.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Viewer,
+    Operator,
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Admin, Role::Operator, Role::Viewer];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Operator => "operator",
+            Role::Viewer => "viewer",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Role::ALL.into_iter().find(|role| role.as_str() == text)
+    }
+
+    pub fn allows(self, right: Right) -> bool {
+        self >= right.least_role()
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a caller may do. Each right belongs to the least role that has it; higher roles have
+/// every right of the lower ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Right {
+    /// Read everything: servers, the failover log, the dashboard, the audit trail.
+    Read,
+    /// Trigger a manual failback (the seed: "role that allows to trigger failover manually").
+    ManualFailback,
+    StartMaterialCopy,
+    SetMaintenanceMode,
+    /// Switch demo recorder processes off and on (`standby demo` only).
+    DemoPower,
+    ManageServers,
+    ManageUsers,
+    ManageTokens,
+    ManageLicence,
+}
+
+impl Right {
+    pub fn least_role(self) -> Role {
+        match self {
+            Right::Read => Role::Viewer,
+            Right::ManualFailback
+            | Right::StartMaterialCopy
+            | Right::SetMaintenanceMode
+            | Right::DemoPower => Role::Operator,
+            Right::ManageServers
+            | Right::ManageUsers
+            | Right::ManageTokens
+            | Right::ManageLicence => Role::Admin,
+        }
+    }
+
+    /// Completes "Your role does not allow you to …".
+    pub fn describe(self) -> &'static str {
+        match self {
+            Right::Read => "read the console",
+            Right::ManualFailback => "trigger a failback manually",
+            Right::StartMaterialCopy => "start material copying",
+            Right::SetMaintenanceMode => "switch maintenance mode",
+            Right::DemoPower => "switch demo servers off and on",
+            Right::ManageServers => "add or change servers",
+            Right::ManageUsers => "manage users",
+            Right::ManageTokens => "manage API tokens",
+            Right::ManageLicence => "change the licence",
+        }
+    }
+}
+
+/// Who is asking, as pages see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    pub name: String,
+    pub role: Role,
+}
+
+impl Me {
+    pub fn can(&self, right: Right) -> bool {
+        self.role.allows(right)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn higher_roles_have_every_right_of_the_lower() {
+        assert!(Role::Viewer.allows(Right::Read));
+        assert!(!Role::Viewer.allows(Right::ManualFailback));
+        assert!(Role::Operator.allows(Right::ManualFailback));
+        assert!(Role::Operator.allows(Right::SetMaintenanceMode));
+        assert!(!Role::Operator.allows(Right::ManageServers));
+        assert!(Role::Admin.allows(Right::ManageUsers));
+        assert!(Role::Admin.allows(Right::Read));
+        assert_eq!(Role::parse("operator"), Some(Role::Operator));
+        assert_eq!(Role::parse("root"), None);
+    }
+}
+
+/// How a caller proved who they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Via {
+    /// A browser session (cookie from logging in).
+    Session,
+    /// An API token (bearer header, or a dashboard's token link).
+    Token,
+    /// The manager itself or its command line.
+    System,
+}
+
+/// Who is asking, from where: what every engine action checks and audits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Caller {
+    pub name: String,
+    pub role: Role,
+    pub via: Via,
+    /// The client's IP address, when the call came over the network.
+    pub address: Option<String>,
+}
+
+impl Caller {
+    /// The command line and the manager's own background work: every right.
+    pub fn system(name: &str) -> Self {
+        Caller { name: name.to_owned(), role: Role::Admin, via: Via::System, address: None }
+    }
+
+    /// The one place where rights are checked.
+    pub fn require(&self, right: Right) -> Result<(), crate::failure::Failure> {
+        if self.role.allows(right) {
+            return Ok(());
+        }
+        Err(crate::failure::Failure::new(
+            crate::failure::FailureKind::Forbidden,
+            "forbidden",
+            format!(
+                "Your role ({}) does not allow you to {}; that needs the {} role.",
+                self.role,
+                right.describe(),
+                right.least_role()
+            ),
+        ))
+    }
+
+    pub fn me(&self) -> Me {
+        Me { name: self.name.clone(), role: self.role }
+    }
+}
+
+/// What the manager's HTTP layer knows about a request, attached to it for the engine.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestInfo {
+    /// The client's IP address.
+    pub address: Option<String>,
+    /// Served over TLS (directly or behind a proxy that says so): cookies get `Secure`.
+    pub secure: bool,
+}

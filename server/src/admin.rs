@@ -1,0 +1,113 @@
+//! `standby user …` and `standby token …`: the command line's way into the same engine actions
+//! the API uses (audited, with the command line as the actor).
+
+use crate::cli::{TokenCommand, UserCommand};
+use crate::engine::Engine;
+use crate::store::SharedStore;
+use app::auth::Caller;
+use app::failure::Failure;
+use std::io::{BufRead, IsTerminal};
+
+fn cli_caller() -> Caller {
+    let who = std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned());
+    Caller::system(&format!("cli:{who}"))
+}
+
+/// The password from the flag, else from standard input (without echo on a terminal).
+fn password(flag: Option<String>, prompt: &str) -> std::io::Result<String> {
+    if let Some(password) = flag {
+        return Ok(password);
+    }
+    if std::io::stdin().is_terminal() {
+        return rpassword::prompt_password(prompt);
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_owned())
+}
+
+pub async fn user(
+    store: SharedStore,
+    command: UserCommand,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let engine = Engine::new(store, None);
+    let caller = cli_caller();
+    match command {
+        UserCommand::Add { name, role, password: flag } => {
+            let password = password(flag, &format!("Password for {name}: "))?;
+            let user = engine.add_user(&caller, &name, &password, role).await.map_err(sentence)?;
+            println!("Added {} ({}).", user.name, user.role);
+        }
+        UserCommand::List => {
+            let users = engine.users(&caller).await.map_err(sentence)?;
+            if users.is_empty() {
+                println!("No users yet: add one with `standby user add NAME --role admin`.");
+            }
+            for user in users {
+                println!(
+                    "{:<24} {:<9} since {}",
+                    user.name,
+                    user.role,
+                    user.created_at.format("%Y-%m-%d %H:%M UTC")
+                );
+            }
+        }
+        UserCommand::Passwd { name, password: flag } => {
+            let password = password(flag, &format!("New password for {name}: "))?;
+            engine.set_password(&caller, &name, &password).await.map_err(sentence)?;
+            println!("Password of {name} changed; their sessions have ended.");
+        }
+        UserCommand::Remove { name } => {
+            engine.remove_user(&caller, &name).await.map_err(sentence)?;
+            println!("Removed {name}.");
+        }
+    }
+    Ok(())
+}
+
+pub async fn token(
+    store: SharedStore,
+    command: TokenCommand,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let engine = Engine::new(store, None);
+    let caller = cli_caller();
+    match command {
+        TokenCommand::Create { name, role } => {
+            let created = engine.create_token(&caller, &name, role).await.map_err(sentence)?;
+            println!(
+                "Token {} ({}) created. Its secret is shown this once:",
+                created.token.name, created.token.role
+            );
+            println!("{}", created.secret);
+        }
+        TokenCommand::List => {
+            for token in engine.tokens(&caller).await.map_err(sentence)? {
+                let used = token
+                    .last_used_at
+                    .map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string())
+                    .unwrap_or_else(|| "never".into());
+                let state = if token.revoked_at.is_some() { "revoked" } else { "active" };
+                println!(
+                    "{:>4} {:<24} {:<9} {:<8} last used {used}",
+                    token.id, token.name, token.role, state
+                );
+            }
+        }
+        TokenCommand::Revoke { token } => {
+            let tokens = engine.tokens(&caller).await.map_err(sentence)?;
+            let found = tokens
+                .iter()
+                .find(|known| {
+                    known.name.eq_ignore_ascii_case(&token) || known.id.to_string() == token
+                })
+                .ok_or_else(|| sentence(Failure::not_found(format!("Token {token:?}"))))?;
+            engine.revoke_token(&caller, found.id).await.map_err(sentence)?;
+            println!("Token {} revoked.", found.name);
+        }
+    }
+    Ok(())
+}
+
+fn sentence(failure: Failure) -> Box<dyn std::error::Error + Send + Sync> {
+    failure.message.into()
+}

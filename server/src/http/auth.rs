@@ -1,0 +1,247 @@
+//! Authentication and request-forgery protection for every request, in one layer:
+//! - who: a bearer token, a session cookie, or a dashboard's token (link or cookie);
+//! - forgery: a browser request that changes something must come from our own pages;
+//! - pages: someone not logged in is sent to the login page.
+
+use super::AppState;
+use super::error::ApiError;
+use crate::auth::sessions::{SESSION_COOKIE, TOKEN_COOKIE, cookie, set_cookie};
+use app::auth::{Caller, RequestInfo};
+use app::failure::{Failure, FailureKind};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, HOST, LOCATION, ORIGIN, SET_COOKIE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::net::SocketAddr;
+
+/// A dashboard's token cookie lives as long as a year: the token's revocation is what ends it.
+const TOKEN_COOKIE_SECONDS: i64 = 365 * 24 * 3600;
+
+pub async fn layer(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let info = request_info(&request);
+    let headers = request.headers().clone();
+    let path = request.uri().path().to_owned();
+    let method = request.method().clone();
+    let mutating = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
+
+    if mutating {
+        if let Err(failure) = same_site(&headers) {
+            return ApiError(failure).into_response();
+        }
+        if path.starts_with("/api/") && !is_json(&headers) {
+            return ApiError(Failure::new(
+                FailureKind::BadInput,
+                "unsupported_media_type",
+                "API requests that change something must send content-type: application/json.",
+            ))
+            .into_response();
+        }
+    }
+
+    let engine = &state.engine;
+    let address = info.address.clone();
+    let link_token = (method == Method::GET && is_page(&path))
+        .then(|| query_token(request.uri().query()))
+        .flatten();
+    let caller = if let Some(secret) = bearer(&headers) {
+        match engine.token_caller(&secret, address).await {
+            Some(caller) => Some(caller),
+            // A wrong token is an error, not an anonymous request.
+            None => return ApiError(invalid_token()).into_response(),
+        }
+    } else if let Some(secret) = &link_token {
+        engine.token_caller(secret, address).await
+    } else if let Some(secret) = cookie(&headers, SESSION_COOKIE) {
+        match engine.session_caller(&secret, address.clone()).await {
+            Some(caller) => Some(caller),
+            None => match cookie(&headers, TOKEN_COOKIE) {
+                Some(token) => engine.token_caller(&token, address).await,
+                None => None,
+            },
+        }
+    } else if let Some(secret) = cookie(&headers, TOKEN_COOKIE) {
+        engine.token_caller(&secret, address).await
+    } else {
+        None
+    };
+
+    if caller.is_none() && method == Method::GET && is_page(&path) && path != "/login" {
+        return to_login(request.uri().path_and_query().map(|pq| pq.as_str()).unwrap_or("/"));
+    }
+    let remember_link = link_token.filter(|_| caller.is_some());
+    let secure = info.secure;
+    request.extensions_mut().insert(info);
+    if let Some(caller) = caller {
+        request.extensions_mut().insert(caller);
+    }
+    let mut response = next.run(request).await;
+    if let Some(token) = remember_link {
+        // The wall screen stays signed in with its token, also for the event stream.
+        if let Ok(value) =
+            HeaderValue::from_str(&set_cookie(TOKEN_COOKIE, &token, TOKEN_COOKIE_SECONDS, secure))
+        {
+            response.headers_mut().append(SET_COOKIE, value);
+        }
+    }
+    response
+}
+
+/// The REST handlers' way to say "only for someone logged in".
+impl<S: Send + Sync> FromRequestParts<S> for AuthenticatedCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .map(AuthenticatedCaller)
+            .ok_or_else(|| ApiError(Failure::not_logged_in()))
+    }
+}
+
+pub struct AuthenticatedCaller(pub Caller);
+
+fn request_info(request: &Request) -> RequestInfo {
+    let address = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(address)| address.ip().to_string());
+    let forwarded_https = request
+        .headers()
+        .get("x-forwarded-proto")
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|proto| proto.eq_ignore_ascii_case("https"));
+    let secure = forwarded_https || request.uri().scheme_str() == Some("https");
+    RequestInfo { address, secure }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())
+}
+
+fn query_token(query: Option<&str>) -> Option<String> {
+    query?
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(key, _)| *key == "token")
+        .map(|(_, value)| value.to_owned())
+}
+
+fn invalid_token() -> Failure {
+    Failure::new(
+        FailureKind::Unauthorized,
+        "invalid_token",
+        "The API token is unknown or has been revoked.",
+    )
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// Browsers say where a request comes from; scripts say nothing and are let through (they
+/// carry no ambient credentials a forger could borrow).
+fn same_site(headers: &HeaderMap) -> Result<(), Failure> {
+    let cross_site = || {
+        Failure::new(
+            FailureKind::Forbidden,
+            "cross_site_request",
+            "This request came from another web site and was refused.",
+        )
+    };
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|value| value.to_str().ok())
+        && !matches!(site, "same-origin" | "none")
+    {
+        return Err(cross_site());
+    }
+    if let Some(origin) = headers.get(ORIGIN).and_then(|value| value.to_str().ok()) {
+        let host = headers.get(HOST).and_then(|value| value.to_str().ok()).unwrap_or_default();
+        let origin_host = origin.split_once("://").map(|(_, rest)| rest).unwrap_or(origin);
+        if origin == "null" || !origin_host.eq_ignore_ascii_case(host) {
+            return Err(cross_site());
+        }
+    }
+    Ok(())
+}
+
+/// Pages are everything that is not the API, server functions, the bundle or a file.
+fn is_page(path: &str) -> bool {
+    !(path.starts_with("/api/")
+        || path.starts_with("/rpc/")
+        || path.starts_with("/pkg/")
+        || path == "/healthz"
+        || path == "/metrics"
+        || path.rsplit('/').next().is_some_and(|last| last.contains('.')))
+}
+
+fn to_login(next: &str) -> Response {
+    let target = format!("/login?next={}", encode(next));
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(value) = HeaderValue::from_str(&target) {
+        response.headers_mut().insert(LOCATION, value);
+    }
+    response
+}
+
+/// Percent-encodes what is not safe inside a query value.
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (byte as char).to_string()
+            }
+            _ => format!("%{byte:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_are_told_apart_from_everything_else() {
+        assert!(is_page("/servers"));
+        assert!(is_page("/"));
+        assert!(is_page("/failovers/12"));
+        assert!(!is_page("/api/v1/servers"));
+        assert!(!is_page("/rpc/whoami"));
+        assert!(!is_page("/pkg/standby.js"));
+        assert!(!is_page("/favicon.ico"));
+        assert!(!is_page("/healthz"));
+    }
+
+    #[test]
+    fn cross_site_browser_requests_are_refused_and_scripts_pass() {
+        let mut headers = HeaderMap::new();
+        assert!(same_site(&headers).is_ok(), "curl sends neither header");
+        headers.insert(HOST, "127.0.0.1:3000".parse().unwrap());
+        headers.insert(ORIGIN, "http://127.0.0.1:3000".parse().unwrap());
+        headers.insert("sec-fetch-site", "same-origin".parse().unwrap());
+        assert!(same_site(&headers).is_ok());
+        headers.insert(ORIGIN, "http://evil.example".parse().unwrap());
+        assert!(same_site(&headers).is_err());
+        headers.insert(ORIGIN, "http://127.0.0.1:3000".parse().unwrap());
+        headers.insert("sec-fetch-site", "cross-site".parse().unwrap());
+        assert!(same_site(&headers).is_err());
+    }
+
+    #[test]
+    fn tokens_come_from_the_header_or_the_link() {
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, "Bearer sbt_abc".parse().unwrap());
+        assert_eq!(bearer(&headers).as_deref(), Some("sbt_abc"));
+        assert_eq!(query_token(Some("a=1&token=sbt_x")).as_deref(), Some("sbt_x"));
+        assert_eq!(query_token(Some("a=1")), None);
+        assert_eq!(encode("/servers?x=1"), "/servers%3Fx%3D1");
+    }
+}
