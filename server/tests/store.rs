@@ -2,9 +2,10 @@
 
 mod common;
 
-use app::model::{ServerKind, ServerState};
+use app::auth::Role;
+use app::model::{AuditFilter, ServerKind, ServerState};
 use chrono::Utc;
-use standby::store::{self, HealthRecord, ServerSettings, SharedStore, StoreError};
+use standby::store::{self, HealthRecord, NewAudit, ServerSettings, SharedStore, StoreError};
 
 fn recorder(name: &str) -> ServerSettings {
     ServerSettings {
@@ -74,11 +75,99 @@ async fn servers_round_trip(store: SharedStore) {
     assert!(store.server(12_345).await.unwrap().is_none());
 }
 
+async fn users_sessions_tokens(store: SharedStore) {
+    let user = store.insert_user("Alice", "hash-1", Role::Operator).await.unwrap();
+    assert_eq!((user.name.as_str(), user.role), ("Alice", Role::Operator));
+    let duplicate = store.insert_user("ALICE", "hash-2", Role::Viewer).await;
+    assert!(matches!(duplicate, Err(StoreError::Duplicate { what: "user", .. })), "{duplicate:?}");
+    let (found, hash) = store.credentials("alice").await.unwrap().unwrap();
+    assert_eq!((found.id, hash.as_str()), (user.id, "hash-1"));
+    assert!(store.credentials("bob").await.unwrap().is_none());
+
+    let now = Utc::now();
+    store.insert_session("s1", user.id, now, now + chrono::Duration::hours(1)).await.unwrap();
+    let session = store.session("s1").await.unwrap().unwrap();
+    assert_eq!(session.user.name, "Alice");
+    store.touch_session("s1", now + chrono::Duration::minutes(5)).await.unwrap();
+    let touched = store.session("s1").await.unwrap().unwrap();
+    assert!(touched.last_used_at > session.last_used_at);
+    // A new password ends the user's sessions.
+    assert!(store.set_password("alice", "hash-3").await.unwrap());
+    assert!(store.session("s1").await.unwrap().is_none());
+    assert!(!store.set_password("bob", "hash").await.unwrap());
+    assert!(store.set_role("alice", Role::Admin).await.unwrap());
+    assert_eq!(store.list_users().await.unwrap()[0].role, Role::Admin);
+
+    let token = store.insert_token("wall", "t-hash", Role::Viewer, "Alice").await.unwrap();
+    assert_eq!(store.token_by_secret("t-hash").await.unwrap().unwrap().id, token.id);
+    store.touch_token(token.id, now).await.unwrap();
+    let revoked = store.revoke_token(token.id).await.unwrap().unwrap();
+    let first_revocation = revoked.revoked_at.expect("revoked");
+    let again = store.revoke_token(token.id).await.unwrap().unwrap();
+    assert_eq!(again.revoked_at, Some(first_revocation), "revoking twice keeps the first time");
+    assert!(store.revoke_token(999).await.unwrap().is_none());
+    assert!(store.list_tokens().await.unwrap()[0].last_used_at.is_some());
+
+    store.insert_session("s2", user.id, now, now + chrono::Duration::hours(1)).await.unwrap();
+    assert!(store.remove_user("alice").await.unwrap());
+    assert!(store.session("s2").await.unwrap().is_none(), "sessions go with their user");
+}
+
+async fn audit_is_append_only(store: SharedStore) {
+    for (actor, action, outcome) in [
+        ("alice", "login", "ok"),
+        ("bob", "login", "bad_credentials"),
+        ("alice", "server.add", "ok"),
+    ] {
+        let entry = NewAudit {
+            at: Utc::now(),
+            actor: actor.into(),
+            address: Some("10.0.0.1".into()),
+            action: action.into(),
+            target: None,
+            outcome: outcome.into(),
+            detail: None,
+        };
+        store.append_audit(&entry).await.unwrap();
+    }
+    let all = store.list_audit(&AuditFilter::default()).await.unwrap();
+    assert_eq!(
+        all.iter().map(|line| line.action.as_str()).collect::<Vec<_>>(),
+        ["server.add", "login", "login"]
+    );
+    let alice = store
+        .list_audit(&AuditFilter { actor: Some("ALICE".into()), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(alice.len(), 2);
+    let refusals =
+        store.list_audit(&AuditFilter { failures_only: true, ..Default::default() }).await.unwrap();
+    assert_eq!(refusals.len(), 1);
+    assert_eq!(refusals[0].actor, "bob");
+    let logins = store
+        .list_audit(&AuditFilter {
+            action: Some("login".into()),
+            limit: Some(1),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(logins.len(), 1);
+    let older = store
+        .list_audit(&AuditFilter { before_id: Some(logins[0].id), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(older.len(), 1);
+}
+
 #[tokio::test]
 async fn sqlite_store() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("standby.db").display());
     servers_round_trip(store::open(&url).await.unwrap()).await;
+    users_sessions_tokens(store::open(&url).await.unwrap()).await;
+    audit_is_append_only(store::open(&url).await.unwrap()).await;
+    refuses_to_change_the_audit_trail(&url).await;
     // Opening again applies no migration twice and keeps the data.
     let reopened = store::open(&url).await.unwrap();
     assert_eq!(reopened.list_servers().await.unwrap().len(), 2);
@@ -88,8 +177,29 @@ async fn sqlite_store() {
 async fn postgres_store() {
     let Some(database) = common::postgres::fresh_database("store").await else { return };
     servers_round_trip(store::open(&database.url).await.unwrap()).await;
+    users_sessions_tokens(store::open(&database.url).await.unwrap()).await;
+    audit_is_append_only(store::open(&database.url).await.unwrap()).await;
+    refuses_to_change_the_audit_trail(&database.url).await;
     let reopened = store::open(&database.url).await.unwrap();
     assert_eq!(reopened.list_servers().await.unwrap().len(), 2);
+}
+
+/// Even SQL outside the application cannot rewrite history.
+async fn refuses_to_change_the_audit_trail(url: &str) {
+    use sqlx::Connection;
+    if url.starts_with("sqlite") {
+        let mut connection = sqlx::SqliteConnection::connect(url).await.unwrap();
+        assert!(
+            sqlx::query("UPDATE audit SET actor = 'x'").execute(&mut connection).await.is_err()
+        );
+        assert!(sqlx::query("DELETE FROM audit").execute(&mut connection).await.is_err());
+    } else {
+        let mut connection = sqlx::PgConnection::connect(url).await.unwrap();
+        assert!(
+            sqlx::query("UPDATE audit SET actor = 'x'").execute(&mut connection).await.is_err()
+        );
+        assert!(sqlx::query("DELETE FROM audit").execute(&mut connection).await.is_err());
+    }
 }
 
 #[tokio::test]
