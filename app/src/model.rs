@@ -141,18 +141,24 @@ pub struct ServerPatch {
 pub enum SystemEvent {
     /// A server was added, edited, or its state changed.
     ServerChanged { server: Server },
+    /// A failover log entry was created or changed.
+    FailoverChanged { failover: Failover },
+    /// A notification for people on duty, sent once while the situation lasts.
+    Alert { level: String, code: String, message: String },
     /// Changes were missed: reload everything shown.
     Resync,
 }
 
 impl SystemEvent {
     /// Every event name, for clients that subscribe by name.
-    pub const NAMES: [&'static str; 2] = ["server_changed", "resync"];
+    pub const NAMES: [&'static str; 4] = ["server_changed", "failover_changed", "alert", "resync"];
 
     /// The SSE event name, so a client can listen to one kind only.
     pub fn name(&self) -> &'static str {
         match self {
             SystemEvent::ServerChanged { .. } => "server_changed",
+            SystemEvent::FailoverChanged { .. } => "failover_changed",
+            SystemEvent::Alert { .. } => "alert",
             SystemEvent::Resync => "resync",
         }
     }
@@ -218,4 +224,208 @@ pub struct AuditFilter {
     pub failures_only: bool,
     pub before_id: Option<i64>,
     pub limit: Option<u32>,
+}
+
+/// A server named in a failover log entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerRef {
+    pub id: i64,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailoverStatus {
+    FailingOver,
+    Active,
+    FailingBack,
+    Finalized,
+    Failed,
+}
+
+impl FailoverStatus {
+    pub const ALL: [FailoverStatus; 5] = [
+        FailoverStatus::FailingOver,
+        FailoverStatus::Active,
+        FailoverStatus::FailingBack,
+        FailoverStatus::Finalized,
+        FailoverStatus::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailoverStatus::FailingOver => "failing_over",
+            FailoverStatus::Active => "active",
+            FailoverStatus::FailingBack => "failing_back",
+            FailoverStatus::Finalized => "finalized",
+            FailoverStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        FailoverStatus::ALL.into_iter().find(|status| status.as_str() == text)
+    }
+
+    /// Active Failovers (the log's first section); the rest are Finalized Failovers.
+    pub fn is_active(self) -> bool {
+        matches!(
+            self,
+            FailoverStatus::FailingOver | FailoverStatus::Active | FailoverStatus::FailingBack
+        )
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            FailoverStatus::FailingOver => "Failing over",
+            FailoverStatus::Active => "Active",
+            FailoverStatus::FailingBack => "Failing back",
+            FailoverStatus::Finalized => "Finalized",
+            FailoverStatus::Failed => "Failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CopyStatus {
+    NotStarted,
+    Queued,
+    Copying,
+    Done,
+    Failed,
+}
+
+impl CopyStatus {
+    pub const ALL: [CopyStatus; 5] = [
+        CopyStatus::NotStarted,
+        CopyStatus::Queued,
+        CopyStatus::Copying,
+        CopyStatus::Done,
+        CopyStatus::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CopyStatus::NotStarted => "not_started",
+            CopyStatus::Queued => "queued",
+            CopyStatus::Copying => "copying",
+            CopyStatus::Done => "done",
+            CopyStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        CopyStatus::ALL.into_iter().find(|status| status.as_str() == text)
+    }
+}
+
+/// Material copying of one channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelCopy {
+    pub channel: String,
+    pub kind: String,
+    pub status: CopyStatus,
+    pub copied_until: Option<DateTime<Utc>>,
+    pub bytes: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CopyProgress {
+    pub status: CopyStatus,
+    pub channels: Vec<ChannelCopy>,
+}
+
+/// A failover log entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failover {
+    pub id: i64,
+    pub recorder: ServerRef,
+    /// `None` when no failover server could be found.
+    pub failover_server: Option<ServerRef>,
+    pub status: FailoverStatus,
+    pub failover_started_at: DateTime<Utc>,
+    pub failover_finished_at: Option<DateTime<Utc>>,
+    pub failback_started_at: Option<DateTime<Utc>>,
+    pub failback_finished_at: Option<DateTime<Utc>>,
+    /// `manual`, `automatic`, or `superseded` (closed by a newer entry's failback).
+    pub failback_trigger: Option<String>,
+    pub failback_by: Option<String>,
+    /// The reason code of a refusal or failure, e.g. `no_failover_server`.
+    pub error_code: Option<String>,
+    pub error: Option<String>,
+    pub copy: CopyProgress,
+}
+
+/// One step, refusal, warning or error met by a failover log entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailoverNote {
+    pub at: DateTime<Utc>,
+    /// `info`, `warning` or `error`.
+    pub level: String,
+    pub code: String,
+    pub message: String,
+}
+
+/// `GET /api/v1/failovers/{id}`: the entry with what happened on the way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailoverDetail {
+    #[serde(flatten)]
+    pub failover: Failover,
+    pub notes: Vec<FailoverNote>,
+}
+
+/// Which part of the log to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailoverSection {
+    Active,
+    Finalized,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailoverFilter {
+    pub state: Option<FailoverSection>,
+    pub recorder_id: Option<i64>,
+    pub status: Option<FailoverStatus>,
+    pub limit: Option<u32>,
+    pub offset: Option<u32>,
+}
+
+/// The licence record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Licence {
+    pub failover_enabled: bool,
+    /// How many failover servers may act at the same time.
+    pub failover_servers: i64,
+    pub updated_at: Option<DateTime<Utc>>,
+    pub updated_by: Option<String>,
+}
+
+/// `PUT /api/v1/license`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LicenceUpdate {
+    pub failover_enabled: bool,
+    pub failover_servers: i64,
+}
+
+/// A failover group: its recorders may be covered only by its failover servers, in this order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailoverGroup {
+    pub id: i64,
+    pub name: String,
+    pub recorders: Vec<ServerRef>,
+    /// In the order they are tried.
+    pub failover_servers: Vec<ServerRef>,
+}
+
+/// Creating or replacing a failover group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupSettings {
+    pub name: String,
+    #[serde(default)]
+    pub recorders: Vec<i64>,
+    #[serde(default)]
+    pub failover_servers: Vec<i64>,
 }

@@ -29,7 +29,14 @@ test("a wrong password is refused with a sentence", async ({ page }) => {
   await page.screenshot({ path: `${shots}/login-refused.png` });
 });
 
-test("the page hydrates and follows a recorder switched off and on, live", async ({ page }) => {
+test("the page hydrates and follows a recorder switched off and on, live", async ({ page, request }) => {
+  // recorder-4 is not monitored for failover here, so it simply goes unreachable and comes back.
+  await request.post("/api/v1/login", { data: { username: "admin", password: demoPassword } });
+  const servers = await (await request.get("/api/v1/servers")).json();
+  const recorder4 = servers.find((server: any) => server.name === "recorder-4");
+  const patched = await request.patch(`/api/v1/servers/${recorder4.id}`, { data: { failover_enabled: false } });
+  expect(patched.status()).toBe(200);
+
   const errors = await loginAs(page, "operator");
   // A marker that a reload would wipe out: everything below must happen without one.
   await page.evaluate(() => ((window as any).__sameDocument = true));
@@ -47,15 +54,15 @@ test("the page hydrates and follows a recorder switched off and on, live", async
   await expect(row("recorder-1")).toBeVisible();
   await page.screenshot({ path: `${shots}/servers-all-ok.png`, fullPage: true });
 
-  await page.getByTestId("demo-switch-recorder-1").click();
-  await expect(row("recorder-1")).toHaveAttribute("data-state", "unreachable");
-  await expect(row("recorder-1").locator(".state")).toHaveText("Unreachable");
+  await page.getByTestId("demo-switch-recorder-4").click();
+  await expect(row("recorder-4")).toHaveAttribute("data-state", "unreachable");
+  await expect(row("recorder-4").locator(".state")).toHaveText("Unreachable");
   await expect(row("recorder-2")).toHaveAttribute("data-state", "ok");
-  await page.screenshot({ path: `${shots}/servers-recorder-1-off.png`, fullPage: true });
+  await page.screenshot({ path: `${shots}/servers-recorder-4-off.png`, fullPage: true });
 
-  await page.getByTestId("demo-switch-recorder-1").click();
-  await expect(row("recorder-1")).toHaveAttribute("data-state", "ok");
-  await page.screenshot({ path: `${shots}/servers-recorder-1-back.png`, fullPage: true });
+  await page.getByTestId("demo-switch-recorder-4").click();
+  await expect(row("recorder-4")).toHaveAttribute("data-state", "ok");
+  await page.screenshot({ path: `${shots}/servers-recorder-4-back.png`, fullPage: true });
 
   expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true);
   expect(errors.filter((error) => /Content Security Policy|panicked/i.test(error))).toEqual([]);
@@ -65,6 +72,7 @@ test("a viewer sees the demo switches disabled, and the audit trail records who 
   await loginAs(page, "viewer");
   await expect(page.locator(".banner-offline")).toHaveCount(0);
   const button = page.getByTestId("demo-switch-recorder-2");
+  await expect(page.getByTestId("demo-switch-recorder-4")).toBeDisabled();
   await expect(button).toBeDisabled();
   await expect(page.locator('tr[data-server="recorder-2"]')).toContainText("operators only");
 
@@ -79,4 +87,17 @@ test("a viewer sees the demo switches disabled, and the audit trail records who 
   await expect(page).toHaveURL(/\/login/);
   await page.goto("/servers");
   await expect(page).toHaveURL(/\/login\?next=%2Fservers|\/login\?next=\/servers/);
+});
+
+test("a recorder switched off fails over to a failover server, live", async ({ page }) => {
+  await loginAs(page, "operator");
+  const row = (name: string) => page.locator(`tr[data-server="${name}"]`);
+  await expect(row("recorder-1")).toHaveAttribute("data-state", "ok");
+  await page.getByTestId("demo-switch-recorder-1").click();
+  await expect(row("recorder-1")).toHaveAttribute("data-state", "broken");
+  await expect(row("recorder-1").locator(".state")).toHaveText("Broken");
+  const acting = page.locator('tr[data-state="acting"]');
+  await expect(acting).toHaveCount(1);
+  await expect(acting).toContainText("recorder-1");
+  await page.screenshot({ path: `${shots}/servers-recorder-1-failed-over.png`, fullPage: true });
 });

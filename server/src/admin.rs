@@ -1,7 +1,7 @@
 //! `standby user …` and `standby token …`: the command line's way into the same engine actions
 //! the API uses (audited, with the command line as the actor).
 
-use crate::cli::{TokenCommand, UserCommand};
+use crate::cli::{LicenceCommand, TokenCommand, UserCommand};
 use crate::engine::Engine;
 use crate::store::SharedStore;
 use app::auth::Caller;
@@ -110,4 +110,22 @@ pub async fn token(
 
 fn sentence(failure: Failure) -> Box<dyn std::error::Error + Send + Sync> {
     failure.message.into()
+}
+
+pub async fn licence(
+    store: SharedStore,
+    command: LicenceCommand,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let engine = Engine::new(store, None);
+    let caller = cli_caller();
+    let licence = match command {
+        LicenceCommand::Show => engine.licence(&caller).await.map_err(sentence)?,
+        LicenceCommand::Set { failover_enabled, failover_servers } => {
+            let update = app::model::LicenceUpdate { failover_enabled, failover_servers };
+            engine.set_licence(&caller, update).await.map_err(sentence)?
+        }
+    };
+    let enabled = if licence.failover_enabled { "enabled" } else { "not enabled" };
+    println!("Failover {enabled}; up to {} failover server(s) at once.", licence.failover_servers);
+    Ok(())
 }

@@ -36,6 +36,13 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Show or set the licence (whether failover is enabled, how many failover servers).
+    License {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(subcommand)]
+        command: LicenceCommand,
+    },
     /// Manage API tokens (for scripts and wall-screen dashboards).
     Token {
         #[command(flatten)]
@@ -88,6 +95,21 @@ pub enum TokenCommand {
     Revoke { token: String },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum LicenceCommand {
+    /// Print the licence.
+    Show,
+    /// Set the licence.
+    Set {
+        /// Whether failover is enabled.
+        #[arg(long, action = clap::ArgAction::Set)]
+        failover_enabled: bool,
+        /// How many failover servers may act at the same time.
+        #[arg(long)]
+        failover_servers: i64,
+    },
+}
+
 fn parse_role(text: &str) -> Result<Role, String> {
     Role::parse(text)
         .ok_or_else(|| format!("{text:?} is not a role: use admin, operator or viewer"))
@@ -110,6 +132,10 @@ pub struct ServerArgs {
     /// How long one health check may take, in milliseconds [default: 500].
     #[arg(long, env = "STANDBY_CHECK_TIMEOUT_MS")]
     pub check_timeout_ms: Option<u64>,
+
+    /// A recorder silent for this long is failed over, in milliseconds [default: 1500].
+    #[arg(long, env = "STANDBY_FAILOVER_WINDOW_MS")]
+    pub failover_window_ms: Option<u64>,
 }
 
 #[derive(Debug, Args)]

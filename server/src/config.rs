@@ -30,6 +30,7 @@ pub struct FileConfig {
     pub site_root: Option<PathBuf>,
     pub monitor_interval_ms: Option<u64>,
     pub check_timeout_ms: Option<u64>,
+    pub failover_window_ms: Option<u64>,
 }
 
 impl FileConfig {
@@ -51,12 +52,16 @@ pub fn monitor(
     file: &FileConfig,
     interval_ms: Option<u64>,
     timeout_ms: Option<u64>,
+    window_ms: Option<u64>,
 ) -> Result<MonitorConfig, ConfigError> {
     let defaults = MonitorConfig::default();
     let interval_ms =
         interval_ms.or(file.monitor_interval_ms).unwrap_or(defaults.interval.as_millis() as u64);
     let timeout_ms =
         timeout_ms.or(file.check_timeout_ms).unwrap_or(defaults.check_timeout.as_millis() as u64);
+    let window_ms = window_ms
+        .or(file.failover_window_ms)
+        .unwrap_or(defaults.failover_window.as_millis() as u64);
     if interval_ms < 50 {
         return Err(ConfigError::TooShort {
             name: "monitor interval",
@@ -70,6 +75,7 @@ pub fn monitor(
     Ok(MonitorConfig {
         interval: Duration::from_millis(interval_ms),
         check_timeout: Duration::from_millis(timeout_ms),
+        failover_window: Duration::from_millis(window_ms),
     })
 }
 
@@ -110,17 +116,17 @@ mod tests {
             check_timeout_ms: Some(300),
             ..Default::default()
         };
-        let monitor_config = monitor(&file, Some(250), None).unwrap();
+        let monitor_config = monitor(&file, Some(250), None, None).unwrap();
         assert_eq!(monitor_config.interval, Duration::from_millis(250));
         assert_eq!(monitor_config.check_timeout, Duration::from_millis(300));
-        let defaults = monitor(&FileConfig::default(), None, None).unwrap();
+        let defaults = monitor(&FileConfig::default(), None, None, None).unwrap();
         assert_eq!(defaults.interval, Duration::from_secs(1));
     }
 
     #[test]
     fn absurd_intervals_are_refused() {
         assert!(matches!(
-            monitor(&FileConfig::default(), Some(1), None),
+            monitor(&FileConfig::default(), Some(1), None, None),
             Err(ConfigError::TooShort { .. })
         ));
     }

@@ -44,6 +44,9 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
         Command::User { store, command } => {
             standby::admin::user(open_store(&store, &file).await?, command).await
         }
+        Command::License { store, command } => {
+            standby::admin::licence(open_store(&store, &file).await?, command).await
+        }
         Command::Token { store, command } => {
             standby::admin::token(open_store(&store, &file).await?, command).await
         }
@@ -66,7 +69,12 @@ fn settings(args: &ServerArgs, file: &FileConfig) -> Result<startup::Settings, B
     Ok(startup::Settings {
         listen: args.listen.or(file.listen).unwrap_or(default_listen),
         site_root: config::site_root(args.site_root.clone(), file),
-        monitor: config::monitor(file, args.monitor_interval_ms, args.check_timeout_ms)?,
+        monitor: config::monitor(
+            file,
+            args.monitor_interval_ms,
+            args.check_timeout_ms,
+            args.failover_window_ms,
+        )?,
     })
 }
 
@@ -87,6 +95,12 @@ async fn demo(args: DemoArgs, file: &FileConfig) -> Result<(), BoxError> {
     let url = format!("sqlite://{}", args.data_dir.join("standby.db").display());
     let store = store::open(&url).await?;
     let logins = demo_logins(&store, args.password.as_deref()).await?;
+    // The demo is licensed for every failover server it starts.
+    let licence = app::model::LicenceUpdate {
+        failover_enabled: true,
+        failover_servers: i64::from(args.failover_servers),
+    };
+    store.set_licence(&licence, "demo").await?;
     let site = Arc::new(
         demo::DemoSite::start(&args.data_dir, args.recorders, args.failover_servers, &store)
             .await?,

@@ -1,13 +1,16 @@
 //! The health monitor: checks every registered server on an interval, all at once, each check
-//! bounded by a short timeout, so one dead or slow host never delays the others.
+//! bounded by a short timeout, so one dead or slow host never delays the others. It keeps the
+//! recorder settings cache fresh and starts a failover for a recorder that has missed its health
+//! checks for the whole detection window.
 
 use crate::engine::Engine;
 use crate::recorders::Health;
-use crate::store::HealthRecord;
+use crate::store::{CachedSettings, HealthRecord};
 use app::model::{Server, ServerKind, ServerState, SystemEvent};
 use chrono::Utc;
 use futures::future::join_all;
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -15,6 +18,9 @@ use tokio_util::sync::CancellationToken;
 pub struct MonitorConfig {
     pub interval: Duration,
     pub check_timeout: Duration,
+    /// A recorder that has not answered for this long is failed over. With the default 1 s
+    /// interval, one lost answer (1 s of silence) does not reach it and two (2 s) do.
+    pub failover_window: Duration,
 }
 
 impl Default for MonitorConfig {
@@ -22,29 +28,36 @@ impl Default for MonitorConfig {
         MonitorConfig {
             interval: Duration::from_secs(1),
             check_timeout: Duration::from_millis(500),
+            failover_window: Duration::from_millis(1500),
         }
     }
 }
 
-pub async fn run(engine: Arc<Engine>, config: MonitorConfig, stop: CancellationToken) {
+pub async fn run(engine: Arc<Engine>, stop: CancellationToken) {
+    let config = engine.monitor;
     let mut ticks = tokio::time::interval(config.interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tracing::info!(interval = ?config.interval, timeout = ?config.check_timeout, "health monitor started");
+    tracing::info!(interval = ?config.interval, timeout = ?config.check_timeout, window = ?config.failover_window, "health monitor started");
+    let failing_over = Arc::new(Mutex::new(HashSet::new()));
     loop {
         tokio::select! {
             _ = stop.cancelled() => break,
             _ = ticks.tick() => {}
         }
-        if let Err(error) = tick(&engine, config).await {
+        if let Err(error) = tick(&engine, &failing_over).await {
             tracing::warn!(%error, "health check round failed");
         }
     }
     tracing::info!("health monitor stopped");
 }
 
-/// One round: check all servers concurrently, write the outcome in one transaction, and tell
-/// every client about each server whose state changed.
-pub async fn tick(engine: &Engine, config: MonitorConfig) -> Result<(), crate::store::StoreError> {
+/// One round: check all servers concurrently, write the outcome in one transaction, tell every
+/// client about each server whose state changed, refresh the settings cache, fail over.
+pub async fn tick(
+    engine: &Arc<Engine>,
+    failing_over: &Arc<Mutex<HashSet<i64>>>,
+) -> Result<(), crate::store::StoreError> {
+    let config = engine.monitor;
     let servers = engine.store.list_servers().await?;
     let checks = servers.iter().map(|server| async {
         let answer = engine.recorders.health(&server.address, config.check_timeout).await;
@@ -74,16 +87,105 @@ pub async fn tick(engine: &Engine, config: MonitorConfig) -> Result<(), crate::s
             }
         }
     }
+
+    for (server, answer) in servers.iter().zip(&answers) {
+        if let Some(health) = answer {
+            refresh_settings(engine, &servers, server, health).await;
+        }
+    }
+
+    for server in servers
+        .iter()
+        .zip(&answers)
+        .filter(|(server, answer)| answer.is_none() && needs_failover(server, config, now))
+        .map(|(server, _)| server)
+    {
+        start_failover(engine, failing_over, server.clone());
+    }
     Ok(())
 }
 
-/// What a health answer (or its absence) means for the server's state.
+/// What a health answer (or its absence) means for the server's state. A broken recorder stays
+/// broken until failback, whether it answers or not.
 pub fn next_state(server: &Server, answer: Option<&Health>) -> ServerState {
     match (server.kind, answer) {
+        (ServerKind::Recorder, _) if server.state == ServerState::Broken => ServerState::Broken,
         (_, None) => ServerState::Unreachable,
         (ServerKind::Recorder, Some(_)) => ServerState::Ok,
         (ServerKind::Failover, Some(health)) if health.acting_for.is_some() => ServerState::Acting,
         (ServerKind::Failover, Some(_)) => ServerState::Standby,
+    }
+}
+
+/// A monitored recorder, not in maintenance, silent for the whole window since it was last seen.
+pub fn needs_failover(server: &Server, config: MonitorConfig, now: chrono::DateTime<Utc>) -> bool {
+    let silent_for = server.last_seen_at.map(|seen| (now - seen).to_std().unwrap_or_default());
+    server.kind == ServerKind::Recorder
+        && server.failover_enabled
+        && !server.maintenance_mode
+        && matches!(server.state, ServerState::Unreachable | ServerState::Ok)
+        && silent_for.is_some_and(|silent| silent >= config.failover_window)
+}
+
+/// One failover per recorder at a time; the database guards against other managers.
+fn start_failover(engine: &Arc<Engine>, failing_over: &Arc<Mutex<HashSet<i64>>>, recorder: Server) {
+    if !failing_over.lock().unwrap_or_else(|poison| poison.into_inner()).insert(recorder.id) {
+        return;
+    }
+    let (engine, failing_over) = (engine.clone(), failing_over.clone());
+    tokio::spawn(async move {
+        if let Err(failure) = engine.fail_over(&recorder).await {
+            tracing::error!(recorder = %recorder.name, "failover failed: {}", failure.message);
+        }
+        failing_over.lock().unwrap_or_else(|poison| poison.into_inner()).remove(&recorder.id);
+    });
+}
+
+/// Keeps each recorder's latest settings bundle: from the recorder itself while it is ok, from
+/// the failover server while one acts for it (changes made during the failover period).
+async fn refresh_settings(engine: &Engine, servers: &[Server], server: &Server, health: &Health) {
+    let owner = match server.kind {
+        ServerKind::Recorder if server.state != ServerState::Broken => Some(server.id),
+        ServerKind::Failover => health
+            .acting_for
+            .as_deref()
+            .and_then(|name| {
+                servers
+                    .iter()
+                    .find(|other| other.name == name && other.state == ServerState::Broken)
+            })
+            .map(|recorder| recorder.id),
+        _ => None,
+    };
+    let Some(owner) = owner else { return };
+    let cached = match engine.store.cached_settings(owner).await {
+        Ok(cached) => cached,
+        Err(error) => {
+            tracing::warn!(%error, "cannot read the settings cache");
+            return;
+        }
+    };
+    let stale = match (&cached, health.settings_version) {
+        (None, _) => true,
+        (Some(cached), Some(version)) => cached.version != version,
+        // An agent that does not report its version is read again every minute.
+        (Some(cached), None) => Utc::now() - cached.fetched_at > chrono::Duration::minutes(1),
+    };
+    if !stale {
+        return;
+    }
+    match engine.recorders.settings(&server.address).await {
+        Ok(bundle) => {
+            let version =
+                bundle.get("version").and_then(serde_json::Value::as_i64).unwrap_or_default();
+            let settings = CachedSettings { version, bundle, fetched_at: Utc::now() };
+            if let Err(error) = engine.store.cache_settings(owner, &settings).await {
+                tracing::warn!(%error, "cannot write the settings cache");
+            } else {
+                tracing::info!(server = %server.name, version, "recorder settings cached");
+            }
+        }
+        Err(error) => tracing::warn!(server = %server.name, %error, "cannot read settings"),
     }
 }
 
@@ -107,7 +209,12 @@ mod tests {
     }
 
     fn health(acting_for: Option<&str>) -> Health {
-        Health { name: "x".into(), kind: "failover".into(), acting_for: acting_for.map(Into::into) }
+        Health {
+            name: "x".into(),
+            kind: "failover".into(),
+            acting_for: acting_for.map(Into::into),
+            settings_version: None,
+        }
     }
 
     #[test]
@@ -119,5 +226,40 @@ mod tests {
         assert_eq!(next_state(&failover, None), ServerState::Unreachable);
         assert_eq!(next_state(&failover, Some(&health(None))), ServerState::Standby);
         assert_eq!(next_state(&failover, Some(&health(Some("r1")))), ServerState::Acting);
+        let broken = Server { state: ServerState::Broken, ..recorder };
+        assert_eq!(
+            next_state(&broken, Some(&health(None))),
+            ServerState::Broken,
+            "broken until failback"
+        );
+        assert_eq!(next_state(&broken, None), ServerState::Broken);
+    }
+
+    #[test]
+    fn failover_needs_the_whole_window_of_silence() {
+        let config = MonitorConfig::default();
+        let now = Utc::now();
+        let seen = |ago_ms: i64| Server {
+            last_seen_at: Some(now - chrono::Duration::milliseconds(ago_ms)),
+            ..server(ServerKind::Recorder)
+        };
+        assert!(!needs_failover(&seen(1_000), config, now), "one lost answer is not enough");
+        assert!(needs_failover(&seen(2_000), config, now));
+        assert!(
+            !needs_failover(&server(ServerKind::Recorder), config, now),
+            "never seen: nothing to move"
+        );
+        assert!(!needs_failover(&Server { maintenance_mode: true, ..seen(5_000) }, config, now));
+        assert!(!needs_failover(&Server { failover_enabled: false, ..seen(5_000) }, config, now));
+        assert!(!needs_failover(
+            &Server { state: ServerState::Broken, ..seen(5_000) },
+            config,
+            now
+        ));
+        assert!(!needs_failover(
+            &Server { kind: ServerKind::Failover, ..seen(5_000) },
+            config,
+            now
+        ));
     }
 }

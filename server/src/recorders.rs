@@ -21,6 +21,16 @@ pub struct Health {
     pub name: String,
     pub kind: String,
     pub acting_for: Option<String>,
+    /// The version of the settings it records by, when the agent reports it.
+    #[serde(default)]
+    pub settings_version: Option<i64>,
+}
+
+/// Paths of the recorder API beyond the contract's (see recorder/API.md).
+mod paths {
+    pub const HEALTH: &str = "/api/v1/health";
+    pub const SETTINGS: &str = "/api/v1/settings";
+    pub const ACTING: &str = "/api/v1/acting";
 }
 
 #[derive(Clone)]
@@ -40,23 +50,86 @@ impl RecorderClient {
 
     /// One health check, bounded by `timeout` so a hung host cannot hold up the monitor.
     pub async fn health(&self, address: &str, timeout: Duration) -> Result<Health, RecorderError> {
-        let url = format!("{}/api/v1/health", address.trim_end_matches('/'));
-        let request = self.http.get(url).timeout(timeout).send();
-        let response = request.await.map_err(|source| classify(address, timeout, source))?;
-        let status = response.status();
-        if !status.is_success() {
-            let message = response.text().await.unwrap_or_default();
-            return Err(RecorderError::Refused {
-                address: address.to_owned(),
-                status: status.as_u16(),
-                message,
-            });
-        }
-        response
-            .json::<Health>()
-            .await
-            .map_err(|source| RecorderError::Malformed { address: address.to_owned(), source })
+        let request = self.http.get(url(address, paths::HEALTH)).timeout(timeout);
+        answer(address, timeout, request).await
     }
+
+    /// The settings bundle the server records by (a failover server: the recorder's it acts
+    /// for). The manager keeps it opaque, with its `version`.
+    pub async fn settings(&self, address: &str) -> Result<serde_json::Value, RecorderError> {
+        let request = self.http.get(url(address, paths::SETTINGS)).timeout(SLOW_CALL);
+        answer(address, SLOW_CALL, request).await
+    }
+
+    /// Replaces the server's settings bundle; the answer is the bundle as stored.
+    pub async fn replace_settings(
+        &self,
+        address: &str,
+        bundle: &serde_json::Value,
+    ) -> Result<serde_json::Value, RecorderError> {
+        let request = self.http.put(url(address, paths::SETTINGS)).json(bundle).timeout(SLOW_CALL);
+        answer(address, SLOW_CALL, request).await
+    }
+
+    /// Tells a failover server to record as `recorder` with that recorder's settings.
+    pub async fn act_for(
+        &self,
+        address: &str,
+        recorder: &str,
+        bundle: &serde_json::Value,
+    ) -> Result<serde_json::Value, RecorderError> {
+        let body = serde_json::json!({ "recorder": recorder, "settings": bundle });
+        let request = self.http.put(url(address, paths::ACTING)).json(&body).timeout(SLOW_CALL);
+        answer(address, SLOW_CALL, request).await
+    }
+
+    /// Tells a failover server to stop acting for `recorder` and become idle (its archive
+    /// stays). It refuses when it acts for another recorder.
+    pub async fn stop_acting(
+        &self,
+        address: &str,
+        recorder: &str,
+    ) -> Result<serde_json::Value, RecorderError> {
+        let request = self
+            .http
+            .delete(url(address, paths::ACTING))
+            .query(&[("recorder", recorder)])
+            .timeout(SLOW_CALL);
+        answer(address, SLOW_CALL, request).await
+    }
+}
+
+/// Calls that change a recorder may take longer than a health check.
+const SLOW_CALL: Duration = Duration::from_secs(10);
+
+fn url(address: &str, path: &str) -> String {
+    format!("{}{path}", address.trim_end_matches('/'))
+}
+
+async fn answer<T: serde::de::DeserializeOwned>(
+    address: &str,
+    timeout: Duration,
+    request: reqwest::RequestBuilder,
+) -> Result<T, RecorderError> {
+    let response = request.send().await.map_err(|source| classify(address, timeout, source))?;
+    let status = response.status();
+    if !status.is_success() {
+        let body = response.text().await.unwrap_or_default();
+        // The recorder API's errors are `{error, message}`; show the sentence.
+        let message = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|error| error["message"].as_str().map(str::to_owned))
+            .unwrap_or(body);
+        return Err(RecorderError::Refused {
+            address: address.to_owned(),
+            status: status.as_u16(),
+            message,
+        });
+    }
+    response
+        .json::<T>()
+        .await
+        .map_err(|source| RecorderError::Malformed { address: address.to_owned(), source })
 }
 
 impl Default for RecorderClient {

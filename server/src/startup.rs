@@ -22,7 +22,6 @@ pub struct Settings {
 pub struct Application {
     listener: TcpListener,
     state: AppState,
-    monitor: MonitorConfig,
 }
 
 impl Application {
@@ -38,9 +37,12 @@ impl Application {
             .site_pkg_dir("pkg")
             .site_addr(listener.local_addr()?)
             .build();
-        let engine = Arc::new(Engine::new(store, demo));
+        let engine = Arc::new(Engine::new(store, demo).with_monitor(settings.monitor));
+        if let Err(failure) = engine.recover_failovers().await {
+            tracing::error!("recovering interrupted failovers failed: {}", failure.message);
+        }
         let state = AppState { leptos, engine, stop: CancellationToken::new() };
-        Ok(Application { listener, state, monitor: settings.monitor })
+        Ok(Application { listener, state })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -50,8 +52,7 @@ impl Application {
     /// Serves until SIGINT/SIGTERM; in-flight requests finish, background tasks stop.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let stop = self.state.stop.clone();
-        let monitor =
-            tokio::spawn(monitor::run(self.state.engine.clone(), self.monitor, stop.clone()));
+        let monitor = tokio::spawn(monitor::run(self.state.engine.clone(), stop.clone()));
         let signals = tokio::spawn({
             let stop = stop.clone();
             async move {

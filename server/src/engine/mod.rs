@@ -5,6 +5,8 @@
 mod access;
 mod audit;
 mod console;
+pub mod failover;
+mod log;
 
 pub use access::Login;
 
@@ -12,21 +14,29 @@ use crate::auth::SessionPolicy;
 use crate::auth::login_guard::LoginGuard;
 use crate::demo::DemoSite;
 use crate::events::EventBus;
+use crate::monitor::MonitorConfig;
 use crate::recorders::RecorderClient;
 use crate::servers;
 use crate::store::{SharedStore, StoreError};
 use app::auth::{Caller, Right};
 use app::failure::Failure;
 use app::model::{NewServer, Server, ServerPatch, SystemEvent};
-use std::sync::Arc;
+use chrono::{DateTime, Utc};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+/// A warning already announced: (recorder, code, when its outage began).
+type Warned = (i64, String, Option<DateTime<Utc>>);
 
 pub struct Engine {
     pub store: SharedStore,
     pub events: EventBus,
     pub recorders: RecorderClient,
     pub sessions: SessionPolicy,
+    pub monitor: MonitorConfig,
     login_guard: LoginGuard,
     demo: Option<Arc<DemoSite>>,
+    warned: Mutex<HashSet<Warned>>,
 }
 
 impl Engine {
@@ -36,9 +46,20 @@ impl Engine {
             events: EventBus::default(),
             recorders: RecorderClient::new(),
             sessions: SessionPolicy::default(),
+            monitor: MonitorConfig::default(),
             login_guard: LoginGuard::default(),
             demo,
+            warned: Mutex::default(),
         }
+    }
+
+    pub fn with_monitor(mut self, monitor: MonitorConfig) -> Self {
+        self.monitor = monitor;
+        self
+    }
+
+    pub fn monitor_timeout(&self) -> std::time::Duration {
+        self.monitor.check_timeout
     }
 
     pub fn with_session_policy(mut self, sessions: SessionPolicy) -> Self {

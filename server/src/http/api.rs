@@ -7,13 +7,14 @@ use super::{AppState, events, openapi};
 use crate::auth::sessions::{SESSION_COOKIE, clear_cookie, cookie, set_cookie};
 use app::auth::{Me, RequestInfo, Role};
 use app::model::{
-    ApiToken, AuditEntry, AuditFilter, CreatedToken, NewServer, Server, ServerPatch, User,
+    ApiToken, AuditEntry, AuditFilter, CreatedToken, Failover, FailoverDetail, FailoverFilter,
+    FailoverGroup, GroupSettings, Licence, LicenceUpdate, NewServer, Server, ServerPatch, User,
 };
 use axum::extract::{Extension, FromRequest, FromRequestParts, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{AppendHeaders, IntoResponse};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 
@@ -37,12 +38,18 @@ pub fn router() -> Router<AppState> {
         .route("/v1/me", get(me))
         .route("/v1/servers", get(list_servers).post(add_server))
         .route("/v1/servers/{id}", get(server).patch(edit_server))
+        .route("/v1/servers/{id}/settings", get(cached_settings))
         .route("/v1/users", get(users).post(add_user))
         .route("/v1/users/{name}", delete(remove_user))
         .route("/v1/users/{name}/password", post(set_password))
         .route("/v1/tokens", get(tokens).post(create_token))
         .route("/v1/tokens/{id}", delete(revoke_token))
         .route("/v1/audit", get(audit))
+        .route("/v1/failovers", get(failovers))
+        .route("/v1/failovers/{id}", get(failover))
+        .route("/v1/license", get(licence).put(set_licence))
+        .route("/v1/failover-groups", get(groups).post(add_group))
+        .route("/v1/failover-groups/{id}", put(replace_group).delete(delete_group))
         .route("/v1/events", get(events::stream))
         .route("/v1/openapi.json", get(openapi::document))
         .fallback(no_such_route)
@@ -195,4 +202,77 @@ async fn audit(
     Query(filter): Query<AuditFilter>,
 ) -> Result<Json<Vec<AuditEntry>>, ApiError> {
     Ok(Json(state.engine.audit_trail(&caller, &filter).await?))
+}
+
+async fn failovers(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Query(filter): Query<FailoverFilter>,
+) -> Result<Json<Vec<Failover>>, ApiError> {
+    Ok(Json(state.engine.failover_log(&caller, &filter).await?))
+}
+
+async fn failover(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<FailoverDetail>, ApiError> {
+    Ok(Json(state.engine.failover_detail(&caller, id).await?))
+}
+
+async fn licence(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+) -> Result<Json<Licence>, ApiError> {
+    Ok(Json(state.engine.licence(&caller).await?))
+}
+
+async fn set_licence(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Body(update): Body<LicenceUpdate>,
+) -> Result<Json<Licence>, ApiError> {
+    Ok(Json(state.engine.set_licence(&caller, update).await?))
+}
+
+async fn groups(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+) -> Result<Json<Vec<FailoverGroup>>, ApiError> {
+    Ok(Json(state.engine.groups(&caller).await?))
+}
+
+async fn add_group(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Body(group): Body<GroupSettings>,
+) -> Result<(StatusCode, Json<FailoverGroup>), ApiError> {
+    Ok((StatusCode::CREATED, Json(state.engine.save_group(&caller, None, group).await?)))
+}
+
+async fn replace_group(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<i64>,
+    Body(group): Body<GroupSettings>,
+) -> Result<Json<FailoverGroup>, ApiError> {
+    Ok(Json(state.engine.save_group(&caller, Some(id), group).await?))
+}
+
+async fn delete_group(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    state.engine.delete_group(&caller, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The recorder settings cache's copy of a server's settings bundle.
+async fn cached_settings(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(state.engine.cached_settings(&caller, id).await?))
 }

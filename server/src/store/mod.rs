@@ -2,6 +2,7 @@
 //! large sites). Both run the same SQL text where the dialects agree; see `queries.rs`.
 
 pub(crate) mod audit;
+pub(crate) mod failovers;
 mod postgres;
 pub(crate) mod rows;
 pub(crate) mod servers;
@@ -12,7 +13,10 @@ pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 use app::auth::Role;
-use app::model::{ApiToken, AuditEntry, AuditFilter, Server, ServerKind, ServerState, User};
+use app::model::{
+    ApiToken, AuditEntry, AuditFilter, Failover, FailoverFilter, FailoverGroup, FailoverNote,
+    FailoverStatus, GroupSettings, Licence, LicenceUpdate, Server, ServerKind, ServerState, User,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -21,6 +25,12 @@ use std::sync::Arc;
 pub enum StoreError {
     #[error("a {what} named {name:?} already exists")]
     Duplicate { what: &'static str, name: String },
+    #[error("a failover is already open for this recorder or failover server")]
+    AlreadyOpen,
+    #[error("a server belongs to another failover group already")]
+    MemberElsewhere,
+    #[error("a group member is not a registered server")]
+    UnknownMember,
     #[error("the database URL {0:?} is neither sqlite:// nor postgres://")]
     UnsupportedUrl(String),
     #[error("the stored row is not valid: {0}")]
@@ -52,9 +62,9 @@ pub struct HealthRecord {
 }
 
 /// Everything the engine keeps.
-pub trait Store: ServerStore + UserStore + AuditStore {}
+pub trait Store: ServerStore + UserStore + AuditStore + FailoverStore {}
 
-impl<T: ServerStore + UserStore + AuditStore> Store for T {}
+impl<T: ServerStore + UserStore + AuditStore + FailoverStore> Store for T {}
 
 #[async_trait]
 pub trait ServerStore: Send + Sync + 'static {
@@ -138,6 +148,86 @@ pub trait AuditStore: Send + Sync + 'static {
     async fn append_audit(&self, entry: &NewAudit) -> Result<(), StoreError>;
     /// Newest first.
     async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError>;
+}
+
+/// A recorder's settings bundle as the cache keeps it; the manager treats the bundle as opaque.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CachedSettings {
+    pub version: i64,
+    pub bundle: serde_json::Value,
+    pub fetched_at: DateTime<Utc>,
+}
+
+#[async_trait]
+pub trait FailoverStore: Send + Sync + 'static {
+    /// Newest first.
+    async fn failovers(&self, filter: &FailoverFilter) -> Result<Vec<Failover>, StoreError>;
+    async fn failover(&self, id: i64) -> Result<Option<Failover>, StoreError>;
+    /// Entries failing over, active or failing back, oldest first.
+    async fn open_failovers(&self) -> Result<Vec<Failover>, StoreError>;
+    /// A new entry `failing_over`; [`StoreError::AlreadyOpen`] when the recorder or the
+    /// failover server has one open already.
+    async fn begin_failover(
+        &self,
+        recorder_id: i64,
+        failover_server_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError>;
+    /// A refused failover: an entry that is `failed` from the start.
+    async fn record_refusal(
+        &self,
+        recorder_id: i64,
+        failover_server_id: Option<i64>,
+        now: DateTime<Utc>,
+        code: &str,
+        message: &str,
+    ) -> Result<i64, StoreError>;
+    /// The reason code of the recorder's latest refused failover since `since`.
+    async fn last_refusal_since(
+        &self,
+        recorder_id: i64,
+        since: DateTime<Utc>,
+    ) -> Result<Option<String>, StoreError>;
+    /// Entry `active`, recorder `broken`, failover server `acting`: one transaction. False when
+    /// the entry was no longer `failing_over`.
+    async fn complete_failover(
+        &self,
+        id: i64,
+        recorder_id: i64,
+        failover_server_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Entry `failed` (if it still is in `from`), its servers released: one transaction.
+    async fn abandon_failover(
+        &self,
+        id: i64,
+        from: FailoverStatus,
+        code: &str,
+        message: &str,
+    ) -> Result<bool, StoreError>;
+    async fn add_note(&self, failover_id: i64, note: &FailoverNote) -> Result<(), StoreError>;
+    async fn notes(&self, failover_id: i64) -> Result<Vec<FailoverNote>, StoreError>;
+
+    async fn licence(&self) -> Result<Option<Licence>, StoreError>;
+    async fn set_licence(&self, licence: &LicenceUpdate, by: &str) -> Result<Licence, StoreError>;
+
+    async fn cache_settings(
+        &self,
+        server_id: i64,
+        settings: &CachedSettings,
+    ) -> Result<(), StoreError>;
+    async fn cached_settings(&self, server_id: i64) -> Result<Option<CachedSettings>, StoreError>;
+
+    async fn groups(&self) -> Result<Vec<FailoverGroup>, StoreError>;
+    /// Creates (`id` None) or replaces a group. `None` when there is no group with that id.
+    async fn save_group(
+        &self,
+        id: Option<i64>,
+        group: &GroupSettings,
+    ) -> Result<Option<i64>, StoreError>;
+    async fn delete_group(&self, id: i64) -> Result<bool, StoreError>;
+    /// Failover server ids that may cover the recorder, in the order to try them.
+    async fn failover_candidates(&self, recorder_id: i64) -> Result<Vec<i64>, StoreError>;
 }
 
 pub type SharedStore = Arc<dyn Store>;

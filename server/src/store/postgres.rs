@@ -1,6 +1,6 @@
 //! PostgreSQL, for large sites and several manager instances sharing one database.
 
-use super::{StoreError, audit, servers, users};
+use super::{StoreError, audit, failovers, servers, users};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use std::time::Duration;
 
@@ -23,3 +23,4 @@ impl PgStore {
 servers::impl_server_store!(PgStore);
 users::impl_user_store!(PgStore);
 audit::impl_audit_store!(PgStore);
+failovers::impl_failover_store!(PgStore);

@@ -1,8 +1,12 @@
 //! Rows as the databases return them, and their conversion into domain objects.
 
+use super::CachedSettings;
 use super::StoreError;
 use app::auth::Role;
-use app::model::{ApiToken, AuditEntry, Server, ServerKind, ServerState, User};
+use app::model::{
+    ApiToken, AuditEntry, CopyProgress, CopyStatus, Failover, FailoverGroup, FailoverNote,
+    FailoverStatus, Licence, Server, ServerKind, ServerRef, ServerState, User,
+};
 use chrono::{DateTime, Utc};
 
 #[derive(Debug, sqlx::FromRow)]
@@ -144,4 +148,152 @@ impl From<AuditRow> for AuditEntry {
 /// Converts every row, failing on the first that is not valid.
 pub fn all<R, T: TryFrom<R, Error = StoreError>>(rows: Vec<R>) -> Result<Vec<T>, StoreError> {
     rows.into_iter().map(T::try_from).collect()
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct FailoverRow {
+    pub id: i64,
+    pub recorder_id: i64,
+    pub recorder_name: String,
+    pub failover_server_id: Option<i64>,
+    pub failover_server_name: Option<String>,
+    pub status: String,
+    pub failover_started_at: DateTime<Utc>,
+    pub failover_finished_at: Option<DateTime<Utc>>,
+    pub failback_started_at: Option<DateTime<Utc>>,
+    pub failback_finished_at: Option<DateTime<Utc>>,
+    pub failback_trigger: Option<String>,
+    pub failback_by: Option<String>,
+    pub error_code: Option<String>,
+    pub error: Option<String>,
+    pub copy_status: String,
+}
+
+impl TryFrom<FailoverRow> for Failover {
+    type Error = StoreError;
+
+    fn try_from(row: FailoverRow) -> Result<Self, StoreError> {
+        let status = FailoverStatus::parse(&row.status)
+            .ok_or_else(|| StoreError::Corrupt(format!("failover status {:?}", row.status)))?;
+        let copy_status = CopyStatus::parse(&row.copy_status)
+            .ok_or_else(|| StoreError::Corrupt(format!("copy status {:?}", row.copy_status)))?;
+        let failover_server = match (row.failover_server_id, row.failover_server_name) {
+            (Some(id), Some(name)) => Some(ServerRef { id, name }),
+            _ => None,
+        };
+        Ok(Failover {
+            id: row.id,
+            recorder: ServerRef { id: row.recorder_id, name: row.recorder_name },
+            failover_server,
+            status,
+            failover_started_at: row.failover_started_at,
+            failover_finished_at: row.failover_finished_at,
+            failback_started_at: row.failback_started_at,
+            failback_finished_at: row.failback_finished_at,
+            failback_trigger: row.failback_trigger,
+            failback_by: row.failback_by,
+            error_code: row.error_code,
+            error: row.error,
+            copy: CopyProgress { status: copy_status, channels: Vec::new() },
+        })
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct NoteRow {
+    pub at: DateTime<Utc>,
+    pub level: String,
+    pub code: String,
+    pub message: String,
+}
+
+impl From<NoteRow> for FailoverNote {
+    fn from(row: NoteRow) -> Self {
+        FailoverNote { at: row.at, level: row.level, code: row.code, message: row.message }
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct LicenceRow {
+    pub failover_enabled: bool,
+    pub failover_servers: i64,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: String,
+}
+
+impl From<LicenceRow> for Licence {
+    fn from(row: LicenceRow) -> Self {
+        Licence {
+            failover_enabled: row.failover_enabled,
+            failover_servers: row.failover_servers,
+            updated_at: Some(row.updated_at),
+            updated_by: Some(row.updated_by),
+        }
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct SettingsRow {
+    pub version: i64,
+    pub bundle: String,
+    pub fetched_at: DateTime<Utc>,
+}
+
+impl TryFrom<SettingsRow> for CachedSettings {
+    type Error = StoreError;
+
+    fn try_from(row: SettingsRow) -> Result<Self, StoreError> {
+        let bundle = serde_json::from_str(&row.bundle)
+            .map_err(|error| StoreError::Corrupt(format!("cached settings: {error}")))?;
+        Ok(CachedSettings { version: row.version, bundle, fetched_at: row.fetched_at })
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct MemberRow {
+    pub group_id: i64,
+    pub id: i64,
+    pub name: String,
+    pub kind: String,
+    pub position: Option<i64>,
+}
+
+/// Groups with their members, failover servers in their order.
+pub fn groups(groups: Vec<(i64, String)>, members: Vec<MemberRow>) -> Vec<FailoverGroup> {
+    groups
+        .into_iter()
+        .map(|(id, name)| {
+            let mut group =
+                FailoverGroup { id, name, recorders: Vec::new(), failover_servers: Vec::new() };
+            let mut failover_servers: Vec<_> = Vec::new();
+            for member in members.iter().filter(|member| member.group_id == id) {
+                let server = ServerRef { id: member.id, name: member.name.clone() };
+                if member.kind == "failover" {
+                    failover_servers.push((member.position.unwrap_or(i64::MAX), server));
+                } else {
+                    group.recorders.push(server);
+                }
+            }
+            failover_servers.sort_by_key(|(position, _)| *position);
+            group.failover_servers =
+                failover_servers.into_iter().map(|(_, server)| server).collect();
+            group
+        })
+        .collect()
+}
+
+/// A second open failover for the same recorder or failover server is refused by the database.
+pub fn already_open(error: sqlx::Error) -> StoreError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::AlreadyOpen,
+        _ => StoreError::Database(error),
+    }
+}
+
+pub fn member_elsewhere(error: sqlx::Error) -> StoreError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::MemberElsewhere,
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::UnknownMember,
+        _ => StoreError::Database(error),
+    }
 }

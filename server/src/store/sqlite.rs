@@ -1,6 +1,6 @@
 //! The embedded default: one SQLite file, created on first use.
 
-use super::{StoreError, audit, servers, users};
+use super::{StoreError, audit, failovers, servers, users};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use std::str::FromStr;
 use std::time::Duration;
@@ -26,3 +26,4 @@ impl SqliteStore {
 servers::impl_server_store!(SqliteStore);
 users::impl_user_store!(SqliteStore);
 audit::impl_audit_store!(SqliteStore);
+failovers::impl_failover_store!(SqliteStore);

@@ -5,6 +5,7 @@
 pub mod app;
 pub mod postgres;
 pub mod processes;
+pub mod site;
 
 use std::future::Future;
 use std::time::{Duration, Instant};

@@ -74,6 +74,14 @@ pub async fn start_recorder(dir: &Path, name: &str, kind: &str, port: u16) -> Pr
 }
 
 pub async fn start_manager(database_url: &str, extra: &[&str]) -> Process {
+    start_manager_with_env(database_url, extra, &[]).await
+}
+
+pub async fn start_manager_with_env(
+    database_url: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Process {
     let mut command = Command::new(manager_binary());
     command
         .arg("serve")
@@ -82,7 +90,8 @@ pub async fn start_manager(database_url: &str, extra: &[&str]) -> Process {
         .arg("--database-url")
         .arg(database_url)
         .args(extra)
-        .env("STANDBY_LOG", "warn");
+        .env("STANDBY_LOG", "warn")
+        .envs(env.iter().copied());
     start(command, "Standby is listening on ").await
 }
 

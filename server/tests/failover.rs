@@ -1,0 +1,243 @@
+//! Automatic failover with real recorder agents, killed with SIGKILL.
+
+mod common;
+
+use common::eventually;
+use common::site::Site;
+use serde_json::Value;
+use std::time::Duration;
+
+async fn active_failover_of(site: &Site, recorder: &str) -> Value {
+    eventually(&format!("an active failover of {recorder}"), || async {
+        site.failovers("?state=active")
+            .await
+            .into_iter()
+            .find(|entry| entry["recorder"]["name"] == recorder && entry["status"] == "active")
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_killed_recorder_fails_over_and_the_failover_server_records_for_it() {
+    let mut site = Site::start(Some(1), &[]).await;
+    site.agent("rec-1", "recorder").await;
+    site.agent("fo-1", "failover").await;
+    site.wait_state("rec-1", "ok").await;
+    site.wait_state("fo-1", "standby").await;
+    site.wait_settings_cached("rec-1").await;
+    let channels = site.agent_get("rec-1", "/api/v1/channels").await;
+
+    site.kill("rec-1").await;
+    let entry = active_failover_of(&site, "rec-1").await;
+    assert_eq!(entry["failover_server"]["name"], "fo-1");
+    assert!(
+        entry["failover_started_at"].is_string() && entry["failover_finished_at"].is_string(),
+        "{entry}"
+    );
+    assert_eq!(entry["copy"]["status"], "not_started");
+    assert_eq!(site.server("rec-1").await["state"], "broken");
+    let failover_server = site.server("fo-1").await;
+    assert_eq!(
+        (&failover_server["state"], &failover_server["acting_for"]),
+        (&Value::from("acting"), &Value::from("rec-1"))
+    );
+
+    // The failover server records under the recorder's channel ids.
+    let health = site.agent_get("fo-1", "/api/v1/health").await;
+    assert_eq!(health["acting_for"], "rec-1");
+    let first_video = channels
+        .as_array()
+        .and_then(|all| all.iter().find(|channel| channel["kind"] == "video"))
+        .and_then(|channel| channel["id"].as_str())
+        .expect("the recorder has a video channel")
+        .to_owned();
+    let from = entry["failover_started_at"].as_str().unwrap().to_owned();
+    eventually("fo-1 records rec-1's video channel", || async {
+        let to = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let path = format!(
+            "/api/v1/channels/{first_video}/digest?from={}&to={}&origin=fo-1",
+            urlencode(&from),
+            urlencode(&to)
+        );
+        let digest = site.agent_get("fo-1", &path).await;
+        (digest["count"].as_i64().unwrap_or(0) > 0).then_some(())
+    })
+    .await;
+
+    let detail = site.get(&format!("/api/v1/failovers/{}", entry["id"])).await;
+    let codes: Vec<_> = detail["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|note| note["code"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(codes, ["failover_started", "failover_performed"]);
+    // The recorder is never failed over twice.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(site.failovers("").await.len(), 1);
+}
+
+#[tokio::test]
+async fn with_one_failover_server_for_two_dead_recorders_the_second_waits_for_a_free_one() {
+    let mut site = Site::start(Some(2), &[]).await;
+    site.agent("rec-1", "recorder").await;
+    site.agent("rec-2", "recorder").await;
+    site.agent("fo-1", "failover").await;
+    for name in ["rec-1", "rec-2"] {
+        site.wait_state(name, "ok").await;
+        site.wait_settings_cached(name).await;
+    }
+    site.wait_state("fo-1", "standby").await;
+    site.kill("rec-1").await;
+    site.kill("rec-2").await;
+
+    let refused = eventually("one failover refused for want of a failover server", || async {
+        site.failovers("?state=finalized")
+            .await
+            .into_iter()
+            .find(|entry| entry["error_code"] == "no_failover_server")
+    })
+    .await;
+    let active = eventually("one failover performed", || async {
+        site.failovers("?state=active").await.into_iter().find(|entry| entry["status"] == "active")
+    })
+    .await;
+    assert_ne!(refused["recorder"]["name"], active["recorder"]["name"]);
+    assert_eq!(refused["status"], "failed");
+    assert!(refused["error"].as_str().unwrap().contains("No failover server is free"), "{refused}");
+    // Refused once, not once per monitor round.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(site.failovers("?state=finalized").await.len(), 1);
+
+    // A failover server becomes free: the waiting recorder is failed over to it.
+    site.agent("fo-2", "failover").await;
+    let waiting = refused["recorder"]["name"].as_str().unwrap().to_owned();
+    let second = active_failover_of(&site, &waiting).await;
+    assert_eq!(second["failover_server"]["name"], "fo-2");
+}
+
+#[tokio::test]
+async fn without_a_licence_failover_is_refused_and_logged_once() {
+    let mut site = Site::start(None, &[]).await;
+    site.agent("rec-1", "recorder").await;
+    site.agent("fo-1", "failover").await;
+    site.wait_state("rec-1", "ok").await;
+    site.wait_state("fo-1", "standby").await;
+    site.kill("rec-1").await;
+    let refused = eventually("a refusal for want of a licence", || async {
+        site.failovers("").await.into_iter().find(|entry| entry["error_code"] == "no_license")
+    })
+    .await;
+    assert_eq!(refused["status"], "failed");
+    assert_eq!(refused["failover_server"], Value::Null);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(site.failovers("").await.len(), 1, "logged once while the situation lasts");
+    assert_eq!(site.server("fo-1").await["state"], "standby");
+}
+
+#[tokio::test]
+async fn a_recorder_back_within_the_window_is_not_failed_over() {
+    // A generous window: the recorder is restarted well within it.
+    let mut site = Site::start(Some(1), &["--failover-window-ms", "4000"]).await;
+    site.agent("rec-1", "recorder").await;
+    site.agent("fo-1", "failover").await;
+    site.wait_state("rec-1", "ok").await;
+    site.wait_settings_cached("rec-1").await;
+    for _ in 0..2 {
+        site.kill("rec-1").await;
+        site.wait_state("rec-1", "unreachable").await;
+        site.agent("rec-1", "recorder").await;
+        site.wait_state("rec-1", "ok").await;
+    }
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        site.failovers("").await,
+        Vec::<Value>::new(),
+        "a flapping recorder is not failed over"
+    );
+    assert_eq!(site.server("fo-1").await["state"], "standby");
+}
+
+#[tokio::test]
+async fn a_manager_killed_at_any_step_of_failover_recovers_on_start() {
+    for step in ["failover:started", "failover:settings_taken", "failover:acting"] {
+        let mut site = Site::start(Some(1), &[]).await;
+        site.agent("rec-1", "recorder").await;
+        site.agent("fo-1", "failover").await;
+        site.wait_state("rec-1", "ok").await;
+        site.wait_state("fo-1", "standby").await;
+        site.wait_settings_cached("rec-1").await;
+        // The manager dies at the step.
+        site.restart_manager(&[("STANDBY_TEST_CRASH_AT", step)]).await;
+        site.kill("rec-1").await;
+        let crashed =
+            tokio::time::timeout(Duration::from_secs(60), site.manager.child.wait()).await;
+        assert!(crashed.is_ok(), "{step}: the manager did not reach the step");
+        // It starts again and puts things right.
+        site.restart_manager(&[]).await;
+        let entry = active_failover_of(&site, "rec-1").await;
+        assert_eq!(entry["failover_server"]["name"], "fo-1", "{step}");
+        let all = site.failovers("").await;
+        let interrupted = all.iter().min_by_key(|entry| entry["id"].as_i64()).unwrap();
+        match interrupted["status"].as_str() {
+            Some("active") => {
+                assert_eq!(step, "failover:acting", "only a failover server already acting is kept")
+            }
+            Some("failed") => {
+                assert_eq!(interrupted["error_code"], "internal_error", "{step}: {interrupted}")
+            }
+            other => panic!("{step}: the interrupted entry is {other:?}"),
+        }
+        assert_eq!(site.agent_get("fo-1", "/api/v1/health").await["acting_for"], "rec-1", "{step}");
+        assert_eq!(site.server("rec-1").await["state"], "broken", "{step}");
+    }
+}
+
+fn urlencode(text: &str) -> String {
+    text.replace('+', "%2B").replace(':', "%3A")
+}
+
+#[tokio::test]
+async fn a_failover_group_decides_which_failover_server_covers_a_recorder_and_in_which_order() {
+    let mut site = Site::start(Some(2), &[]).await;
+    for (name, kind) in [("rec-1", "recorder"), ("fo-1", "failover"), ("fo-2", "failover")] {
+        site.agent(name, kind).await;
+    }
+    let id = |name: &str| {
+        let site = &site;
+        let name = name.to_owned();
+        async move { site.server(&name).await["id"].as_i64().unwrap() }
+    };
+    let (rec, fo1, fo2) = (id("rec-1").await, id("fo-1").await, id("fo-2").await);
+    // fo-2 first, then fo-1.
+    let group = site
+        .client
+        .post(site.url("/api/v1/failover-groups"))
+        .json(&serde_json::json!({ "name": "North", "recorders": [rec], "failover_servers": [fo2, fo1] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(group.status(), 201);
+    let group: Value = group.json().await.unwrap();
+    let order: Vec<_> =
+        group["failover_servers"].as_array().unwrap().iter().map(|s| s["name"].clone()).collect();
+    assert_eq!(order, ["fo-2", "fo-1"]);
+    // A recorder given as a failover server is refused, naming the field.
+    let wrong = site
+        .client
+        .post(site.url("/api/v1/failover-groups"))
+        .json(&serde_json::json!({ "name": "South", "failover_servers": [rec] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 400);
+    assert_eq!(wrong.json::<Value>().await.unwrap()["error"], "invalid_failover_servers");
+
+    site.wait_state("rec-1", "ok").await;
+    site.wait_state("fo-1", "standby").await;
+    site.wait_state("fo-2", "standby").await;
+    site.wait_settings_cached("rec-1").await;
+    site.kill("rec-1").await;
+    let entry = active_failover_of(&site, "rec-1").await;
+    assert_eq!(entry["failover_server"]["name"], "fo-2", "the group's order");
+}
