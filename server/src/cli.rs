@@ -136,6 +136,11 @@ pub struct ServerArgs {
     /// A recorder silent for this long is failed over, in milliseconds [default: 1500].
     #[arg(long, env = "STANDBY_FAILOVER_WINDOW_MS")]
     pub failover_window_ms: Option<u64>,
+
+    /// A repaired recorder must answer this long before automatic failback, in milliseconds
+    /// [default: 5000].
+    #[arg(long, env = "STANDBY_FAILBACK_HOLD_DOWN_MS")]
+    pub failback_hold_down_ms: Option<u64>,
 }
 
 #[derive(Debug, Args)]

@@ -31,6 +31,7 @@ pub struct FileConfig {
     pub monitor_interval_ms: Option<u64>,
     pub check_timeout_ms: Option<u64>,
     pub failover_window_ms: Option<u64>,
+    pub failback_hold_down_ms: Option<u64>,
 }
 
 impl FileConfig {
@@ -53,6 +54,7 @@ pub fn monitor(
     interval_ms: Option<u64>,
     timeout_ms: Option<u64>,
     window_ms: Option<u64>,
+    hold_down_ms: Option<u64>,
 ) -> Result<MonitorConfig, ConfigError> {
     let defaults = MonitorConfig::default();
     let interval_ms =
@@ -62,6 +64,9 @@ pub fn monitor(
     let window_ms = window_ms
         .or(file.failover_window_ms)
         .unwrap_or(defaults.failover_window.as_millis() as u64);
+    let hold_down_ms = hold_down_ms
+        .or(file.failback_hold_down_ms)
+        .unwrap_or(defaults.failback_hold_down.as_millis() as u64);
     if interval_ms < 50 {
         return Err(ConfigError::TooShort {
             name: "monitor interval",
@@ -76,6 +81,7 @@ pub fn monitor(
         interval: Duration::from_millis(interval_ms),
         check_timeout: Duration::from_millis(timeout_ms),
         failover_window: Duration::from_millis(window_ms),
+        failback_hold_down: Duration::from_millis(hold_down_ms),
     })
 }
 
@@ -116,17 +122,17 @@ mod tests {
             check_timeout_ms: Some(300),
             ..Default::default()
         };
-        let monitor_config = monitor(&file, Some(250), None, None).unwrap();
+        let monitor_config = monitor(&file, Some(250), None, None, None).unwrap();
         assert_eq!(monitor_config.interval, Duration::from_millis(250));
         assert_eq!(monitor_config.check_timeout, Duration::from_millis(300));
-        let defaults = monitor(&FileConfig::default(), None, None, None).unwrap();
+        let defaults = monitor(&FileConfig::default(), None, None, None, None).unwrap();
         assert_eq!(defaults.interval, Duration::from_secs(1));
     }
 
     #[test]
     fn absurd_intervals_are_refused() {
         assert!(matches!(
-            monitor(&FileConfig::default(), Some(1), None, None),
+            monitor(&FileConfig::default(), Some(1), None, None, None),
             Err(ConfigError::TooShort { .. })
         ));
     }

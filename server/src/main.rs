@@ -74,6 +74,7 @@ fn settings(args: &ServerArgs, file: &FileConfig) -> Result<startup::Settings, B
             args.monitor_interval_ms,
             args.check_timeout_ms,
             args.failover_window_ms,
+            args.failback_hold_down_ms,
         )?,
     })
 }

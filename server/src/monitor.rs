@@ -9,9 +9,10 @@ use crate::store::{CachedSettings, HealthRecord};
 use app::model::{Server, ServerKind, ServerState, SystemEvent};
 use chrono::Utc;
 use futures::future::join_all;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Clone, Copy)]
@@ -21,6 +22,9 @@ pub struct MonitorConfig {
     /// A recorder that has not answered for this long is failed over. With the default 1 s
     /// interval, one lost answer (1 s of silence) does not reach it and two (2 s) do.
     pub failover_window: Duration,
+    /// A broken recorder must answer for this long before it is failed back automatically, so a
+    /// flapping server does not ping-pong.
+    pub failback_hold_down: Duration,
 }
 
 impl Default for MonitorConfig {
@@ -29,6 +33,7 @@ impl Default for MonitorConfig {
             interval: Duration::from_secs(1),
             check_timeout: Duration::from_millis(500),
             failover_window: Duration::from_millis(1500),
+            failback_hold_down: Duration::from_secs(5),
         }
     }
 }
@@ -38,25 +43,32 @@ pub async fn run(engine: Arc<Engine>, stop: CancellationToken) {
     let mut ticks = tokio::time::interval(config.interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tracing::info!(interval = ?config.interval, timeout = ?config.check_timeout, window = ?config.failover_window, "health monitor started");
-    let failing_over = Arc::new(Mutex::new(HashSet::new()));
+    let mut round = Round::default();
     loop {
         tokio::select! {
             _ = stop.cancelled() => break,
             _ = ticks.tick() => {}
         }
-        if let Err(error) = tick(&engine, &failing_over).await {
+        if let Err(error) = tick(&engine, &mut round).await {
             tracing::warn!(%error, "health check round failed");
         }
     }
     tracing::info!("health monitor stopped");
 }
 
+/// What the monitor remembers between rounds.
+#[derive(Default)]
+pub struct Round {
+    /// Recorders with a failover or failback under way (one at a time per recorder).
+    busy: Arc<Mutex<HashSet<i64>>>,
+    /// Broken recorders answering again, since when.
+    answering_since: HashMap<i64, Instant>,
+}
+
 /// One round: check all servers concurrently, write the outcome in one transaction, tell every
-/// client about each server whose state changed, refresh the settings cache, fail over.
-pub async fn tick(
-    engine: &Arc<Engine>,
-    failing_over: &Arc<Mutex<HashSet<i64>>>,
-) -> Result<(), crate::store::StoreError> {
+/// client about each server whose state changed, refresh the settings cache, fail over, and
+/// fail back recorders that have been back for the hold-down period.
+pub async fn tick(engine: &Arc<Engine>, round: &mut Round) -> Result<(), crate::store::StoreError> {
     let config = engine.monitor;
     let servers = engine.store.list_servers().await?;
     let checks = servers.iter().map(|server| async {
@@ -94,13 +106,47 @@ pub async fn tick(
         }
     }
 
-    for server in servers
+    for (server, _) in servers
         .iter()
         .zip(&answers)
         .filter(|(server, answer)| answer.is_none() && needs_failover(server, config, now))
-        .map(|(server, _)| server)
     {
-        start_failover(engine, failing_over, server.clone());
+        let engine = engine.clone();
+        let recorder = server.clone();
+        exclusively(&round.busy, server.id, async move {
+            if let Err(failure) = engine.fail_over(&recorder).await {
+                tracing::error!(recorder = %recorder.name, "failover failed: {}", failure.message);
+            }
+        });
+    }
+
+    for (server, answer) in servers.iter().zip(&answers) {
+        if server.kind != ServerKind::Recorder
+            || server.state != ServerState::Broken
+            || answer.is_none()
+        {
+            round.answering_since.remove(&server.id);
+            continue;
+        }
+        let since = *round.answering_since.entry(server.id).or_insert_with(Instant::now);
+        if since.elapsed() >= config.failback_hold_down
+            && server.auto_failback
+            && !server.maintenance_mode
+        {
+            let engine = engine.clone();
+            let recorder = server.clone();
+            exclusively(&round.busy, server.id, async move {
+                match engine.automatic_failback(&recorder).await {
+                    Ok(Some(answer)) => {
+                        tracing::info!(recorder = %recorder.name, duration_ms = answer.duration_ms, "automatic failback performed")
+                    }
+                    Ok(None) => {}
+                    Err(failure) => {
+                        tracing::warn!(recorder = %recorder.name, "automatic failback refused: {}", failure.message)
+                    }
+                }
+            });
+        }
     }
     Ok(())
 }
@@ -127,17 +173,20 @@ pub fn needs_failover(server: &Server, config: MonitorConfig, now: chrono::DateT
         && silent_for.is_some_and(|silent| silent >= config.failover_window)
 }
 
-/// One failover per recorder at a time; the database guards against other managers.
-fn start_failover(engine: &Arc<Engine>, failing_over: &Arc<Mutex<HashSet<i64>>>, recorder: Server) {
-    if !failing_over.lock().unwrap_or_else(|poison| poison.into_inner()).insert(recorder.id) {
+/// Runs one failover or failback per recorder at a time, in the background so a slow one
+/// never holds up the next round; the database guards against other managers.
+fn exclusively(
+    busy: &Arc<Mutex<HashSet<i64>>>,
+    recorder_id: i64,
+    work: impl Future<Output = ()> + Send + 'static,
+) {
+    if !busy.lock().unwrap_or_else(|poison| poison.into_inner()).insert(recorder_id) {
         return;
     }
-    let (engine, failing_over) = (engine.clone(), failing_over.clone());
+    let busy = busy.clone();
     tokio::spawn(async move {
-        if let Err(failure) = engine.fail_over(&recorder).await {
-            tracing::error!(recorder = %recorder.name, "failover failed: {}", failure.message);
-        }
-        failing_over.lock().unwrap_or_else(|poison| poison.into_inner()).remove(&recorder.id);
+        work.await;
+        busy.lock().unwrap_or_else(|poison| poison.into_inner()).remove(&recorder_id);
     });
 }
 
@@ -214,6 +263,7 @@ mod tests {
             kind: "failover".into(),
             acting_for: acting_for.map(Into::into),
             settings_version: None,
+            recording: None,
         }
     }
 

@@ -24,6 +24,9 @@ pub struct Health {
     /// The version of the settings it records by, when the agent reports it.
     #[serde(default)]
     pub settings_version: Option<i64>,
+    /// Whether it records right now, when the agent reports it.
+    #[serde(default)]
+    pub recording: Option<bool>,
 }
 
 /// Paths of the recorder API beyond the contract's (see recorder/API.md).

@@ -41,6 +41,9 @@ impl Application {
         if let Err(failure) = engine.recover_failovers().await {
             tracing::error!("recovering interrupted failovers failed: {}", failure.message);
         }
+        if let Err(failure) = engine.recover_failbacks().await {
+            tracing::error!("recovering interrupted failbacks failed: {}", failure.message);
+        }
         let state = AppState { leptos, engine, stop: CancellationToken::new() };
         Ok(Application { listener, state })
     }

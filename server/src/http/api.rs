@@ -5,6 +5,7 @@ use super::auth::AuthenticatedCaller as Auth;
 use super::error::{ApiError, no_such_route};
 use super::{AppState, events, openapi};
 use crate::auth::sessions::{SESSION_COOKIE, clear_cookie, cookie, set_cookie};
+use crate::engine::failback::FailbackAnswer;
 use app::auth::{Me, RequestInfo, Role};
 use app::model::{
     ApiToken, AuditEntry, AuditFilter, CreatedToken, Failover, FailoverDetail, FailoverFilter,
@@ -47,6 +48,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/audit", get(audit))
         .route("/v1/failovers", get(failovers))
         .route("/v1/failovers/{id}", get(failover))
+        .route("/v1/failovers/{id}/failback", post(failback))
         .route("/v1/license", get(licence).put(set_licence))
         .route("/v1/failover-groups", get(groups).post(add_group))
         .route("/v1/failover-groups/{id}", put(replace_group).delete(delete_group))
@@ -275,4 +277,13 @@ async fn cached_settings(
     Path(id): Path<i64>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     Ok(Json(state.engine.cached_settings(&caller, id).await?))
+}
+
+/// Manual failback: "Failback OK" with start time, end time and duration, or the refusal.
+async fn failback(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<FailbackAnswer>, ApiError> {
+    Ok(Json(state.engine.manual_failback(&caller, id).await?))
 }

@@ -38,6 +38,20 @@ pub const ABANDON_FAILOVER: &str = "\
     UPDATE failovers SET status = 'failed', error_code = $3, error = $4 \
     WHERE id = $1 AND status = $2";
 
+/// Guarded by the status: of two concurrent failbacks exactly one passes.
+pub const BEGIN_FAILBACK: &str = "\
+    UPDATE failovers SET status = 'failing_back', failback_started_at = $2, \
+                         failback_trigger = $3, failback_by = $4 \
+    WHERE id = $1 AND status = 'active'";
+pub const COMPLETE_FAILBACK: &str = "\
+    UPDATE failovers SET status = 'finalized', failback_finished_at = $2 \
+    WHERE id = $1 AND status = 'failing_back'";
+pub const ROLLBACK_FAILBACK: &str = "\
+    UPDATE failovers SET status = 'active', failback_started_at = NULL, failback_trigger = NULL, \
+                         failback_by = NULL \
+    WHERE id = $1 AND status = 'failing_back'";
+pub const MARK_OK: &str = "UPDATE servers SET state = 'ok' WHERE id = $1";
+
 pub const MARK_BROKEN: &str = "UPDATE servers SET state = 'broken' WHERE id = $1";
 pub const MARK_ACTING: &str =
     "UPDATE servers SET state = 'acting', acting_for_id = $2 WHERE id = $1";
@@ -249,6 +263,54 @@ macro_rules! impl_failover_store {
                 }
                 tx.commit().await?;
                 Ok(true)
+            }
+
+            async fn begin_failback(
+                &self,
+                id: i64,
+                now: chrono::DateTime<chrono::Utc>,
+                trigger: &str,
+                by: &str,
+            ) -> Result<bool, $crate::store::StoreError> {
+                let done = sqlx::query($crate::store::failovers::BEGIN_FAILBACK)
+                    .bind(id)
+                    .bind(now)
+                    .bind(trigger)
+                    .bind(by)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn complete_failback(
+                &self,
+                id: i64,
+                recorder_id: i64,
+                failover_server_id: i64,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<bool, $crate::store::StoreError> {
+                use $crate::store::failovers as sql;
+                let mut tx = self.pool.begin().await?;
+                let done = sqlx::query(sql::COMPLETE_FAILBACK)
+                    .bind(id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                sqlx::query(sql::MARK_OK).bind(recorder_id).execute(&mut *tx).await?;
+                sqlx::query(sql::MARK_IDLE).bind(failover_server_id).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn rollback_failback(&self, id: i64) -> Result<bool, $crate::store::StoreError> {
+                let done = sqlx::query($crate::store::failovers::ROLLBACK_FAILBACK)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
             }
 
             async fn add_note(

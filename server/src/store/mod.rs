@@ -205,6 +205,24 @@ pub trait FailoverStore: Send + Sync + 'static {
         code: &str,
         message: &str,
     ) -> Result<bool, StoreError>;
+    /// `active` → `failing_back`; false when the entry was not `active` (someone else won).
+    async fn begin_failback(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+        trigger: &str,
+        by: &str,
+    ) -> Result<bool, StoreError>;
+    /// Entry `finalized`, recorder `ok`, failover server idle: one transaction.
+    async fn complete_failback(
+        &self,
+        id: i64,
+        recorder_id: i64,
+        failover_server_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// `failing_back` → `active` again (the recorder stays broken).
+    async fn rollback_failback(&self, id: i64) -> Result<bool, StoreError>;
     async fn add_note(&self, failover_id: i64, note: &FailoverNote) -> Result<(), StoreError>;
     async fn notes(&self, failover_id: i64) -> Result<Vec<FailoverNote>, StoreError>;
 

@@ -73,13 +73,26 @@ impl Site {
 
     /// Starts an agent (at its old port if it ran before) and registers it the first time.
     pub async fn agent(&mut self, name: &str, kind: &str) {
+        self.agent_with(name, kind, json!({})).await
+    }
+
+    /// As [`Site::agent`], registering with extra settings (e.g. `auto_failback`).
+    pub async fn agent_with(&mut self, name: &str, kind: &str, settings: Value) {
         let port = self.ports.get(name).copied().unwrap_or(0);
         let process = start_recorder(self.dir.path(), name, kind, port).await;
         if !self.ports.contains_key(name) {
             let added = self
                 .client
                 .post(self.url("/api/v1/servers"))
-                .json(&json!({ "name": name, "address": process.address, "kind": kind }))
+                .json(&{
+                    let mut body =
+                        json!({ "name": name, "address": process.address, "kind": kind });
+                    if let (Some(body), Some(extra)) = (body.as_object_mut(), settings.as_object())
+                    {
+                        body.extend(extra.clone());
+                    }
+                    body
+                })
                 .send()
                 .await
                 .expect("register the server");
@@ -151,5 +164,37 @@ impl Site {
             .json()
             .await
             .expect("agent JSON")
+    }
+}
+
+impl Site {
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let response = self.client.post(self.url(path)).json(&body).send().await.expect("POST");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
+        let response = self.client.patch(self.url(path)).json(&body).send().await.expect("PATCH");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Registers rec-1 and fo-1, waits for them and the settings cache, kills rec-1 and waits
+    /// for its failover to be active. Returns the entry.
+    pub async fn failed_over(&mut self, recorder: Value) -> Value {
+        self.agent_with("rec-1", "recorder", recorder).await;
+        self.agent("fo-1", "failover").await;
+        self.wait_state("rec-1", "ok").await;
+        self.wait_state("fo-1", "standby").await;
+        self.wait_settings_cached("rec-1").await;
+        self.kill("rec-1").await;
+        eventually("rec-1 failed over", || async {
+            self.failovers("?state=active")
+                .await
+                .into_iter()
+                .find(|entry| entry["status"] == "active")
+        })
+        .await
     }
 }
