@@ -3,9 +3,12 @@
 
 use crate::auth::Me;
 use crate::failure::Failure;
-use crate::model::{AuditEntry, AuditFilter, DemoPower};
-use crate::view::ServersView;
+use crate::model::{
+    AuditEntry, AuditFilter, DemoPower, FailbackAnswer, FailoverDetail, FailoverFilter,
+};
+use crate::view::{DashboardView, FailoverLogView, ServersView};
 use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
 
 /// Sets the HTTP status of a refusal, so scripts calling server functions see 401/403/409.
 #[cfg(feature = "ssr")]
@@ -57,6 +60,51 @@ pub async fn load_audit(filter: AuditFilter) -> Result<Vec<AuditEntry>, Failure>
             let caller = crate::port::require_caller()?;
             let console = crate::port::ConsoleHandle::current()?;
             console.audit_trail(&caller, filter).await
+        }
+        .await,
+    )
+}
+
+/// JSON arguments: an all-default filter has no form fields at all.
+#[server(prefix = "/rpc", input = Json)]
+pub async fn load_failover_log(filter: FailoverFilter) -> Result<FailoverLogView, Failure> {
+    answer(
+        async {
+            let caller = crate::port::require_caller()?;
+            crate::port::ConsoleHandle::current()?.failover_log(&caller, filter).await
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/rpc")]
+pub async fn load_failover(id: i64) -> Result<FailoverDetail, Failure> {
+    answer(
+        async {
+            let caller = crate::port::require_caller()?;
+            crate::port::ConsoleHandle::current()?.failover_detail(&caller, id).await
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/rpc")]
+pub async fn start_failback(id: i64) -> Result<FailbackAnswer, Failure> {
+    answer(
+        async {
+            let caller = crate::port::require_caller()?;
+            crate::port::ConsoleHandle::current()?.failback(&caller, id).await
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/rpc")]
+pub async fn load_dashboard() -> Result<DashboardView, Failure> {
+    answer(
+        async {
+            let caller = crate::port::require_caller()?;
+            crate::port::ConsoleHandle::current()?.dashboard(&caller).await
         }
         .await,
     )

@@ -8,6 +8,7 @@ pub mod model;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod port;
+pub mod text;
 pub mod time;
 pub mod view;
 
@@ -55,7 +56,7 @@ fn content_security_policy() {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    let live = live::provide_live();
+    live::provide_live();
     mark_hydrated();
     let logout = ServerAction::<api::Logout>::new();
 
@@ -63,24 +64,37 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="standby" href="/pkg/standby.css" />
         <Title formatter=|page: String| format!("{page} · Standby") />
         <Router>
-            <nav class="top">
-                <span class="brand">"Standby"</span>
-                <A href="/servers">"Servers"</A>
-                <A href="/audit">"Audit"</A>
-                <span class="spacer"></span>
-                <WhoAmI logout />
-                <span class="connection" data-connected=move || live.connected.get().to_string()>
-                    {move || if live.connected.get() { "live" } else { "offline" }}
-                </span>
-            </nav>
-            <Show when=move || !live.connected.get()>
-                <div class="banner banner-offline" role="status">
-                    "Connection to the manager lost — reconnecting…"
-                </div>
-            </Show>
+            <TopBar logout />
             <main>
                 <Routes fallback=|| view! { <NotFound /> }>
-                    <Route path=path!("/") view=|| view! { <Redirect path="/servers" /> } />
+                    <Route path=path!("/") view=|| view! { <Redirect path="/failovers" /> } />
+                    <Route
+                        path=path!("/failovers")
+                        view=|| {
+                            view! {
+                                <Title text="Failover log" />
+                                <pages::failovers::FailoverLogPage />
+                            }
+                        }
+                    />
+                    <Route
+                        path=path!("/failovers/:id")
+                        view=|| {
+                            view! {
+                                <Title text="Failover" />
+                                <pages::failover_detail::FailoverDetailPage />
+                            }
+                        }
+                    />
+                    <Route
+                        path=path!("/dashboard")
+                        view=|| {
+                            view! {
+                                <Title text="Dashboard" />
+                                <pages::dashboard::DashboardPage />
+                            }
+                        }
+                    />
                     <Route
                         path=path!("/login")
                         view=|| {
@@ -114,9 +128,47 @@ pub fn App() -> impl IntoView {
     }
 }
 
+/// Navigation, who is signed in, and the connection state; the dashboard has its own.
+#[component]
+fn TopBar(logout: ServerAction<api::Logout>) -> impl IntoView {
+    let live = live::use_live();
+    let location = leptos_router::hooks::use_location();
+    let on_dashboard = move || location.pathname.get() == "/dashboard";
+    view! {
+        <Show when=move || !on_dashboard()>
+            <nav class="top">
+                <span class="brand">"Standby"</span>
+                <A href="/failovers">"Failover log"</A>
+                <A href="/servers">"Servers"</A>
+                <A href="/dashboard">"Dashboard"</A>
+                <A href="/audit">"Audit"</A>
+                <span class="spacer"></span>
+                <WhoAmI logout />
+                <span class="connection" data-connected=move || live.connected.get().to_string()>
+                    {move || if live.connected.get() { "live" } else { "offline" }}
+                </span>
+            </nav>
+            <Show when=move || !live.connected.get()>
+                <div class="banner banner-offline" role="status">
+                    "Connection to the manager lost — reconnecting…"
+                </div>
+            </Show>
+        </Show>
+        // The dashboard needs the stream too, without the navigation.
+        <Show when=on_dashboard>
+            <WhoAmI logout hidden=true />
+        </Show>
+    }
+}
+
 /// The signed-in user and the way out; refreshed on every navigation (logging in changes it).
 #[component]
-fn WhoAmI(logout: ServerAction<api::Logout>) -> impl IntoView {
+fn WhoAmI(
+    logout: ServerAction<api::Logout>,
+    /// Only connect the event stream, show nothing (the dashboard).
+    #[prop(optional)]
+    hidden: bool,
+) -> impl IntoView {
     let location = leptos_router::hooks::use_location();
     let me = Resource::new(move || location.pathname.get(), |_| api::whoami());
     let live = live::use_live();
@@ -131,6 +183,7 @@ fn WhoAmI(logout: ServerAction<api::Logout>) -> impl IntoView {
                 me.get()
                     .and_then(Result::ok)
                     .flatten()
+                    .filter(|_| !hidden)
                     .map(|me| {
                         view! {
                             <span class="me" data-role=me.role.as_str()>
@@ -157,7 +210,7 @@ fn NotFound() -> impl IntoView {
         <section class="page">
             <h1>"Page not found"</h1>
             <p>
-                "There is no page at this address. " <a href="/servers">"Go to the servers"</a> "."
+                "There is no page at this address. " <a href="/failovers">"Go to the failover log"</a> "."
             </p>
         </section>
     }

@@ -387,8 +387,18 @@ pub struct FailoverFilter {
     pub state: Option<FailoverSection>,
     pub recorder_id: Option<i64>,
     pub status: Option<FailoverStatus>,
+    /// Matches recorder, failover server, who failed back, and the error.
+    pub search: Option<String>,
     pub limit: Option<u32>,
     pub offset: Option<u32>,
+}
+
+/// "Failback OK": when it started and ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailbackAnswer {
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub duration_ms: i64,
 }
 
 /// The licence record.

@@ -4,8 +4,10 @@
 
 use crate::auth::{Caller, Me, RequestInfo};
 use crate::failure::Failure;
-use crate::model::{AuditEntry, AuditFilter, DemoPower, Server};
-use crate::view::DemoSwitch;
+use crate::model::{
+    AuditEntry, AuditFilter, DemoPower, FailbackAnswer, FailoverDetail, FailoverFilter, Server,
+};
+use crate::view::{DashboardView, DemoSwitch, FailoverLogView};
 use async_trait::async_trait;
 use std::sync::Arc;
 
@@ -28,6 +30,19 @@ pub trait Console: Send + Sync + 'static {
         caller: &Caller,
         filter: AuditFilter,
     ) -> Result<Vec<AuditEntry>, Failure>;
+
+    async fn failover_log(
+        &self,
+        caller: &Caller,
+        filter: FailoverFilter,
+    ) -> Result<FailoverLogView, Failure>;
+
+    async fn failover_detail(&self, caller: &Caller, id: i64) -> Result<FailoverDetail, Failure>;
+
+    /// Manual failback from the failover log.
+    async fn failback(&self, caller: &Caller, id: i64) -> Result<FailbackAnswer, Failure>;
+
+    async fn dashboard(&self, caller: &Caller) -> Result<DashboardView, Failure>;
 
     /// Checks the credentials and opens a session; the answer carries the `Set-Cookie` value.
     async fn login(

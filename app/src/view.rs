@@ -1,7 +1,7 @@
 //! Shapes made for pages: what one screen needs in one round trip.
 
 use crate::auth::Me;
-use crate::model::Server;
+use crate::model::{Failover, FailoverFilter, Server, ServerRef};
 use serde::{Deserialize, Serialize};
 
 /// One demo recorder process that the Servers page can switch off and on.
@@ -24,4 +24,42 @@ impl ServersView {
     pub fn switch_for(&self, server_id: i64) -> Option<&DemoSwitch> {
         self.demo.as_ref()?.iter().find(|switch| switch.server_id == server_id)
     }
+}
+
+/// One row of the failover log, with what its buttons may do for the caller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogRow {
+    pub failover: Failover,
+    /// Why "Start failback" is not possible now, if it is not.
+    pub failback_blocker: Option<String>,
+}
+
+/// The failover log page: both sections, the finalized one paged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailoverLogView {
+    pub active: Vec<LogRow>,
+    pub finalized: Vec<LogRow>,
+    /// Finalized entries matching the filter, on all pages.
+    pub finalized_total: i64,
+    pub filter: FailoverFilter,
+    pub recorders: Vec<ServerRef>,
+    pub me: Me,
+}
+
+/// The control-room wall screen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DashboardView {
+    pub servers: Vec<Server>,
+    pub active: Vec<Failover>,
+    /// Newest first.
+    pub recent: Vec<RecentEvent>,
+}
+
+/// A line of the dashboard's "last events".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecentEvent {
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// `info`, `warning` or `error`.
+    pub level: String,
+    pub message: String,
 }

@@ -125,10 +125,21 @@ pub async fn tick(engine: &Arc<Engine>, round: &mut Round) -> Result<(), crate::
             || server.state != ServerState::Broken
             || answer.is_none()
         {
-            round.answering_since.remove(&server.id);
+            if round.answering_since.remove(&server.id).is_some() {
+                publish_server(engine, server.id).await?;
+            }
             continue;
         }
-        let since = *round.answering_since.entry(server.id).or_insert_with(Instant::now);
+        let since = match round.answering_since.get(&server.id) {
+            Some(since) => *since,
+            None => {
+                // A broken recorder back on the network: pages can offer failback now.
+                tracing::info!(recorder = %server.name, "broken recorder answers again");
+                round.answering_since.insert(server.id, Instant::now());
+                publish_server(engine, server.id).await?;
+                Instant::now()
+            }
+        };
         if since.elapsed() >= config.failback_hold_down
             && server.auto_failback
             && !server.maintenance_mode
@@ -147,6 +158,13 @@ pub async fn tick(engine: &Arc<Engine>, round: &mut Round) -> Result<(), crate::
                 }
             });
         }
+    }
+    Ok(())
+}
+
+async fn publish_server(engine: &Engine, id: i64) -> Result<(), crate::store::StoreError> {
+    if let Some(server) = engine.store.server(id).await? {
+        engine.events.publish(SystemEvent::ServerChanged { server });
     }
     Ok(())
 }

@@ -4,9 +4,11 @@ use super::Engine;
 use crate::auth::sessions::{SESSION_COOKIE, clear_cookie, cookie, set_cookie};
 use app::auth::{Caller, Me, RequestInfo, Right};
 use app::failure::Failure;
-use app::model::{AuditEntry, AuditFilter, DemoPower, Server};
+use app::model::{
+    AuditEntry, AuditFilter, DemoPower, FailbackAnswer, FailoverDetail, FailoverFilter, Server,
+};
 use app::port::Console;
-use app::view::DemoSwitch;
+use app::view::{DashboardView, DemoSwitch, FailoverLogView};
 use async_trait::async_trait;
 use axum::http::HeaderMap;
 
@@ -48,6 +50,26 @@ impl Console for Engine {
         filter: AuditFilter,
     ) -> Result<Vec<AuditEntry>, Failure> {
         Engine::audit_trail(self, caller, &filter).await
+    }
+
+    async fn failover_log(
+        &self,
+        caller: &Caller,
+        filter: FailoverFilter,
+    ) -> Result<FailoverLogView, Failure> {
+        self.failover_log_view(caller, filter).await
+    }
+
+    async fn failover_detail(&self, caller: &Caller, id: i64) -> Result<FailoverDetail, Failure> {
+        Engine::failover_detail(self, caller, id).await
+    }
+
+    async fn failback(&self, caller: &Caller, id: i64) -> Result<FailbackAnswer, Failure> {
+        self.manual_failback(caller, id).await
+    }
+
+    async fn dashboard(&self, caller: &Caller) -> Result<DashboardView, Failure> {
+        Engine::dashboard(self, caller).await
     }
 
     async fn login(

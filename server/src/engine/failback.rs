@@ -5,9 +5,8 @@ use super::Engine;
 use super::failover::{Refusal, crash_point, reason};
 use app::auth::{Caller, Right};
 use app::failure::{Failure, FailureKind};
-use app::model::{Failover, FailoverStatus, Server, ServerState};
+use app::model::{FailbackAnswer, Failover, FailoverStatus, Server, ServerState};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// Reason codes of failback refusals (beside the failover ones).
@@ -37,14 +36,6 @@ impl Trigger {
             Trigger::Automatic => "automatic",
         }
     }
-}
-
-/// "Failback OK": when it started and ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FailbackAnswer {
-    pub started_at: DateTime<Utc>,
-    pub finished_at: DateTime<Utc>,
-    pub duration_ms: i64,
 }
 
 fn refused(code: &'static str, message: impl Into<String>) -> Failure {

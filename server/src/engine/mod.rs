@@ -8,6 +8,7 @@ mod console;
 pub mod failback;
 pub mod failover;
 mod log;
+mod views;
 
 pub use access::Login;
 

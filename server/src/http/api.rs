@@ -5,11 +5,11 @@ use super::auth::AuthenticatedCaller as Auth;
 use super::error::{ApiError, no_such_route};
 use super::{AppState, events, openapi};
 use crate::auth::sessions::{SESSION_COOKIE, clear_cookie, cookie, set_cookie};
-use crate::engine::failback::FailbackAnswer;
 use app::auth::{Me, RequestInfo, Role};
 use app::model::{
-    ApiToken, AuditEntry, AuditFilter, CreatedToken, Failover, FailoverDetail, FailoverFilter,
-    FailoverGroup, GroupSettings, Licence, LicenceUpdate, NewServer, Server, ServerPatch, User,
+    ApiToken, AuditEntry, AuditFilter, CreatedToken, FailbackAnswer, Failover, FailoverDetail,
+    FailoverFilter, FailoverGroup, GroupSettings, Licence, LicenceUpdate, NewServer, Server,
+    ServerPatch, User,
 };
 use axum::extract::{Extension, FromRequest, FromRequestParts, State};
 use axum::http::header::SET_COOKIE;

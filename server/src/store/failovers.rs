@@ -18,7 +18,13 @@ pub const FILTER_FAILOVERS: &str = " \
            OR ($1 = 'finalized' AND f.status IN ('finalized', 'failed'))) \
       AND ($2 IS NULL OR f.recorder_id = $2) \
       AND ($3 IS NULL OR f.status = $3) \
+      AND ($6 IS NULL OR lower(r.name) LIKE $6 OR lower(COALESCE(fs.name, '')) LIKE $6 \
+           OR lower(COALESCE(f.failback_by, '')) LIKE $6 OR lower(COALESCE(f.error, '')) LIKE $6) \
     ORDER BY f.id DESC LIMIT $4 OFFSET $5";
+
+pub const COUNT_FAILOVERS: &str = "\
+    SELECT COUNT(*) FROM failovers f JOIN servers r ON r.id = f.recorder_id \
+    LEFT JOIN servers fs ON fs.id = f.failover_server_id";
 
 pub const BEGIN_FAILOVER: &str = "\
     INSERT INTO failovers (recorder_id, failover_server_id, status, failover_started_at) \
@@ -127,9 +133,34 @@ macro_rules! impl_failover_store {
                     .bind(filter.status.map(app::model::FailoverStatus::as_str))
                     .bind(i64::from(filter.limit.unwrap_or(100).clamp(1, 1000)))
                     .bind(i64::from(filter.offset.unwrap_or(0)))
+                    .bind($crate::store::rows::like(filter.search.as_deref()))
                     .fetch_all(&self.pool)
                     .await?;
                 $crate::store::rows::all(rows)
+            }
+
+            async fn count_failovers(
+                &self,
+                filter: &app::model::FailoverFilter,
+            ) -> Result<i64, $crate::store::StoreError> {
+                use $crate::store::failovers as sql;
+                let section = filter.state.map(|state| match state {
+                    app::model::FailoverSection::Active => "active",
+                    app::model::FailoverSection::Finalized => "finalized",
+                });
+                // The same filter, without its ORDER BY and paging.
+                let filter_sql =
+                    sql::FILTER_FAILOVERS.split(" ORDER BY").next().unwrap_or_default();
+                let query = format!("{}{}", sql::COUNT_FAILOVERS, filter_sql);
+                Ok(sqlx::query_scalar::<_, i64>(&query)
+                    .bind(section)
+                    .bind(filter.recorder_id)
+                    .bind(filter.status.map(app::model::FailoverStatus::as_str))
+                    .bind(0_i64)
+                    .bind(0_i64)
+                    .bind($crate::store::rows::like(filter.search.as_deref()))
+                    .fetch_one(&self.pool)
+                    .await?)
             }
 
             async fn failover(

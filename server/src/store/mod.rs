@@ -162,6 +162,7 @@ pub struct CachedSettings {
 pub trait FailoverStore: Send + Sync + 'static {
     /// Newest first.
     async fn failovers(&self, filter: &FailoverFilter) -> Result<Vec<Failover>, StoreError>;
+    async fn count_failovers(&self, filter: &FailoverFilter) -> Result<i64, StoreError>;
     async fn failover(&self, id: i64) -> Result<Option<Failover>, StoreError>;
     /// Entries failing over, active or failing back, oldest first.
     async fn open_failovers(&self) -> Result<Vec<Failover>, StoreError>;

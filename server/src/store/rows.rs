@@ -297,3 +297,13 @@ pub fn member_elsewhere(error: sqlx::Error) -> StoreError {
         _ => StoreError::Database(error),
     }
 }
+
+/// A case-insensitive "contains" pattern; LIKE's own wildcards in the search are dropped.
+pub fn like(search: Option<&str>) -> Option<String> {
+    let search = search?.trim().to_lowercase();
+    if search.is_empty() {
+        return None;
+    }
+    let escaped: String = search.chars().filter(|c| *c != '%' && *c != '_').collect();
+    Some(format!("%{escaped}%"))
+}

@@ -1,0 +1,351 @@
+//! The failover log: Active Failovers and Finalized Failovers, the failback action, filters,
+//! pages and CSV export of what is shown.
+
+use crate::api::{load_failover_log, start_failback};
+use crate::failure::Failure;
+use crate::live::use_live;
+use crate::model::{FailbackAnswer, Failover, FailoverFilter, FailoverStatus};
+use crate::text::{csv_line, percent_encode};
+use crate::time::{LocalTime, human_duration};
+use crate::view::{FailoverLogView, LogRow};
+use chrono::Utc;
+use leptos::prelude::*;
+use leptos_router::components::{A, Form};
+use leptos_router::hooks::use_query_map;
+
+#[component]
+pub fn FailoverLogPage() -> impl IntoView {
+    let live = use_live();
+    let query = use_query_map();
+    let filter = move || {
+        query.with(|query| FailoverFilter {
+            recorder_id: query.get("recorder").and_then(|id| id.parse().ok()),
+            status: query.get("status").and_then(|status| FailoverStatus::parse(&status)),
+            search: query.get("q").filter(|text| !text.trim().is_empty()),
+            offset: query.get("offset").and_then(|offset| offset.parse().ok()),
+            ..Default::default()
+        })
+    };
+    let log = Resource::new(
+        move || (filter(), live.version.get()),
+        |(filter, _)| load_failover_log(filter),
+    );
+    // The selection lives apart from the data, so live refreshes keep it.
+    let selected = RwSignal::new(None::<i64>);
+    let failback = Action::new(|id: &i64| start_failback(*id));
+    Effect::new(move |_| {
+        if failback.version().get() > 0 {
+            live.changed();
+        }
+    });
+
+    view! {
+        <section class="page failovers">
+            <header class="page-head">
+                <h1>"Failover log"</h1>
+            </header>
+            <Transition fallback=|| view! { <p>"Loading the failover log…"</p> }>
+                {move || {
+                    log.get()
+                        .map(|answer| match answer {
+                            Ok(view) => view! { <LogBody view selected failback /> }.into_any(),
+                            Err(failure) => view! { <p class="error" role="alert">{failure.message}</p> }.into_any(),
+                        })
+                }}
+            </Transition>
+        </section>
+    }
+}
+
+type FailbackAction = Action<i64, Result<FailbackAnswer, Failure>>;
+
+#[component]
+fn LogBody(
+    view: FailoverLogView,
+    selected: RwSignal<Option<i64>>,
+    failback: FailbackAction,
+) -> impl IntoView {
+    let rows: Vec<LogRow> = view.active.iter().chain(&view.finalized).cloned().collect();
+    // Without a choice (or when the chosen entry left the page), the first active entry is
+    // preselected, so a single incident needs one press.
+    let first_active = view.active.first().map(|row| row.failover.id);
+    let ids: Vec<i64> = rows.iter().map(|row| row.failover.id).collect();
+    let current =
+        Signal::derive(move || selected.get().filter(|id| ids.contains(id)).or(first_active));
+    let chosen = {
+        let rows = rows.clone();
+        move || current.get().and_then(|id| rows.iter().find(|row| row.failover.id == id).cloned())
+    };
+    let csv = csv_data_url(&rows);
+    let filter = view.filter.clone();
+    view! {
+        <FilterForm view=view.clone() />
+        <p class="export">
+            <a href=csv download="failover-log.csv" data-testid="csv-export">"Export what is shown (CSV)"</a>
+        </p>
+        <ActionPanel chosen=Signal::derive(chosen) failback />
+        <h2>"Active Failovers"</h2>
+        <LogTable rows=view.active.clone() current selected empty="No active failovers: every recorder records for itself." />
+        <h2>"Finalized Failovers"</h2>
+        <LogTable rows=view.finalized.clone() current selected empty="No finalized failovers match." />
+        <Pager total=view.finalized_total filter />
+    }
+}
+
+#[component]
+fn FilterForm(view: FailoverLogView) -> impl IntoView {
+    let current = view.filter.clone();
+    view! {
+        <Form method="GET" action="/failovers" attr:class="filters">
+            <select name="recorder" aria-label="Recorder">
+                <option value="" selected=current.recorder_id.is_none()>"All recorders"</option>
+                {view
+                    .recorders
+                    .iter()
+                    .map(|recorder| {
+                        view! {
+                            <option value=recorder.id.to_string() selected=current.recorder_id == Some(recorder.id)>
+                                {recorder.name.clone()}
+                            </option>
+                        }
+                    })
+                    .collect_view()}
+            </select>
+            <select name="status" aria-label="Status">
+                <option value="" selected=current.status.is_none()>"Any status"</option>
+                {FailoverStatus::ALL
+                    .into_iter()
+                    .map(|status| {
+                        view! { <option value=status.as_str() selected=current.status == Some(status)>{status.label()}</option> }
+                    })
+                    .collect_view()}
+            </select>
+            <input type="search" name="q" placeholder="Search" aria-label="Search" value=current.search.clone().unwrap_or_default() />
+            <button type="submit">"Filter"</button>
+        </Form>
+    }
+}
+
+#[component]
+fn ActionPanel(chosen: Signal<Option<LogRow>>, failback: FailbackAction) -> impl IntoView {
+    let confirming = RwSignal::new(false);
+    view! {
+        <div class="action-panel" data-testid="action-panel">
+            {move || match chosen.get() {
+                None => view! { <p class="muted">"Select an entry in the log to act on it."</p> }.into_any(),
+                Some(row) => {
+                    let entry = row.failover.clone();
+                    let id = entry.id;
+                    let blocker = row.failback_blocker.clone();
+                    let allowed = blocker.is_none();
+                    let target = format!(
+                        "{} ← {}",
+                        entry.recorder.name,
+                        entry.failover_server.as_ref().map(|server| server.name.clone()).unwrap_or_else(|| "—".into())
+                    );
+                    view! {
+                        <p class="selected">"Selected: " <strong>{target}</strong></p>
+                        <button
+                            data-testid="start-failback"
+                            disabled=move || !allowed || failback.pending().get()
+                            on:click=move |_| confirming.set(true)
+                        >
+                            "Start failback to the selected server"
+                        </button>
+                        {blocker.map(|reason| view! { <p class="reason" data-testid="failback-reason">{reason}</p> })}
+                        <Show when=move || confirming.get() && allowed>
+                            <div class="confirm" role="dialog" aria-label="Confirm failback">
+                                <p>
+                                    "Is the repaired " {entry.recorder.name.clone()}
+                                    " back on the network with the same address? Failback moves its cameras and settings back from "
+                                    {entry.failover_server.as_ref().map(|server| server.name.clone()).unwrap_or_default()} "."
+                                </p>
+                                <button
+                                    data-testid="confirm-failback"
+                                    on:click=move |_| {
+                                        confirming.set(false);
+                                        failback.dispatch(id);
+                                    }
+                                >
+                                    "Yes, start failback"
+                                </button>
+                                <button class="secondary" on:click=move |_| confirming.set(false)>"Cancel"</button>
+                            </div>
+                        </Show>
+                    }
+                        .into_any()
+                }
+            }}
+            {move || failback.pending().get().then(|| view! { <p class="muted">"Failing back…"</p> })}
+            {move || {
+                failback
+                    .value()
+                    .get()
+                    .map(|answer| match answer {
+                        Ok(ok) => view! {
+                            <p class="ok" role="status" data-testid="failback-ok">
+                                "Failback OK — started " <LocalTime at=Some(ok.started_at) /> ", ended "
+                                <LocalTime at=Some(ok.finished_at) /> ", took "
+                                {human_duration(chrono::Duration::milliseconds(ok.duration_ms))} "."
+                            </p>
+                        }
+                            .into_any(),
+                        Err(failure) => view! { <p class="error" role="alert" data-testid="failback-refused">{failure.message}</p> }.into_any(),
+                    })
+            }}
+        </div>
+    }
+}
+
+#[component]
+fn LogTable(
+    rows: Vec<LogRow>,
+    /// The entry the action panel acts on.
+    current: Signal<Option<i64>>,
+    selected: RwSignal<Option<i64>>,
+    empty: &'static str,
+) -> impl IntoView {
+    if rows.is_empty() {
+        return view! { <p class="muted empty">{empty}</p> }.into_any();
+    }
+    view! {
+        <table class="log-table">
+            <thead>
+                <tr>
+                    <th></th>
+                    <th>"Recorder"</th>
+                    <th>"Failover server"</th>
+                    <th>"Status"</th>
+                    <th>"Failover start"</th>
+                    <th>"Failback start"</th>
+                    <th>"Failback end"</th>
+                    <th>"Duration"</th>
+                    <th>"Trigger and user"</th>
+                    <th>"Material copy"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {rows
+                    .into_iter()
+                    .map(|row| {
+                        let entry = row.failover;
+                        let id = entry.id;
+                        let recorder = entry.recorder.name.clone();
+                        view! {
+                            <tr
+                                data-failover=id.to_string()
+                                data-status=entry.status.as_str()
+                                class:selected=move || current.get() == Some(id)
+                                on:click=move |_| selected.set(Some(id))
+                            >
+                                <td>
+                                    <input
+                                        type="radio"
+                                        name="entry"
+                                        aria-label=format!("Select entry {id}")
+                                        prop:checked=move || current.get() == Some(id)
+                                        on:change=move |_| selected.set(Some(id))
+                                    />
+                                </td>
+                                <td><A href=format!("/failovers/{id}")>{recorder}</A></td>
+                                <td>{entry.failover_server.as_ref().map(|server| server.name.clone()).unwrap_or_else(|| "—".into())}</td>
+                                <td>
+                                    <span class=format!("status status-{}", entry.status.as_str())>{entry.status.label()}</span>
+                                    {entry.error.clone().map(|error| view! { <div class="entry-error">{error}</div> })}
+                                </td>
+                                <td><LocalTime at=Some(entry.failover_started_at) /></td>
+                                <td><LocalTime at=entry.failback_started_at /></td>
+                                <td><LocalTime at=entry.failback_finished_at /></td>
+                                <td>{period(&entry)}</td>
+                                <td>{trigger(&entry)}</td>
+                                <td>{entry.copy.status.as_str().replace('_', " ")}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+        .into_any()
+}
+
+#[component]
+fn Pager(total: i64, filter: FailoverFilter) -> impl IntoView {
+    let limit = i64::from(filter.limit.unwrap_or(25).max(1));
+    let offset = i64::from(filter.offset.unwrap_or(0));
+    let link = move |offset: i64| {
+        let mut href = format!("/failovers?offset={offset}");
+        if let Some(id) = filter.recorder_id {
+            href.push_str(&format!("&recorder={id}"));
+        }
+        if let Some(status) = filter.status {
+            href.push_str(&format!("&status={}", status.as_str()));
+        }
+        if let Some(search) = &filter.search {
+            href.push_str(&format!("&q={}", percent_encode(search)));
+        }
+        href
+    };
+    let (first, last) = (offset + 1, (offset + limit).min(total));
+    view! {
+        <nav class="pager" aria-label="Pages of finalized failovers">
+            {(offset > 0).then(|| view! { <A href=link((offset - limit).max(0))>"← Newer"</A> })}
+            <span class="muted">{if total == 0 { "0 entries".to_owned() } else { format!("{first}–{last} of {total}") }}</span>
+            {(offset + limit < total).then(|| view! { <A href=link(offset + limit)>"Older →"</A> })}
+        </nav>
+    }
+}
+
+/// From failover start to failback end, or until now while it lasts.
+fn period(entry: &Failover) -> String {
+    match entry.status {
+        FailoverStatus::Failed => "—".into(),
+        _ => human_duration(
+            entry.failback_finished_at.unwrap_or_else(Utc::now) - entry.failover_started_at,
+        ),
+    }
+}
+
+fn trigger(entry: &Failover) -> String {
+    match (&entry.failback_trigger, &entry.failback_by) {
+        (Some(trigger), Some(by)) if trigger == "manual" => format!("manual, {by}"),
+        (Some(trigger), _) => trigger.clone(),
+        _ => "—".into(),
+    }
+}
+
+fn csv_data_url(rows: &[LogRow]) -> String {
+    let mut csv = csv_line(&[
+        "id",
+        "recorder",
+        "failover server",
+        "status",
+        "failover start",
+        "failover end",
+        "failback start",
+        "failback end",
+        "trigger",
+        "user",
+        "material copy",
+        "error",
+    ]);
+    let time = |at: Option<chrono::DateTime<Utc>>| at.map(|at| at.to_rfc3339()).unwrap_or_default();
+    for row in rows {
+        let entry = &row.failover;
+        csv.push_str(&csv_line(&[
+            entry.id.to_string(),
+            entry.recorder.name.clone(),
+            entry.failover_server.as_ref().map(|server| server.name.clone()).unwrap_or_default(),
+            entry.status.as_str().to_owned(),
+            time(Some(entry.failover_started_at)),
+            time(entry.failover_finished_at),
+            time(entry.failback_started_at),
+            time(entry.failback_finished_at),
+            entry.failback_trigger.clone().unwrap_or_default(),
+            entry.failback_by.clone().unwrap_or_default(),
+            entry.copy.status.as_str().to_owned(),
+            entry.error.clone().unwrap_or_default(),
+        ]));
+    }
+    format!("data:text/csv;charset=utf-8,{}", percent_encode(&csv))
+}

@@ -1,0 +1,110 @@
+import { Browser, expect, test } from "@playwright/test";
+import * as fs from "node:fs";
+import { demoPassword, loginAs } from "./login";
+
+const shots = "test-results/screenshots";
+fs.mkdirSync(shots, { recursive: true });
+
+/** An admin's API session, for the settings a test needs. */
+async function asAdmin(browser: Browser) {
+  const context = await browser.newContext();
+  const login = await context.request.post("/api/v1/login", { data: { username: "admin", password: demoPassword } });
+  expect(login.status()).toBe(200);
+  return context.request;
+}
+
+test("an operator sees a failover arrive live, fails back, and the entry moves to Finalized", async ({ browser }) => {
+  const admin = await asAdmin(browser);
+  const servers = await (await admin.get("/api/v1/servers")).json();
+  const recorder2 = servers.find((server: any) => server.name === "recorder-2");
+  // Manual failback in this test: automatic failback off for recorder-2.
+  expect((await admin.patch(`/api/v1/servers/${recorder2.id}`, { data: { auto_failback: false } })).status()).toBe(200);
+
+  const context = await browser.newContext();
+  const log = await context.newPage();
+  const errors = await loginAs(log, "operator", "/failovers");
+  await expect(log.getByRole("heading", { name: "Active Failovers" })).toBeVisible();
+  await log.evaluate(() => ((window as any).__sameDocument = true));
+
+  // A second tab switches the recorder off, as a power cut would.
+  const serversTab = await context.newPage();
+  await serversTab.goto("/servers");
+  await serversTab.getByTestId("demo-switch-recorder-2").click();
+
+  const activeRow = log.locator('tr[data-status="active"]', { hasText: "recorder-2" });
+  await expect(activeRow).toBeVisible();
+  await activeRow.click();
+  const button = log.getByTestId("start-failback");
+  await expect(button).toBeDisabled();
+  await expect(log.getByTestId("failback-reason")).toContainText("recorder-2 is not back on the network yet");
+  await log.screenshot({ path: `${shots}/log-active-waiting.png`, fullPage: true });
+
+  // The repaired recorder comes back at the same address: failback becomes possible.
+  await serversTab.getByTestId("demo-switch-recorder-2").click();
+  await expect(button).toBeEnabled();
+  await button.click();
+  await expect(log.getByRole("dialog", { name: "Confirm failback" })).toContainText("same address");
+  await log.screenshot({ path: `${shots}/log-confirm.png`, fullPage: true });
+  await log.getByTestId("confirm-failback").click();
+  await expect(log.getByTestId("failback-ok")).toContainText("Failback OK — started");
+  await expect(log.getByTestId("failback-ok")).toContainText("took");
+  const finalizedRow = log.locator('tr[data-status="finalized"]', { hasText: "recorder-2" });
+  await expect(finalizedRow).toBeVisible();
+  await expect(finalizedRow).toContainText("manual, operator");
+  await log.screenshot({ path: `${shots}/log-failback-ok.png`, fullPage: true });
+
+  // The entry's own page tells the incident.
+  await finalizedRow.getByRole("link", { name: "recorder-2" }).click();
+  await expect(log.locator("ol.timeline li.done")).toHaveCount(4);
+  await expect(log.locator('li[data-code="failback_performed"]')).toBeVisible();
+  await log.screenshot({ path: `${shots}/entry-detail.png`, fullPage: true });
+  expect(errors.filter((error) => /Content Security Policy|panicked/i.test(error))).toEqual([]);
+  await context.close();
+});
+
+test("a viewer sees the failback button disabled, with the reason", async ({ page }) => {
+  await loginAs(page, "viewer", "/failovers");
+  const row = page.locator('tr[data-status="finalized"]').first();
+  await expect(row).toBeVisible();
+  await row.click();
+  await expect(page.getByTestId("start-failback")).toBeDisabled();
+  await expect(page.getByTestId("failback-reason")).toContainText("Your role (viewer) does not allow you to trigger a failback manually");
+  // Filters and the CSV export of what is shown.
+  const csv = await page.getByTestId("csv-export").getAttribute("href");
+  expect(decodeURIComponent(csv!.split(",").slice(1).join(","))).toContain("recorder-2");
+  await page.getByLabel("Search").fill("no such recorder");
+  await page.getByRole("button", { name: "Filter" }).click();
+  await expect(page).toHaveURL(/q=no\+such\+recorder|q=no%20such%20recorder/);
+  await expect(page.getByText("No finalized failovers match.")).toBeVisible();
+  await page.screenshot({ path: `${shots}/log-viewer.png`, fullPage: true });
+});
+
+test("the wall-screen dashboard signs in with a token link and follows the site live", async ({ browser }) => {
+  const admin = await asAdmin(browser);
+  const created = await admin.post("/api/v1/tokens", { data: { name: "control-room-wall", role: "viewer" } });
+  expect(created.status()).toBe(201);
+  const { secret } = await created.json();
+
+  const wall = await (await browser.newContext({ viewport: { width: 1600, height: 900 } })).newPage();
+  await wall.goto(`/dashboard?token=${secret}`);
+  await expect(wall.getByTestId("dashboard")).toBeVisible();
+  await expect(wall.locator("body")).toHaveAttribute("data-hydrated", "true");
+  await expect(wall.locator(".dash-connection")).toHaveText("LIVE");
+  const tile = wall.locator('.tile[data-server="recorder-3"]');
+  await expect(tile).toHaveAttribute("data-state", "ok");
+  const before = await wall.getByTestId("clock").textContent();
+  await expect(wall.getByTestId("clock")).not.toHaveText(before!);
+
+  // Someone switches recorder-3 off; the wall shows the failover without anyone touching it.
+  const operator = await (await browser.newContext()).newPage();
+  await loginAs(operator, "operator");
+  await operator.getByTestId("demo-switch-recorder-3").click();
+  await expect(tile).toHaveAttribute("data-state", "broken");
+  await expect(tile.locator(".tile-state")).toHaveText("Broken");
+  await expect(wall.locator(".dash-failover", { hasText: "recorder-3" })).toBeVisible();
+  await wall.screenshot({ path: `${shots}/dashboard.png` });
+  await operator.getByTestId("demo-switch-recorder-3").click();
+  // Automatic failback after the hold-down brings it back.
+  await expect(tile).toHaveAttribute("data-state", "ok", { timeout: 30_000 });
+  await wall.screenshot({ path: `${shots}/dashboard-after-failback.png` });
+});

@@ -1,0 +1,106 @@
+//! What the pages show: the failover log with its buttons' reasons, and the dashboard.
+
+use super::Engine;
+use app::auth::{Caller, Right};
+use app::failure::Failure;
+use app::model::{
+    Failover, FailoverFilter, FailoverSection, FailoverStatus, ServerKind, ServerRef, ServerState,
+};
+use app::view::{DashboardView, FailoverLogView, LogRow};
+use chrono::Utc;
+
+/// A recorder seen this recently is taken as back on the network.
+const BACK_ON_THE_NETWORK: chrono::Duration = chrono::Duration::seconds(5);
+const PAGE: u32 = 25;
+
+impl Engine {
+    pub async fn failover_log_view(
+        &self,
+        caller: &Caller,
+        filter: FailoverFilter,
+    ) -> Result<FailoverLogView, Failure> {
+        caller.require(Right::Read)?;
+        let servers = self.store.list_servers().await?;
+        let active_filter = FailoverFilter {
+            state: Some(FailoverSection::Active),
+            limit: Some(1000),
+            offset: None,
+            ..filter.clone()
+        };
+        let finalized_filter = FailoverFilter {
+            state: Some(FailoverSection::Finalized),
+            limit: Some(filter.limit.unwrap_or(PAGE).clamp(1, 500)),
+            ..filter.clone()
+        };
+        let rows = |entries: Vec<Failover>| {
+            entries
+                .into_iter()
+                .map(|failover| LogRow {
+                    failback_blocker: failback_blocker(caller, &failover, &servers),
+                    failover,
+                })
+                .collect::<Vec<_>>()
+        };
+        let active = rows(self.store.failovers(&active_filter).await?);
+        let finalized = rows(self.store.failovers(&finalized_filter).await?);
+        let finalized_total = self
+            .store
+            .count_failovers(&FailoverFilter {
+                limit: None,
+                offset: None,
+                ..finalized_filter.clone()
+            })
+            .await?;
+        let recorders = servers
+            .iter()
+            .filter(|server| server.kind == ServerKind::Recorder)
+            .map(|server| ServerRef { id: server.id, name: server.name.clone() })
+            .collect();
+        Ok(FailoverLogView {
+            active,
+            finalized,
+            finalized_total,
+            filter: finalized_filter,
+            recorders,
+            me: caller.me(),
+        })
+    }
+
+    pub async fn dashboard(&self, caller: &Caller) -> Result<DashboardView, Failure> {
+        caller.require(Right::Read)?;
+        let servers = self.store.list_servers().await?;
+        let active = self.store.open_failovers().await?;
+        Ok(DashboardView { servers, active, recent: self.events.recent() })
+    }
+}
+
+/// Why "Start failback to the selected server" cannot be pressed now; the server checks again
+/// (and in the seed's order) when it is.
+fn failback_blocker(
+    caller: &Caller,
+    failover: &Failover,
+    servers: &[app::model::Server],
+) -> Option<String> {
+    if let Err(refusal) = caller.require(Right::ManualFailback) {
+        return Some(refusal.message);
+    }
+    match failover.status {
+        FailoverStatus::Active => {}
+        FailoverStatus::FailingBack => return Some("Failback is in progress.".into()),
+        FailoverStatus::FailingOver => return Some("Failover is still in progress.".into()),
+        FailoverStatus::Finalized => return Some("Failback has already been performed.".into()),
+        FailoverStatus::Failed => return Some("This failover was not performed.".into()),
+    }
+    let recorder = servers.iter().find(|server| server.id == failover.recorder.id)?;
+    let back = recorder.state == ServerState::Broken
+        && recorder.last_seen_at.is_some_and(|seen| Utc::now() - seen < BACK_ON_THE_NETWORK)
+        && failover.failover_started_at
+            < recorder.last_seen_at.unwrap_or(failover.failover_started_at);
+    if !back {
+        return Some(format!(
+            "{} is not back on the network yet: set the repaired server to the network with the same address ({}).",
+            recorder.name, recorder.address
+        ));
+    }
+    None
+}
