@@ -4,7 +4,7 @@
 use crate::auth::Me;
 use crate::failure::Failure;
 use crate::model::{
-    AuditEntry, AuditFilter, DemoPower, FailbackAnswer, FailoverDetail, FailoverFilter,
+    AuditEntry, AuditFilter, DemoPower, FailbackAnswer, Failover, FailoverDetail, FailoverFilter,
 };
 use crate::view::{DashboardView, FailoverLogView, ServersView};
 use leptos::prelude::*;
@@ -94,6 +94,17 @@ pub async fn start_failback(id: i64) -> Result<FailbackAnswer, Failure> {
         async {
             let caller = crate::port::require_caller()?;
             crate::port::ConsoleHandle::current()?.failback(&caller, id).await
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/rpc")]
+pub async fn start_material_copy(id: i64) -> Result<Failover, Failure> {
+    answer(
+        async {
+            let caller = crate::port::require_caller()?;
+            crate::port::ConsoleHandle::current()?.material_copy(&caller, id).await
         }
         .await,
     )

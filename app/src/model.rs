@@ -104,6 +104,8 @@ pub struct Server {
     pub failover_enabled: bool,
     pub auto_failback: bool,
     pub maintenance_mode: bool,
+    /// Start material copying right after failback.
+    pub copy_after_failback: bool,
     pub last_seen_at: Option<DateTime<Utc>>,
 }
 
@@ -117,6 +119,8 @@ pub struct NewServer {
     pub failover_enabled: bool,
     #[serde(default = "yes")]
     pub auto_failback: bool,
+    #[serde(default = "yes")]
+    pub copy_after_failback: bool,
 }
 
 fn yes() -> bool {
@@ -133,6 +137,7 @@ pub struct ServerPatch {
     pub failover_enabled: Option<bool>,
     pub auto_failback: Option<bool>,
     pub maintenance_mode: Option<bool>,
+    pub copy_after_failback: Option<bool>,
 }
 
 /// A system change notification, sent to every connected client.
@@ -332,6 +337,8 @@ pub struct ChannelCopy {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CopyProgress {
     pub status: CopyStatus,
+    /// When copying was (last) started.
+    pub started_at: Option<DateTime<Utc>>,
     pub channels: Vec<ChannelCopy>,
 }
 

@@ -5,7 +5,8 @@
 use crate::auth::{Caller, Me, RequestInfo};
 use crate::failure::Failure;
 use crate::model::{
-    AuditEntry, AuditFilter, DemoPower, FailbackAnswer, FailoverDetail, FailoverFilter, Server,
+    AuditEntry, AuditFilter, DemoPower, FailbackAnswer, Failover, FailoverDetail, FailoverFilter,
+    Server,
 };
 use crate::view::{DashboardView, DemoSwitch, FailoverLogView};
 use async_trait::async_trait;
@@ -41,6 +42,9 @@ pub trait Console: Send + Sync + 'static {
 
     /// Manual failback from the failover log.
     async fn failback(&self, caller: &Caller, id: i64) -> Result<FailbackAnswer, Failure>;
+
+    /// Start (or resume) material copying of a finalized entry.
+    async fn material_copy(&self, caller: &Caller, id: i64) -> Result<Failover, Failure>;
 
     async fn dashboard(&self, caller: &Caller) -> Result<DashboardView, Failure>;
 

@@ -32,6 +32,8 @@ pub struct LogRow {
     pub failover: Failover,
     /// Why "Start failback" is not possible now, if it is not.
     pub failback_blocker: Option<String>,
+    /// Why "Start material copying" is not possible now, if it is not.
+    pub copy_blocker: Option<String>,
 }
 
 /// The failover log page: both sections, the finalized one paged.

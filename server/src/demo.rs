@@ -206,6 +206,7 @@ async fn register(
             failover_enabled: existing.failover_enabled,
             auto_failback: existing.auto_failback,
             maintenance_mode: existing.maintenance_mode,
+            copy_after_failback: existing.copy_after_failback,
         };
         store.update_server(existing.id, &settings).await?;
         return Ok(existing.id);
@@ -217,6 +218,7 @@ async fn register(
         failover_enabled: kind == ServerKind::Recorder,
         auto_failback: kind == ServerKind::Recorder,
         maintenance_mode: false,
+        copy_after_failback: true,
     };
     Ok(store.insert_server(&settings).await?.id)
 }

@@ -11,6 +11,7 @@ use chrono::Utc;
 use futures::future::join_all;
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -63,6 +64,8 @@ pub struct Round {
     busy: Arc<Mutex<HashSet<i64>>>,
     /// Broken recorders answering again, since when.
     answering_since: HashMap<i64, Instant>,
+    /// A material-copy sync round is under way.
+    syncing: Arc<AtomicBool>,
 }
 
 /// One round: check all servers concurrently, write the outcome in one transaction, tell every
@@ -117,6 +120,16 @@ pub async fn tick(engine: &Arc<Engine>, round: &mut Round) -> Result<(), crate::
             if let Err(failure) = engine.fail_over(&recorder).await {
                 tracing::error!(recorder = %recorder.name, "failover failed: {}", failure.message);
             }
+        });
+    }
+
+    if !round.syncing.swap(true, Ordering::AcqRel) {
+        let (engine, syncing) = (engine.clone(), round.syncing.clone());
+        tokio::spawn(async move {
+            if let Err(failure) = engine.sync_material_copies().await {
+                tracing::warn!("material copy states not synchronised: {}", failure.message);
+            }
+            syncing.store(false, Ordering::Release);
         });
     }
 
@@ -271,6 +284,7 @@ mod tests {
             failover_enabled: true,
             auto_failback: true,
             maintenance_mode: false,
+            copy_after_failback: true,
             last_seen_at: None,
         }
     }

@@ -34,6 +34,44 @@ mod paths {
     pub const HEALTH: &str = "/api/v1/health";
     pub const SETTINGS: &str = "/api/v1/settings";
     pub const ACTING: &str = "/api/v1/acting";
+    pub const COPY_TASKS: &str = "/api/v1/copy-tasks";
+}
+
+/// A server as a copy task names it: how the repaired recorder reaches the failover server.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+pub struct Peer {
+    pub name: String,
+    pub address: String,
+}
+
+/// StartDataCopy: copy what `source` recorded as `recorder` in `[from, to)`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StartDataCopy {
+    pub failover_id: i64,
+    pub source: Peer,
+    pub recorder: String,
+    pub from: chrono::DateTime<chrono::Utc>,
+    pub to: chrono::DateTime<chrono::Utc>,
+    pub channels: Vec<CopyChannel>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+pub struct CopyChannel {
+    pub id: String,
+    pub kind: String,
+}
+
+/// A copy task as the repaired recorder reports it (UpdateFailoverTaskStates).
+#[derive(Debug, Clone, Deserialize)]
+pub struct CopyTask {
+    pub id: i64,
+    pub failover_id: i64,
+    pub status: app::model::CopyStatus,
+    pub source: Peer,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub channels: Vec<app::model::ChannelCopy>,
 }
 
 #[derive(Clone)]
@@ -99,6 +137,45 @@ impl RecorderClient {
             .query(&[("recorder", recorder)])
             .timeout(SLOW_CALL);
         answer(address, SLOW_CALL, request).await
+    }
+}
+
+impl RecorderClient {
+    /// StartDataCopy: adds the task to the recorder's queue (the same failover twice: one task).
+    pub async fn start_data_copy(
+        &self,
+        address: &str,
+        task: &StartDataCopy,
+    ) -> Result<CopyTask, RecorderError> {
+        let request = self.http.post(url(address, paths::COPY_TASKS)).json(task).timeout(SLOW_CALL);
+        answer(address, SLOW_CALL, request).await
+    }
+
+    /// UpdateClientInfo: where the failover server is now.
+    pub async fn update_client_info(
+        &self,
+        address: &str,
+        task_id: i64,
+        source: &Peer,
+    ) -> Result<CopyTask, RecorderError> {
+        let path = format!("{}/{task_id}/client-info", paths::COPY_TASKS);
+        let request = self.http.put(url(address, &path)).json(source).timeout(SLOW_CALL);
+        answer(address, SLOW_CALL, request).await
+    }
+
+    /// UpdateFailoverTaskStates: the recorder's task for a failover, if it has one.
+    pub async fn copy_task(
+        &self,
+        address: &str,
+        failover_id: i64,
+    ) -> Result<Option<CopyTask>, RecorderError> {
+        let request = self
+            .http
+            .get(url(address, paths::COPY_TASKS))
+            .query(&[("failover_id", failover_id)])
+            .timeout(SLOW_CALL);
+        let tasks: Vec<CopyTask> = answer(address, SLOW_CALL, request).await?;
+        Ok(tasks.into_iter().find(|task| task.failover_id == failover_id))
     }
 }
 

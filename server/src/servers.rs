@@ -22,6 +22,7 @@ pub fn patched(current: &Server, patch: ServerPatch) -> Result<ServerSettings, F
         failover_enabled: patch.failover_enabled.unwrap_or(current.failover_enabled),
         auto_failback: patch.auto_failback.unwrap_or(current.auto_failback),
         maintenance_mode: patch.maintenance_mode.unwrap_or(current.maintenance_mode),
+        copy_after_failback: patch.copy_after_failback.unwrap_or(current.copy_after_failback),
     })
 }
 
@@ -33,6 +34,7 @@ pub fn new_settings(new: NewServer) -> Result<ServerSettings, Failure> {
         failover_enabled: new.failover_enabled,
         auto_failback: new.auto_failback,
         maintenance_mode: false,
+        copy_after_failback: new.copy_after_failback,
     })
 }
 

@@ -144,6 +144,7 @@ async fn check_every_route(app: &TestApp, callers: &[(Option<Role>, As)]) {
         kind: app::model::ServerKind::Recorder,
         failover_enabled: true,
         auto_failback: true,
+        copy_after_failback: true,
     };
     let server_id = match app.engine.add_server(&system, new).await {
         Ok(server) => server.id,

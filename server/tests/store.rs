@@ -15,6 +15,7 @@ fn recorder(name: &str) -> ServerSettings {
         failover_enabled: true,
         auto_failback: false,
         maintenance_mode: false,
+        copy_after_failback: false,
     }
 }
 
@@ -24,6 +25,7 @@ async fn servers_round_trip(store: SharedStore) {
     assert_eq!(added.state, ServerState::Unreachable);
     assert_eq!(added.last_seen_at, None);
     assert!(!added.auto_failback);
+    assert!(!added.copy_after_failback);
 
     let mut failover = recorder("Failover 1");
     failover.kind = ServerKind::Failover;

@@ -134,7 +134,16 @@ fn Copying(entry: Failover) -> impl IntoView {
     }
     let period_end = entry.failback_finished_at.unwrap_or_else(Utc::now);
     let start = entry.failover_started_at;
+    let shares: Vec<f64> =
+        entry.copy.channels.iter().map(|channel| progress(channel, start, period_end)).collect();
+    let overall = shares.iter().sum::<f64>() / shares.len().max(1) as f64;
+    let left = time_left(overall, entry.copy.started_at, entry.copy.status);
     view! {
+        <p class="copy-overall" data-testid="copy-overall">
+            <progress max="100" value=format!("{:.0}", overall * 100.0)></progress>
+            {format!(" {:.0} % of the failover period copied", overall * 100.0)}
+            {left.map(|left| format!(" — about {left} left"))}
+        </p>
         <table class="copy-table">
             <thead>
                 <tr>
@@ -170,6 +179,16 @@ fn Copying(entry: Failover) -> impl IntoView {
         </table>
     }
         .into_any()
+}
+
+/// An estimate from the pace so far; none before there is a pace, or when it is over.
+fn time_left(share: f64, started_at: Option<DateTime<Utc>>, status: CopyStatus) -> Option<String> {
+    if !matches!(status, CopyStatus::Copying | CopyStatus::Queued) || share <= 0.0 || share >= 1.0 {
+        return None;
+    }
+    let elapsed = (Utc::now() - started_at?).num_milliseconds().max(0) as f64;
+    let left = elapsed * (1.0 - share) / share;
+    Some(human_duration(chrono::Duration::milliseconds(left as i64)))
 }
 
 /// How far into the failover period a channel's copy has come, 0 to 1.

@@ -1,7 +1,7 @@
 //! The failover log: Active Failovers and Finalized Failovers, the failback action, filters,
 //! pages and CSV export of what is shown.
 
-use crate::api::{load_failover_log, start_failback};
+use crate::api::{load_failover_log, start_failback, start_material_copy};
 use crate::failure::Failure;
 use crate::live::use_live;
 use crate::model::{FailbackAnswer, Failover, FailoverFilter, FailoverStatus};
@@ -33,8 +33,9 @@ pub fn FailoverLogPage() -> impl IntoView {
     // The selection lives apart from the data, so live refreshes keep it.
     let selected = RwSignal::new(None::<i64>);
     let failback = Action::new(|id: &i64| start_failback(*id));
+    let copy = Action::new(|id: &i64| start_material_copy(*id));
     Effect::new(move |_| {
-        if failback.version().get() > 0 {
+        if failback.version().get() + copy.version().get() > 0 {
             live.changed();
         }
     });
@@ -48,7 +49,7 @@ pub fn FailoverLogPage() -> impl IntoView {
                 {move || {
                     log.get()
                         .map(|answer| match answer {
-                            Ok(view) => view! { <LogBody view selected failback /> }.into_any(),
+                            Ok(view) => view! { <LogBody view selected failback copy /> }.into_any(),
                             Err(failure) => view! { <p class="error" role="alert">{failure.message}</p> }.into_any(),
                         })
                 }}
@@ -58,17 +59,23 @@ pub fn FailoverLogPage() -> impl IntoView {
 }
 
 type FailbackAction = Action<i64, Result<FailbackAnswer, Failure>>;
+type CopyAction = Action<i64, Result<Failover, Failure>>;
 
 #[component]
 fn LogBody(
     view: FailoverLogView,
     selected: RwSignal<Option<i64>>,
     failback: FailbackAction,
+    copy: CopyAction,
 ) -> impl IntoView {
     let rows: Vec<LogRow> = view.active.iter().chain(&view.finalized).cloned().collect();
     // Without a choice (or when the chosen entry left the page), the first active entry is
     // preselected, so a single incident needs one press.
-    let first_active = view.active.first().map(|row| row.failover.id);
+    // Else the first finalized entry whose material copy is not finalized (the seed's "select
+    // the first material copy which has not been finalized").
+    let first_active = view.active.first().map(|row| row.failover.id).or_else(|| {
+        view.finalized.iter().find(|row| row.copy_blocker.is_none()).map(|row| row.failover.id)
+    });
     let ids: Vec<i64> = rows.iter().map(|row| row.failover.id).collect();
     let current =
         Signal::derive(move || selected.get().filter(|id| ids.contains(id)).or(first_active));
@@ -83,7 +90,7 @@ fn LogBody(
         <p class="export">
             <a href=csv download="failover-log.csv" data-testid="csv-export">"Export what is shown (CSV)"</a>
         </p>
-        <ActionPanel chosen=Signal::derive(chosen) failback />
+        <ActionPanel chosen=Signal::derive(chosen) failback copy />
         <h2>"Active Failovers"</h2>
         <LogTable rows=view.active.clone() current selected empty="No active failovers: every recorder records for itself." />
         <h2>"Finalized Failovers"</h2>
@@ -127,7 +134,11 @@ fn FilterForm(view: FailoverLogView) -> impl IntoView {
 }
 
 #[component]
-fn ActionPanel(chosen: Signal<Option<LogRow>>, failback: FailbackAction) -> impl IntoView {
+fn ActionPanel(
+    chosen: Signal<Option<LogRow>>,
+    failback: FailbackAction,
+    copy: CopyAction,
+) -> impl IntoView {
     let confirming = RwSignal::new(false);
     view! {
         <div class="action-panel" data-testid="action-panel">
@@ -138,6 +149,8 @@ fn ActionPanel(chosen: Signal<Option<LogRow>>, failback: FailbackAction) -> impl
                     let id = entry.id;
                     let blocker = row.failback_blocker.clone();
                     let allowed = blocker.is_none();
+                    let copy_blocker = row.copy_blocker.clone();
+                    let may_copy = copy_blocker.is_none();
                     let target = format!(
                         "{} ← {}",
                         entry.recorder.name,
@@ -153,6 +166,16 @@ fn ActionPanel(chosen: Signal<Option<LogRow>>, failback: FailbackAction) -> impl
                             "Start failback to the selected server"
                         </button>
                         {blocker.map(|reason| view! { <p class="reason" data-testid="failback-reason">{reason}</p> })}
+                        <button
+                            data-testid="start-copy"
+                            disabled=move || !may_copy || copy.pending().get()
+                            on:click=move |_| {
+                                copy.dispatch(id);
+                            }
+                        >
+                            "Start material copying to the selected server"
+                        </button>
+                        {copy_blocker.map(|reason| view! { <p class="reason" data-testid="copy-reason">{reason}</p> })}
                         <Show when=move || confirming.get() && allowed>
                             <div class="confirm" role="dialog" aria-label="Confirm failback">
                                 <p>
@@ -177,6 +200,20 @@ fn ActionPanel(chosen: Signal<Option<LogRow>>, failback: FailbackAction) -> impl
                 }
             }}
             {move || failback.pending().get().then(|| view! { <p class="muted">"Failing back…"</p> })}
+            {move || {
+                copy.value()
+                    .get()
+                    .map(|answer| match answer {
+                        Ok(entry) => view! {
+                            <p class="ok" role="status" data-testid="copy-started">
+                                "Material copying to " {entry.recorder.name} " started. "
+                                <a href=format!("/failovers/{}", entry.id)>"Follow its progress"</a>
+                            </p>
+                        }
+                            .into_any(),
+                        Err(failure) => view! { <p class="error" role="alert" data-testid="copy-refused">{failure.message}</p> }.into_any(),
+                    })
+            }}
             {move || {
                 failback
                     .value()

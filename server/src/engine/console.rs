@@ -5,7 +5,8 @@ use crate::auth::sessions::{SESSION_COOKIE, clear_cookie, cookie, set_cookie};
 use app::auth::{Caller, Me, RequestInfo, Right};
 use app::failure::Failure;
 use app::model::{
-    AuditEntry, AuditFilter, DemoPower, FailbackAnswer, FailoverDetail, FailoverFilter, Server,
+    AuditEntry, AuditFilter, DemoPower, FailbackAnswer, Failover, FailoverDetail, FailoverFilter,
+    Server,
 };
 use app::port::Console;
 use app::view::{DashboardView, DemoSwitch, FailoverLogView};
@@ -66,6 +67,10 @@ impl Console for Engine {
 
     async fn failback(&self, caller: &Caller, id: i64) -> Result<FailbackAnswer, Failure> {
         self.manual_failback(caller, id).await
+    }
+
+    async fn material_copy(&self, caller: &Caller, id: i64) -> Result<Failover, Failure> {
+        self.start_material_copy(caller, id).await
     }
 
     async fn dashboard(&self, caller: &Caller) -> Result<DashboardView, Failure> {

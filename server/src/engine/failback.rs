@@ -196,7 +196,9 @@ impl Engine {
         server: &Server,
     ) -> Result<DateTime<Utc>, Refusal> {
         // Get the failover server's recorder settings, configuration files, masks and schedules
-        // from the recorder settings cache (with the changes made during the failover period).
+        // from the recorder settings cache (with the changes made during the failover period,
+        // up to this very moment: the cache is refreshed from the failover server first).
+        self.refresh_cache_from(server, recorder).await;
         let settings = self
             .store
             .cached_settings(recorder.id)
@@ -250,6 +252,13 @@ impl Engine {
         self.alert("info", "failback_ready", message);
         self.publish_servers(&[recorder.id, server.id]).await;
         self.publish_failover(id).await;
+        // Queue material copying when the server's setting says so.
+        if recorder.copy_after_failback
+            && let Ok(Some(entry)) = self.store.failover(id).await
+            && let Err(failure) = self.queue_material_copy(&entry).await
+        {
+            tracing::warn!(failover = id, "material copying not queued: {}", failure.message);
+        }
         Ok(finished_at)
     }
 
@@ -270,6 +279,26 @@ impl Engine {
                     });
                 }
                 _ => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+
+    async fn refresh_cache_from(&self, server: &Server, recorder: &Server) {
+        if !self.acts_for(server, recorder).await {
+            return;
+        }
+        match self.recorders.settings(&server.address).await {
+            Ok(bundle) => {
+                let version =
+                    bundle.get("version").and_then(serde_json::Value::as_i64).unwrap_or_default();
+                let settings =
+                    crate::store::CachedSettings { version, bundle, fetched_at: Utc::now() };
+                if let Err(error) = self.store.cache_settings(recorder.id, &settings).await {
+                    tracing::warn!(%error, "cannot refresh the settings cache before failback");
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the failover server's settings before failback")
             }
         }
     }

@@ -35,7 +35,9 @@ impl Engine {
 
     /// The entry with its material-copy progress per channel.
     pub async fn failover_with_copy(&self, id: i64) -> Result<Option<Failover>, StoreError> {
-        self.store.failover(id).await
+        let Some(mut failover) = self.store.failover(id).await? else { return Ok(None) };
+        failover.copy.channels = self.store.copy_channels(id).await?;
+        Ok(Some(failover))
     }
 
     pub async fn cached_settings(

@@ -5,6 +5,7 @@
 mod access;
 mod audit;
 mod console;
+pub mod copy;
 pub mod failback;
 pub mod failover;
 mod log;

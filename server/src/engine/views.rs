@@ -4,7 +4,8 @@ use super::Engine;
 use app::auth::{Caller, Right};
 use app::failure::Failure;
 use app::model::{
-    Failover, FailoverFilter, FailoverSection, FailoverStatus, ServerKind, ServerRef, ServerState,
+    CopyStatus, Failover, FailoverFilter, FailoverSection, FailoverStatus, ServerKind, ServerRef,
+    ServerState,
 };
 use app::view::{DashboardView, FailoverLogView, LogRow};
 use chrono::Utc;
@@ -37,6 +38,7 @@ impl Engine {
                 .into_iter()
                 .map(|failover| LogRow {
                     failback_blocker: failback_blocker(caller, &failover, &servers),
+                    copy_blocker: copy_blocker(caller, &failover),
                     failover,
                 })
                 .collect::<Vec<_>>()
@@ -71,6 +73,21 @@ impl Engine {
         let servers = self.store.list_servers().await?;
         let active = self.store.open_failovers().await?;
         Ok(DashboardView { servers, active, recent: self.events.recent() })
+    }
+}
+
+/// Why "Start material copying to the selected server" cannot be pressed now.
+fn copy_blocker(caller: &Caller, failover: &Failover) -> Option<String> {
+    if let Err(refusal) = caller.require(Right::StartMaterialCopy) {
+        return Some(refusal.message);
+    }
+    if failover.status != FailoverStatus::Finalized || failover.failback_finished_at.is_none() {
+        return Some("Failback not performed yet: material is copied after failback.".into());
+    }
+    match failover.copy.status {
+        CopyStatus::Done => Some("Already copied.".into()),
+        CopyStatus::Queued | CopyStatus::Copying => Some("Material copying is running.".into()),
+        CopyStatus::NotStarted | CopyStatus::Failed => None,
     }
 }
 

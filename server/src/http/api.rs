@@ -49,6 +49,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/failovers", get(failovers))
         .route("/v1/failovers/{id}", get(failover))
         .route("/v1/failovers/{id}/failback", post(failback))
+        .route("/v1/failovers/{id}/material-copy", post(material_copy))
         .route("/v1/license", get(licence).put(set_licence))
         .route("/v1/failover-groups", get(groups).post(add_group))
         .route("/v1/failover-groups/{id}", put(replace_group).delete(delete_group))
@@ -286,4 +287,13 @@ async fn failback(
     Path(id): Path<i64>,
 ) -> Result<Json<FailbackAnswer>, ApiError> {
     Ok(Json(state.engine.manual_failback(&caller, id).await?))
+}
+
+/// Start (or resume) material copying for a finalized entry.
+async fn material_copy(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<i64>,
+) -> Result<(StatusCode, Json<Failover>), ApiError> {
+    Ok((StatusCode::ACCEPTED, Json(state.engine.start_material_copy(&caller, id).await?)))
 }

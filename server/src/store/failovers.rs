@@ -7,7 +7,8 @@ pub const SELECT_FAILOVERS: &str = "\
     SELECT f.id, f.recorder_id, r.name AS recorder_name, f.failover_server_id, \
            fs.name AS failover_server_name, f.status, f.failover_started_at, \
            f.failover_finished_at, f.failback_started_at, f.failback_finished_at, \
-           f.failback_trigger, f.failback_by, f.error_code, f.error, f.copy_status \
+           f.failback_trigger, f.failback_by, f.error_code, f.error, f.copy_status, \
+           f.copy_started_at \
     FROM failovers f JOIN servers r ON r.id = f.recorder_id \
     LEFT JOIN servers fs ON fs.id = f.failover_server_id";
 
@@ -57,6 +58,16 @@ pub const ROLLBACK_FAILBACK: &str = "\
                          failback_by = NULL \
     WHERE id = $1 AND status = 'failing_back'";
 pub const MARK_OK: &str = "UPDATE servers SET state = 'ok' WHERE id = $1";
+
+pub const SET_COPY_STATUS: &str = "UPDATE failovers SET copy_status = $2 WHERE id = $1";
+pub const START_COPY: &str =
+    "UPDATE failovers SET copy_status = 'queued', copy_started_at = $2 WHERE id = $1";
+pub const UPSERT_COPY_CHANNEL: &str = "\
+    INSERT INTO copy_channels (failover_id, channel, kind, status, copied_until, bytes) \
+    VALUES ($1, $2, $3, $4, $5, $6) \
+    ON CONFLICT (failover_id, channel) DO UPDATE SET kind = $3, status = $4, copied_until = $5, bytes = $6";
+pub const COPY_CHANNELS: &str = "\
+    SELECT channel, kind, status, copied_until, bytes FROM copy_channels WHERE failover_id = $1 ORDER BY channel";
 
 pub const MARK_BROKEN: &str = "UPDATE servers SET state = 'broken' WHERE id = $1";
 pub const MARK_ACTING: &str =
@@ -342,6 +353,73 @@ macro_rules! impl_failover_store {
                     .execute(&self.pool)
                     .await?;
                 Ok(done.rows_affected() == 1)
+            }
+
+            async fn copies_in_progress(
+                &self,
+            ) -> Result<Vec<app::model::Failover>, $crate::store::StoreError> {
+                let query = format!(
+                    "{} WHERE f.copy_status IN ('queued', 'copying') ORDER BY f.id",
+                    $crate::store::failovers::SELECT_FAILOVERS
+                );
+                let rows = sqlx::query_as::<_, $crate::store::rows::FailoverRow>(&query)
+                    .fetch_all(&self.pool)
+                    .await?;
+                $crate::store::rows::all(rows)
+            }
+
+            async fn start_copy(
+                &self,
+                id: i64,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<(), $crate::store::StoreError> {
+                sqlx::query($crate::store::failovers::START_COPY)
+                    .bind(id)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn save_copy_progress(
+                &self,
+                id: i64,
+                status: app::model::CopyStatus,
+                channels: &[app::model::ChannelCopy],
+            ) -> Result<(), $crate::store::StoreError> {
+                use $crate::store::failovers as sql;
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(sql::SET_COPY_STATUS)
+                    .bind(id)
+                    .bind(status.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                for channel in channels {
+                    sqlx::query(sql::UPSERT_COPY_CHANNEL)
+                        .bind(id)
+                        .bind(&channel.channel)
+                        .bind(&channel.kind)
+                        .bind(channel.status.as_str())
+                        .bind(channel.copied_until)
+                        .bind(channel.bytes)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn copy_channels(
+                &self,
+                id: i64,
+            ) -> Result<Vec<app::model::ChannelCopy>, $crate::store::StoreError> {
+                let rows = sqlx::query_as::<_, $crate::store::rows::CopyChannelRow>(
+                    $crate::store::failovers::COPY_CHANNELS,
+                )
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?;
+                $crate::store::rows::all(rows)
             }
 
             async fn add_note(

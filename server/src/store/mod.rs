@@ -14,8 +14,9 @@ pub use sqlite::SqliteStore;
 
 use app::auth::Role;
 use app::model::{
-    ApiToken, AuditEntry, AuditFilter, Failover, FailoverFilter, FailoverGroup, FailoverNote,
-    FailoverStatus, GroupSettings, Licence, LicenceUpdate, Server, ServerKind, ServerState, User,
+    ApiToken, AuditEntry, AuditFilter, ChannelCopy, CopyStatus, Failover, FailoverFilter,
+    FailoverGroup, FailoverNote, FailoverStatus, GroupSettings, Licence, LicenceUpdate, Server,
+    ServerKind, ServerState, User,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -50,6 +51,7 @@ pub struct ServerSettings {
     pub failover_enabled: bool,
     pub auto_failback: bool,
     pub maintenance_mode: bool,
+    pub copy_after_failback: bool,
 }
 
 /// One health check's outcome, to be written with others of the same tick.
@@ -224,6 +226,18 @@ pub trait FailoverStore: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
     /// `failing_back` → `active` again (the recorder stays broken).
     async fn rollback_failback(&self, id: i64) -> Result<bool, StoreError>;
+    /// Entries whose material copy is queued or copying, oldest first.
+    async fn copies_in_progress(&self) -> Result<Vec<Failover>, StoreError>;
+    /// Copy `queued`, its start time now (a restart of the copy counts anew).
+    async fn start_copy(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// The copy's status and its channels' progress: one transaction.
+    async fn save_copy_progress(
+        &self,
+        id: i64,
+        status: CopyStatus,
+        channels: &[ChannelCopy],
+    ) -> Result<(), StoreError>;
+    async fn copy_channels(&self, id: i64) -> Result<Vec<ChannelCopy>, StoreError>;
     async fn add_note(&self, failover_id: i64, note: &FailoverNote) -> Result<(), StoreError>;
     async fn notes(&self, failover_id: i64) -> Result<Vec<FailoverNote>, StoreError>;
 

@@ -4,8 +4,8 @@ use super::CachedSettings;
 use super::StoreError;
 use app::auth::Role;
 use app::model::{
-    ApiToken, AuditEntry, CopyProgress, CopyStatus, Failover, FailoverGroup, FailoverNote,
-    FailoverStatus, Licence, Server, ServerKind, ServerRef, ServerState, User,
+    ApiToken, AuditEntry, ChannelCopy, CopyProgress, CopyStatus, Failover, FailoverGroup,
+    FailoverNote, FailoverStatus, Licence, Server, ServerKind, ServerRef, ServerState, User,
 };
 use chrono::{DateTime, Utc};
 
@@ -20,6 +20,7 @@ pub struct ServerRow {
     pub failover_enabled: bool,
     pub auto_failback: bool,
     pub maintenance_mode: bool,
+    pub copy_after_failback: bool,
     pub last_seen_at: Option<DateTime<Utc>>,
 }
 
@@ -41,6 +42,7 @@ impl TryFrom<ServerRow> for Server {
             failover_enabled: row.failover_enabled,
             auto_failback: row.auto_failback,
             maintenance_mode: row.maintenance_mode,
+            copy_after_failback: row.copy_after_failback,
             last_seen_at: row.last_seen_at,
         })
     }
@@ -167,6 +169,7 @@ pub struct FailoverRow {
     pub error_code: Option<String>,
     pub error: Option<String>,
     pub copy_status: String,
+    pub copy_started_at: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<FailoverRow> for Failover {
@@ -194,7 +197,11 @@ impl TryFrom<FailoverRow> for Failover {
             failback_by: row.failback_by,
             error_code: row.error_code,
             error: row.error,
-            copy: CopyProgress { status: copy_status, channels: Vec::new() },
+            copy: CopyProgress {
+                status: copy_status,
+                started_at: row.copy_started_at,
+                channels: Vec::new(),
+            },
         })
     }
 }
@@ -306,4 +313,29 @@ pub fn like(search: Option<&str>) -> Option<String> {
     }
     let escaped: String = search.chars().filter(|c| *c != '%' && *c != '_').collect();
     Some(format!("%{escaped}%"))
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct CopyChannelRow {
+    pub channel: String,
+    pub kind: String,
+    pub status: String,
+    pub copied_until: Option<DateTime<Utc>>,
+    pub bytes: i64,
+}
+
+impl TryFrom<CopyChannelRow> for ChannelCopy {
+    type Error = StoreError;
+
+    fn try_from(row: CopyChannelRow) -> Result<Self, StoreError> {
+        let status = CopyStatus::parse(&row.status)
+            .ok_or_else(|| StoreError::Corrupt(format!("copy status {:?}", row.status)))?;
+        Ok(ChannelCopy {
+            channel: row.channel,
+            kind: row.kind,
+            status,
+            copied_until: row.copied_until,
+            bytes: row.bytes,
+        })
+    }
 }

@@ -3,19 +3,20 @@
 
 pub const SELECT_SERVERS: &str = "\
     SELECT s.id, s.name, s.address, s.kind, s.state, a.name AS acting_for, \
-           s.failover_enabled, s.auto_failback, s.maintenance_mode, s.last_seen_at \
+           s.failover_enabled, s.auto_failback, s.maintenance_mode, s.copy_after_failback, \
+           s.last_seen_at \
     FROM servers s LEFT JOIN servers a ON a.id = s.acting_for_id";
 
 pub const ORDER_SERVERS: &str = " ORDER BY s.kind DESC, s.name";
 
 pub const INSERT_SERVER: &str = "\
     INSERT INTO servers (name, address, kind, state, failover_enabled, auto_failback, \
-                         maintenance_mode, created_at) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id";
+                         maintenance_mode, created_at, copy_after_failback) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id";
 
 pub const UPDATE_SERVER: &str = "\
     UPDATE servers SET name = $2, address = $3, kind = $4, failover_enabled = $5, \
-                       auto_failback = $6, maintenance_mode = $7 \
+                       auto_failback = $6, maintenance_mode = $7, copy_after_failback = $8 \
     WHERE id = $1";
 
 pub const RECORD_HEALTH: &str = "\
@@ -80,6 +81,7 @@ macro_rules! impl_server_store {
                     .bind(settings.auto_failback)
                     .bind(settings.maintenance_mode)
                     .bind(chrono::Utc::now())
+                    .bind(settings.copy_after_failback)
                     .fetch_one(&self.pool)
                     .await
                     .map_err(|error| {
@@ -103,6 +105,7 @@ macro_rules! impl_server_store {
                     .bind(settings.failover_enabled)
                     .bind(settings.auto_failback)
                     .bind(settings.maintenance_mode)
+                    .bind(settings.copy_after_failback)
                     .execute(&self.pool)
                     .await
                     .map_err(|error| {

@@ -1,0 +1,276 @@
+//! Ingest of copied material: a stream of framed records (the playback format) merged into a
+//! channel's archive. A request is all or nothing: records are checked and written to a staged
+//! segment that becomes visible only when the whole body has arrived intact. Ingest is
+//! idempotent: a record whose natural key (channel, time, origin, SHA-256 of the payload) is
+//! already in the archive, or earlier in the same request, is counted and dropped.
+
+use crate::archive::channel::ChannelArchive;
+use crate::archive::reader::RangeReader;
+use crate::archive::segment::SegmentWriter;
+use crate::channel_kind::ChannelKind;
+use crate::time::{Micros, TimeRange};
+use crate::wire::{Frame, FrameDecoder, FrameError};
+use bytes::Bytes;
+use futures::StreamExt;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::HashSet;
+use std::sync::Arc;
+
+/// Records are checked against the archive in batches of about this many bytes: big enough to
+/// make one range read per batch cheap, small enough to keep memory flat.
+const BATCH: usize = 4 * 1024 * 1024;
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct IngestOutcome {
+    /// Records in the body.
+    pub received: u64,
+    /// Records added to the archive.
+    pub stored: u64,
+    /// Records the archive already held (or that came twice in the body).
+    pub duplicates: u64,
+    /// Payload bytes added.
+    pub bytes_stored: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("record {index} (at byte {offset} of the body) is not a valid record: {error}")]
+    Frame { index: u64, offset: u64, error: FrameError },
+    #[error("the body ends inside record {index} (at byte {offset}); nothing was stored")]
+    Truncated { index: u64, offset: u64 },
+    #[error("record {index} is older than the record before it; records must come in time order")]
+    OutOfOrder { index: u64 },
+    #[error("record {index}: {message}")]
+    Payload { index: u64, message: String },
+    #[error("the request body could not be read: {0}")]
+    Body(String),
+    #[error("the archive could not store the records: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+type Key = (Micros, String, [u8; 32]);
+
+/// One ingest in progress (blocking; driven by [`ingest_stream`]).
+pub struct Ingest {
+    channel: Arc<ChannelArchive>,
+    decoder: FrameDecoder,
+    /// Checked frames not yet compared with the archive, back to back.
+    batch: Vec<u8>,
+    batch_frames: Vec<(usize, usize)>,
+    staged: Option<SegmentWriter>,
+    last_ts: Option<Micros>,
+    /// Keys staged at the latest timestamp: in a time-ordered body a repeated record can only
+    /// repeat one with the same timestamp.
+    recent_ts: Option<Micros>,
+    recent: HashSet<Key>,
+    outcome: IngestOutcome,
+}
+
+impl Ingest {
+    pub fn new(channel: Arc<ChannelArchive>) -> Self {
+        Ingest {
+            channel,
+            decoder: FrameDecoder::default(),
+            batch: Vec::new(),
+            batch_frames: Vec::new(),
+            staged: None,
+            last_ts: None,
+            recent_ts: None,
+            recent: HashSet::new(),
+            outcome: IngestOutcome::default(),
+        }
+    }
+
+    pub fn push(&mut self, chunk: &[u8]) -> Result<(), IngestError> {
+        self.decoder.push(chunk);
+        loop {
+            let index = self.outcome.received;
+            let offset = self.decoder.offset();
+            let frame = match self.decoder.next_frame() {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break,
+                Err(error) => return Err(IngestError::Frame { index, offset, error }),
+            };
+            let timestamp = frame.timestamp();
+            if self.last_ts.is_some_and(|last| timestamp < last) {
+                return Err(IngestError::OutOfOrder { index });
+            }
+            check_payload(self.channel.kind, frame.payload())
+                .map_err(|message| IngestError::Payload { index, message })?;
+            self.last_ts = Some(timestamp);
+            let start = self.batch.len();
+            self.batch.extend_from_slice(frame.bytes());
+            self.batch_frames.push((start, frame.bytes().len()));
+            self.outcome.received += 1;
+            if self.batch.len() >= BATCH {
+                self.flush()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the body: everything checked and written, the staged segment committed.
+    pub fn finish(mut self) -> Result<IngestOutcome, IngestError> {
+        let result = self.finish_inner();
+        if result.is_err() {
+            self.abandon();
+        }
+        result
+    }
+
+    fn finish_inner(&mut self) -> Result<IngestOutcome, IngestError> {
+        if self.decoder.finish().is_err() {
+            return Err(IngestError::Truncated {
+                index: self.outcome.received,
+                offset: self.decoder.offset(),
+            });
+        }
+        self.flush()?;
+        if let Some(writer) = self.staged.take() {
+            self.channel.commit_staged(writer)?;
+        }
+        Ok(self.outcome)
+    }
+
+    /// Drops everything staged: the archive is as it was before the request.
+    pub fn abandon(&mut self) {
+        if let Some(writer) = self.staged.take()
+            && let Err(error) = writer.abandon()
+        {
+            tracing::warn!(channel = %self.channel.id, %error, "cannot remove a staged ingest; it is removed on the next start");
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), IngestError> {
+        let (Some(&(first, _)), Some(&(last, last_len))) =
+            (self.batch_frames.first(), self.batch_frames.last())
+        else {
+            return Ok(());
+        };
+        let first_ts = Frame::trusted(&self.batch[first..]).timestamp();
+        let last_ts = Frame::trusted(&self.batch[last..last + last_len]).timestamp();
+        let existing = self.existing_keys(first_ts, last_ts)?;
+        for &(start, len) in &self.batch_frames {
+            let frame = Frame::trusted(&self.batch[start..start + len]);
+            let key = key(&frame);
+            if self.recent_ts != Some(key.0) {
+                self.recent.clear();
+                self.recent_ts = Some(key.0);
+            }
+            if existing.contains(&key) || !self.recent.insert(key) {
+                self.outcome.duplicates += 1;
+                continue;
+            }
+            let writer = match &mut self.staged {
+                Some(writer) => writer,
+                None => self.staged.insert(self.channel.start_staged_segment()?),
+            };
+            writer.append(&frame)?;
+            self.outcome.stored += 1;
+            self.outcome.bytes_stored += frame.payload().len() as u64;
+        }
+        self.batch.clear();
+        self.batch_frames.clear();
+        Ok(())
+    }
+
+    /// Natural keys of the archived records at the timestamps of the batch.
+    fn existing_keys(&self, first: Micros, last: Micros) -> std::io::Result<HashSet<Key>> {
+        let range = TimeRange { from: first, to: last.saturating_add(1) };
+        let views = self.channel.views(&range);
+        let mut keys = HashSet::new();
+        if views.is_empty() {
+            return Ok(keys);
+        }
+        let wanted: HashSet<Micros> = self
+            .batch_frames
+            .iter()
+            .map(|&(start, len)| Frame::trusted(&self.batch[start..start + len]).timestamp())
+            .collect();
+        let mut reader = RangeReader::new(views, range, None);
+        while let Some(frame) = reader.next_frame()? {
+            if wanted.contains(&frame.timestamp()) {
+                keys.insert(key(&frame));
+            }
+        }
+        Ok(keys)
+    }
+}
+
+fn key(frame: &Frame<'_>) -> Key {
+    (frame.timestamp(), frame.origin().to_owned(), Sha256::digest(frame.payload()).into())
+}
+
+/// What a payload of each kind must be, so search and display can rely on it.
+fn check_payload(kind: ChannelKind, payload: &[u8]) -> Result<(), String> {
+    let json = || {
+        serde_json::from_slice::<serde_json::Value>(payload)
+            .map_err(|e| format!("a {kind} payload must be JSON ({e})"))
+    };
+    match kind {
+        ChannelKind::Audio | ChannelKind::Video => Ok(()),
+        ChannelKind::Text => std::str::from_utf8(payload)
+            .map(|_| ())
+            .map_err(|_| "a text payload must be UTF-8".into()),
+        ChannelKind::Metadata => json().map(|_| ()),
+        ChannelKind::Anpr => match json()?.get("plate") {
+            Some(serde_json::Value::String(_)) => Ok(()),
+            _ => Err("an ANPR payload needs a \"plate\" string".into()),
+        },
+        ChannelKind::Alarm => match json()?.get("alarm_id") {
+            Some(id) if id.is_u64() => Ok(()),
+            _ => Err("an alarm payload needs an unsigned \"alarm_id\"".into()),
+        },
+    }
+}
+
+/// Ingests a body stream into `channel`, one ingest per channel at a time.
+pub async fn ingest_stream<S, E>(
+    channel: Arc<ChannelArchive>,
+    mut body: S,
+) -> Result<IngestOutcome, IngestError>
+where
+    S: futures::Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let guard_channel = channel.clone();
+    let _exclusive = guard_channel.ingest_lock.lock().await;
+    // `Err(())` tells the worker the body broke off: it must not commit what it has.
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Result<Bytes, ()>>(4);
+    let worker = tokio::task::spawn_blocking(move || {
+        let mut ingest = Ingest::new(channel);
+        while let Some(message) = receiver.blocking_recv() {
+            let result = match message {
+                Ok(chunk) => ingest.push(&chunk),
+                Err(()) => Err(IngestError::Body("the body broke off".into())),
+            };
+            if let Err(error) = result {
+                ingest.abandon();
+                return Err(error);
+            }
+        }
+        ingest.finish()
+    });
+    let mut body_error = None;
+    while let Some(chunk) = body.next().await {
+        match chunk {
+            Ok(chunk) => {
+                if sender.send(Ok(chunk)).await.is_err() {
+                    break; // The worker stopped on an error; it reports it below.
+                }
+            }
+            Err(error) => {
+                body_error = Some(error.to_string());
+                let _ = sender.send(Err(())).await;
+                break;
+            }
+        }
+    }
+    drop(sender);
+    let result = worker.await.map_err(|e| IngestError::Io(std::io::Error::other(e)))?;
+    match (result, body_error) {
+        (Err(_), Some(body_error)) => Err(IngestError::Body(body_error)),
+        (result, _) => result,
+    }
+}

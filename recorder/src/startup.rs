@@ -1,0 +1,162 @@
+//! Building the agent from its arguments and running it until a signal stops it.
+
+use crate::agent::{Agent, AgentError};
+use crate::archive::retention::{self, RetentionPolicy};
+use crate::archive::{Archive, ArchiveError};
+use crate::cli::Args;
+use crate::recording::{Recording, RecordingConfig};
+use crate::synthetic::VideoDefaults;
+use crate::time::now_micros;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long open requests may run on after SIGINT/SIGTERM.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("{context}: {source}")]
+    Io { context: String, source: std::io::Error },
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
+    #[error(transparent)]
+    Agent(#[from] AgentError),
+}
+
+fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> StartupError {
+    let context = context.into();
+    move |source| StartupError::Io { context, source }
+}
+
+/// Opens the archive (recovering torn tails), starts recording and serves the API until
+/// SIGINT or SIGTERM; then stops recording cleanly (segments synced and closed).
+pub async fn run(args: Args) -> Result<(), StartupError> {
+    std::fs::create_dir_all(&args.data_dir)
+        .map_err(io(format!("creating {}", args.data_dir.display())))?;
+    // Two agents on one archive would interleave appends and corrupt it: the second one stops.
+    // The lock lives as long as this function, i.e. the process.
+    let _lock = lock_data_dir(&args.data_dir)?;
+    let archive_dir = args.data_dir.join("archive");
+    let archive = tokio::task::spawn_blocking(move || Archive::open(&archive_dir))
+        .await
+        .map_err(|e| io("opening the archive")(std::io::Error::other(e)))??;
+    let archive = Arc::new(archive);
+    let recording = Recording::start(RecordingConfig {
+        origin: args.name.clone(),
+        video: VideoDefaults { frame_rate: args.video_fps, bitrate_kbps: args.video_bitrate_kbps },
+        segment_max_bytes: args.segment_max_bytes,
+        segment_max_duration: args.segment_max_duration,
+    })
+    .map_err(io("starting the recording thread"))?;
+    let agent = Arc::new(Agent::start(
+        args.name.clone(),
+        args.kind,
+        &args.data_dir,
+        archive.clone(),
+        recording,
+    )?);
+    let policy = RetentionPolicy {
+        max_age: (args.retention_max_age > 0).then_some(args.retention_max_age),
+        max_bytes: (args.retention_max_bytes > 0).then_some(args.retention_max_bytes),
+    };
+    let retention = tokio::spawn(run_retention(archive, policy, args.retention_interval));
+
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(io(format!("binding {}", args.listen)))?;
+    let address = listener.local_addr().map_err(io("reading the bound address"))?;
+    announce(address).map_err(io("writing to stdout"))?;
+    tracing::info!(%address, name = %args.name, kind = args.kind.as_str(), "listening");
+    let signalled = Arc::new(tokio::sync::Notify::new());
+    let notify = signalled.clone();
+    let serve = axum::serve(listener, crate::http::router(agent.clone())).with_graceful_shutdown(
+        async move {
+            shutdown().await;
+            notify.notify_one();
+        },
+    );
+    // Graceful shutdown waits for open responses; a client slowly streaming a long playback
+    // must not keep the agent from stopping, so the wait is bounded.
+    let served = tokio::select! {
+        served = serve => served,
+        () = async {
+            signalled.notified().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => {
+            tracing::warn!("open requests did not finish in time; stopping anyway");
+            Ok(())
+        }
+    };
+    retention.abort();
+    let stopping = agent.clone();
+    if tokio::task::spawn_blocking(move || stopping.stop()).await.is_err() {
+        tracing::error!("stopping the recording failed");
+    }
+    served.map_err(io("serving"))
+}
+
+fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, StartupError> {
+    let path = dir.join("lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io(format!("opening {}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StartupError::Io {
+            context: format!("locking {}", path.display()),
+            source: std::io::Error::other("another standby-recorder is using this data directory"),
+        }),
+        Err(std::fs::TryLockError::Error(source)) => {
+            Err(StartupError::Io { context: format!("locking {}", path.display()), source })
+        }
+    }
+}
+
+/// The one line on stdout that tells a parent process the port (tests and `standby demo` parse
+/// it), flushed at once because stdout is a pipe there and would otherwise be block-buffered.
+fn announce(address: std::net::SocketAddr) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "standby-recorder listening on http://{address}")?;
+    stdout.flush()
+}
+
+async fn run_retention(archive: Arc<Archive>, policy: RetentionPolicy, interval: i64) {
+    let mut ticker = tokio::time::interval(Duration::from_micros(interval.max(100_000) as u64));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let archive = archive.clone();
+        match tokio::task::spawn_blocking(move || {
+            retention::enforce(&archive, &policy, now_micros())
+        })
+        .await
+        {
+            Ok(Ok(report)) if report.segments > 0 => {
+                tracing::info!(segments = report.segments, bytes = report.bytes, "retention pass");
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => {
+                tracing::error!(%error, "retention failed; it retries at the next pass")
+            }
+            Err(error) => tracing::error!(%error, "retention task failed"),
+        }
+    }
+}
+
+async fn shutdown() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut terminate) = signal(SignalKind::terminate()) else {
+        tracing::warn!("cannot watch SIGTERM; only SIGINT stops the agent gracefully");
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,174 @@
+//! Material copying from the failover period: the repaired recorder copies what the failover
+//! server recorded for it (the seed's DVRFailoverService runs on the recorder); the manager
+//! starts the task, tells the recorder where the failover server is, and brings the task's
+//! states back into the failover log.
+
+use super::Engine;
+use crate::recorders::{CopyChannel, Peer, StartDataCopy};
+use app::auth::{Caller, Right};
+use app::failure::Failure;
+use app::model::{CopyStatus, Failover, FailoverStatus};
+use chrono::Utc;
+
+pub mod refusal {
+    pub const FAILBACK_NOT_PERFORMED: &str = "failback_not_performed";
+    pub const ALREADY_COPIED: &str = "already_copied";
+}
+
+impl Engine {
+    /// "Start material copying to the selected server" (also resumes or retries a copy).
+    pub async fn start_material_copy(&self, caller: &Caller, id: i64) -> Result<Failover, Failure> {
+        let result = async {
+            caller.require(Right::StartMaterialCopy)?;
+            let entry = self
+                .store
+                .failover(id)
+                .await?
+                .ok_or_else(|| Failure::not_found(format!("Failover log entry {id}")))?;
+            if entry.status != FailoverStatus::Finalized || entry.failback_finished_at.is_none() {
+                return Err(Failure::conflict(
+                    refusal::FAILBACK_NOT_PERFORMED,
+                    "Failback not performed yet: material is copied after failback.",
+                ));
+            }
+            if entry.copy.status == CopyStatus::Done {
+                return Err(Failure::conflict(
+                    refusal::ALREADY_COPIED,
+                    "Already copied: the material of this failover period is on the recorder.",
+                ));
+            }
+            self.queue_material_copy(&entry).await?;
+            self.failover_with_copy(id).await?.ok_or_else(Failure::internal)
+        }
+        .await;
+        self.audited(caller, "material_copy", Some(id.to_string()), result).await
+    }
+
+    /// StartDataCopy on the repaired recorder: every channel of its settings, for the period
+    /// from the start of the failover to the end of the failback.
+    pub(crate) async fn queue_material_copy(&self, entry: &Failover) -> Result<(), Failure> {
+        let (Some(to), Some(source_ref)) = (entry.failback_finished_at, &entry.failover_server)
+        else {
+            return Err(Failure::conflict(
+                refusal::FAILBACK_NOT_PERFORMED,
+                "Failback not performed yet.",
+            ));
+        };
+        let recorder = self
+            .store
+            .server(entry.recorder.id)
+            .await?
+            .ok_or_else(|| Failure::not_found("The recorder"))?;
+        let source = self
+            .store
+            .server(source_ref.id)
+            .await?
+            .ok_or_else(|| Failure::not_found("The failover server"))?;
+        let settings = self.store.cached_settings(recorder.id).await?;
+        let channels: Vec<CopyChannel> = settings
+            .as_ref()
+            .and_then(|settings| {
+                settings.bundle.get("channels").and_then(|channels| channels.as_array()).cloned()
+            })
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|channel| {
+                Some(CopyChannel {
+                    id: channel.get("id")?.as_str()?.to_owned(),
+                    kind: channel.get("kind")?.as_str()?.to_owned(),
+                })
+            })
+            .collect();
+        let task = StartDataCopy {
+            failover_id: entry.id,
+            source: Peer { name: source.name.clone(), address: source.address.clone() },
+            recorder: recorder.name.clone(),
+            from: entry.failover_started_at,
+            to,
+            channels,
+        };
+        self.store.start_copy(entry.id, Utc::now()).await?;
+        self.note(
+            entry.id,
+            "info",
+            "copy_queued",
+            format!("Material copying from {} to {} queued.", source.name, recorder.name),
+        )
+        .await;
+        match self.recorders.start_data_copy(&recorder.address, &task).await {
+            Ok(state) => {
+                self.store.save_copy_progress(entry.id, state.status, &state.channels).await?
+            }
+            // The recorder may be busy or restarting: the copy stays queued and the next sync
+            // round starts it again.
+            Err(error) => {
+                tracing::warn!(recorder = %recorder.name, %error, "StartDataCopy did not reach the recorder; retried")
+            }
+        }
+        self.publish_failover(entry.id).await;
+        Ok(())
+    }
+
+    /// One round of UpdateFailoverTaskStates for every copy under way: progress into the log,
+    /// UpdateClientInfo where the failover server moved, StartDataCopy again where the recorder
+    /// lost the task.
+    pub async fn sync_material_copies(&self) -> Result<(), Failure> {
+        for entry in self.store.copies_in_progress().await? {
+            let Some(recorder) = self.store.server(entry.recorder.id).await? else { continue };
+            let task = match self.recorders.copy_task(&recorder.address, entry.id).await {
+                Ok(task) => task,
+                Err(error) => {
+                    tracing::debug!(recorder = %recorder.name, %error, "copy state not available now");
+                    continue;
+                }
+            };
+            let Some(task) = task else {
+                self.queue_material_copy(&entry).await?;
+                continue;
+            };
+            if let Some(source_ref) = &entry.failover_server
+                && let Some(source) = self.store.server(source_ref.id).await?
+                && source.address != task.source.address
+            {
+                let peer = Peer { name: source.name.clone(), address: source.address.clone() };
+                if let Err(error) =
+                    self.recorders.update_client_info(&recorder.address, task.id, &peer).await
+                {
+                    tracing::warn!(%error, "UpdateClientInfo failed");
+                }
+            }
+            let before = self.store.copy_channels(entry.id).await?;
+            if task.status == entry.copy.status && task.channels == before {
+                continue;
+            }
+            self.store.save_copy_progress(entry.id, task.status, &task.channels).await?;
+            match task.status {
+                CopyStatus::Done => {
+                    let message = format!(
+                        "Material copy ready: everything {} recorded for {} during the failover period is on {}, verified.",
+                        entry
+                            .failover_server
+                            .as_ref()
+                            .map(|s| s.name.as_str())
+                            .unwrap_or("the failover server"),
+                        recorder.name,
+                        recorder.name
+                    );
+                    self.note(entry.id, "info", "copy_done", message.clone()).await;
+                    self.alert("info", "material_copy_ready", message);
+                }
+                CopyStatus::Failed => {
+                    let message = format!(
+                        "Material copying failed: {}",
+                        task.error.clone().unwrap_or_else(|| "no reason given".into())
+                    );
+                    self.note(entry.id, "error", "copy_failed", message.clone()).await;
+                    self.alert("error", "material_copy_failed", message);
+                }
+                _ => {}
+            }
+            self.publish_failover(entry.id).await;
+        }
+        Ok(())
+    }
+}
