@@ -5,6 +5,7 @@ use crate::auth::Me;
 use crate::failure::Failure;
 use crate::model::{
     AuditEntry, AuditFilter, DemoPower, FailbackAnswer, Failover, FailoverDetail, FailoverFilter,
+    NewServer, Server, ServerPatch,
 };
 use crate::view::{DashboardView, FailoverLogView, ServersView};
 use leptos::prelude::*;
@@ -35,7 +36,30 @@ pub async fn load_servers_page() -> Result<ServersView, Failure> {
             let console = crate::port::ConsoleHandle::current()?;
             let servers = console.servers(&caller).await?;
             let demo = console.demo_switches(&caller).await;
-            Ok(ServersView { servers, demo, me: caller.me() })
+            let groups = console.groups(&caller).await?;
+            Ok(ServersView { servers, demo, me: caller.me(), groups })
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/rpc", input = Json)]
+pub async fn add_server(new: NewServer) -> Result<Server, Failure> {
+    answer(
+        async {
+            let caller = crate::port::require_caller()?;
+            crate::port::ConsoleHandle::current()?.add_server(&caller, new).await
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/rpc", input = Json)]
+pub async fn edit_server(id: i64, patch: ServerPatch) -> Result<Server, Failure> {
+    answer(
+        async {
+            let caller = crate::port::require_caller()?;
+            crate::port::ConsoleHandle::current()?.edit_server(&caller, id, patch).await
         }
         .await,
     )

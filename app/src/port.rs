@@ -6,7 +6,7 @@ use crate::auth::{Caller, Me, RequestInfo};
 use crate::failure::Failure;
 use crate::model::{
     AuditEntry, AuditFilter, DemoPower, FailbackAnswer, Failover, FailoverDetail, FailoverFilter,
-    Server,
+    FailoverGroup, NewServer, Server, ServerPatch,
 };
 use crate::view::{DashboardView, DemoSwitch, FailoverLogView};
 use async_trait::async_trait;
@@ -15,6 +15,17 @@ use std::sync::Arc;
 #[async_trait]
 pub trait Console: Send + Sync + 'static {
     async fn servers(&self, caller: &Caller) -> Result<Vec<Server>, Failure>;
+
+    async fn add_server(&self, caller: &Caller, new: NewServer) -> Result<Server, Failure>;
+
+    async fn edit_server(
+        &self,
+        caller: &Caller,
+        id: i64,
+        patch: ServerPatch,
+    ) -> Result<Server, Failure>;
+
+    async fn groups(&self, caller: &Caller) -> Result<Vec<FailoverGroup>, Failure>;
 
     /// The demo site's process switches, when the manager runs as `standby demo`.
     async fn demo_switches(&self, caller: &Caller) -> Option<Vec<DemoSwitch>>;

@@ -18,6 +18,23 @@ pub struct ServersView {
     pub demo: Option<Vec<DemoSwitch>>,
     /// Who is looking: the page mirrors their rights.
     pub me: Me,
+    pub groups: Vec<crate::model::FailoverGroup>,
+}
+
+impl ServersView {
+    /// The failover group a server belongs to, if any.
+    pub fn group_of(&self, server_id: i64) -> Option<&str> {
+        self.groups
+            .iter()
+            .find(|group| {
+                group
+                    .recorders
+                    .iter()
+                    .chain(&group.failover_servers)
+                    .any(|member| member.id == server_id)
+            })
+            .map(|group| group.name.as_str())
+    }
 }
 
 impl ServersView {

@@ -101,3 +101,28 @@ test("a recorder switched off fails over to a failover server, live", async ({ p
   await expect(acting).toContainText("recorder-1");
   await page.screenshot({ path: `${shots}/servers-recorder-1-failed-over.png`, fullPage: true });
 });
+
+test("an administrator adds a server, and a duplicate name is refused with a sentence", async ({ page }) => {
+  await loginAs(page, "admin");
+  await page.getByText("Add a server").click();
+  await page.getByTestId("add-name").fill("recorder-new");
+  await page.getByTestId("add-address").fill("127.0.0.1:9");
+  await page.getByRole("button", { name: "Add", exact: true }).click();
+  const row = page.locator('tr[data-server="recorder-new"]');
+  await expect(row).toBeVisible();
+  await expect(row).toHaveAttribute("data-state", "unreachable");
+  await page.getByTestId("add-name").fill("RECORDER-NEW");
+  await page.getByRole("button", { name: "Add", exact: true }).click();
+  await expect(page.getByTestId("add-refused")).toContainText('A server named "RECORDER-NEW" already exists');
+  await page.screenshot({ path: `${shots}/servers-admin.png`, fullPage: true });
+});
+
+test("an operator switches maintenance mode but not the administrator's settings", async ({ page }) => {
+  await loginAs(page, "operator");
+  const maintenance = page.getByTestId("maintenance-recorder-new");
+  await expect(maintenance).toHaveAttribute("aria-pressed", "false");
+  await maintenance.click();
+  await expect(maintenance).toHaveAttribute("aria-pressed", "true");
+  await expect(page.getByTestId("monitoring-recorder-new")).toBeDisabled();
+  await expect(page.getByText("Only administrators change server settings")).toBeVisible();
+});

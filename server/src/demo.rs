@@ -145,6 +145,11 @@ impl DemoSite {
             .arg(name)
             .arg("--kind")
             .arg(kind.as_str())
+            // A demo runs for hours on a laptop: modest cameras, bounded archives.
+            .arg("--video-bitrate-kbps")
+            .arg("1000")
+            .arg("--retention-max-bytes")
+            .arg("1G")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log_file)

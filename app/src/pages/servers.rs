@@ -1,25 +1,39 @@
-//! The Servers page: every server's live state at a glance.
+//! The Servers page: every server's live state at a glance, its settings per server, and (for
+//! administrators) adding and editing servers.
 
-use crate::api::{load_servers_page, set_demo_power};
+use crate::api::{add_server, edit_server, load_servers_page, set_demo_power};
 use crate::auth::Right;
+use crate::failure::Failure;
 use crate::live::use_live;
-use crate::model::{DemoPower, Server};
+use crate::model::{DemoPower, NewServer, Server, ServerKind, ServerPatch};
 use crate::time::LocalTime;
 use crate::view::ServersView;
 use leptos::prelude::*;
+
+type SwitchAction = Action<(i64, DemoPower), Result<(), Failure>>;
+type EditAction = Action<(i64, ServerPatch), Result<Server, Failure>>;
+type AddAction = Action<NewServer, Result<Server, Failure>>;
 
 #[component]
 pub fn ServersPage() -> impl IntoView {
     let live = use_live();
     let servers = Resource::new(move || live.version.get(), |_| load_servers_page());
     let filter = RwSignal::new(String::new());
-    let switch = Action::new(|(server_id, power): &(i64, DemoPower)| {
+    let switch: SwitchAction = Action::new(|(server_id, power): &(i64, DemoPower)| {
         let (server_id, power) = (*server_id, *power);
         async move { set_demo_power(server_id, power).await }
     });
-    // The switch's own answer refreshes the page even before the monitor notices the change.
+    let edit: EditAction = Action::new(|(id, patch): &(i64, ServerPatch)| {
+        let (id, patch) = (*id, patch.clone());
+        async move { edit_server(id, patch).await }
+    });
+    let add: AddAction = Action::new(|new: &NewServer| {
+        let new = new.clone();
+        async move { add_server(new).await }
+    });
+    // An action's own answer refreshes the page even before the monitor notices the change.
     Effect::new(move |_| {
-        if switch.version().get() > 0 {
+        if switch.version().get() + edit.version().get() + add.version().get() > 0 {
             live.changed();
         }
     });
@@ -37,21 +51,20 @@ pub fn ServersPage() -> impl IntoView {
                     bind:value=filter
                 />
             </header>
-            {move || {
-                switch
-                    .value()
-                    .get()
-                    .and_then(Result::err)
-                    .map(|failure| view! { <p class="error" role="alert">{failure.message}</p> })
-            }}
+            {move || refusal(switch.value().get().and_then(Result::err))}
+            {move || refusal(edit.value().get().and_then(Result::err))}
+            // Outside the live-refreshed part, so a refresh keeps the form as it is.
+            <Show when=move || {
+                servers.get().and_then(Result::ok).is_some_and(|view| view.me.can(Right::ManageServers))
+            }>
+                <AddServerForm add />
+            </Show>
             <Transition fallback=|| view! { <p>"Loading servers…"</p> }>
                 {move || {
                     servers
                         .get()
                         .map(|answer| match answer {
-                            Ok(view) => {
-                                view! { <ServerTable view filter switch /> }.into_any()
-                            }
+                            Ok(view) => view! { <ServerTable view filter switch edit /> }.into_any(),
                             Err(failure) => {
                                 view! { <p class="error" role="alert">{failure.message}</p> }
                                     .into_any()
@@ -63,11 +76,59 @@ pub fn ServersPage() -> impl IntoView {
     }
 }
 
+fn refusal(failure: Option<Failure>) -> Option<impl IntoView> {
+    failure.map(|failure| view! { <p class="error" role="alert">{failure.message}</p> })
+}
+
+#[component]
+fn AddServerForm(add: AddAction) -> impl IntoView {
+    let name = RwSignal::new(String::new());
+    let address = RwSignal::new(String::new());
+    let failover = RwSignal::new(false);
+    let monitored = RwSignal::new(true);
+    let auto_failback = RwSignal::new(true);
+    view! {
+        <details class="add-server">
+            <summary>"Add a server"</summary>
+            <form
+                class="add-form"
+                on:submit=move |event| {
+                    event.prevent_default();
+                    add.dispatch(NewServer {
+                        name: name.get(),
+                        address: address.get(),
+                        kind: if failover.get() { ServerKind::Failover } else { ServerKind::Recorder },
+                        failover_enabled: monitored.get(),
+                        auto_failback: auto_failback.get(),
+                        copy_after_failback: true,
+                    });
+                }
+            >
+                <label>"Name" <input type="text" required bind:value=name data-testid="add-name" /></label>
+                <label>"Address" <input type="text" required placeholder="10.0.0.5:8080" bind:value=address data-testid="add-address" /></label>
+                <label><input type="checkbox" bind:checked=failover /> " Failover server"</label>
+                <label><input type="checkbox" bind:checked=monitored /> " Failover monitoring"</label>
+                <label><input type="checkbox" bind:checked=auto_failback /> " Automatic failback"</label>
+                <button type="submit" disabled=move || add.pending().get()>"Add"</button>
+            </form>
+            {move || {
+                add.value()
+                    .get()
+                    .map(|answer| match answer {
+                        Ok(server) => view! { <p class="ok" role="status">"Added " {server.name} "."</p> }.into_any(),
+                        Err(failure) => view! { <p class="error" role="alert" data-testid="add-refused">{failure.message}</p> }.into_any(),
+                    })
+            }}
+        </details>
+    }
+}
+
 #[component]
 fn ServerTable(
     view: ServersView,
     filter: RwSignal<String>,
-    switch: Action<(i64, DemoPower), Result<(), crate::failure::Failure>>,
+    switch: SwitchAction,
+    edit: EditAction,
 ) -> impl IntoView {
     let has_demo = view.demo.is_some();
     let rows = view.clone();
@@ -83,16 +144,20 @@ fn ServerTable(
             .cloned()
             .collect::<Vec<_>>()
     };
+    let admin = view.me.can(Right::ManageServers);
     view! {
+        {(!admin).then(|| view! {
+            <p class="muted">"Only administrators change server settings; operators switch maintenance mode."</p>
+        })}
         <table class="servers-table">
             <thead>
                 <tr>
                     <th>"Name"</th>
-                    <th>"Kind"</th>
                     <th>"State"</th>
                     <th>"Acting for"</th>
                     <th>"Address"</th>
                     <th>"Last seen"</th>
+                    <th>"Group"</th>
                     <th>"Failover monitoring"</th>
                     <th>"Automatic failback"</th>
                     <th>"Maintenance"</th>
@@ -114,8 +179,13 @@ fn ServerTable(
                         .into_iter()
                         .map(|server| {
                             let powered = view.switch_for(server.id).map(|switch| switch.powered);
-                            let may_switch = view.me.can(Right::DemoPower);
-                            view! { <ServerRow server powered may_switch switch /> }
+                            let group = view.group_of(server.id).map(str::to_owned);
+                            let rights = RowRights {
+                                admin: view.me.can(Right::ManageServers),
+                                maintenance: view.me.can(Right::SetMaintenanceMode),
+                                switch: view.me.can(Right::DemoPower),
+                            };
+                            view! { <ServerRow server group powered has_demo rights switch edit /> }
                         })
                         .collect_view()
                         .into_any()
@@ -125,22 +195,52 @@ fn ServerTable(
     }
 }
 
+/// What the caller's role allows on a row (the server checks again).
+#[derive(Clone, Copy)]
+struct RowRights {
+    admin: bool,
+    maintenance: bool,
+    switch: bool,
+}
+
 #[component]
 fn ServerRow(
     server: Server,
+    group: Option<String>,
     /// `Some` when `standby demo` runs this server's process.
     powered: Option<bool>,
-    /// The caller's role allows the demo switch (the server checks again).
-    may_switch: bool,
-    switch: Action<(i64, DemoPower), Result<(), crate::failure::Failure>>,
+    has_demo: bool,
+    rights: RowRights,
+    switch: SwitchAction,
+    edit: EditAction,
 ) -> impl IntoView {
     let state = server.state;
     let id = server.id;
-    let yes_no = |flag: bool| if flag { "on" } else { "off" };
+    let recorder = server.kind == ServerKind::Recorder;
+    let toggle =
+        move |label: &'static str, on: bool, allowed: bool, patch: ServerPatch, testid: String| {
+            view! {
+                <button
+                    class="toggle"
+                    aria-pressed=on.to_string()
+                    aria-label=label
+                    data-testid=testid
+                    disabled=move || !allowed || edit.pending().get()
+                    on:click=move |_| {
+                        edit.dispatch((id, patch.clone()));
+                    }
+                >
+                    {if on { "on" } else { "off" }}
+                </button>
+            }
+        };
+    let name = server.name.clone();
     view! {
         <tr data-server=server.name.clone() data-state=state.as_str()>
-            <td class="name">{server.name.clone()}</td>
-            <td>{server.kind.as_str()}</td>
+            <td class="name">
+                {server.name.clone()}
+                <div class="muted kind">{server.kind.as_str()}</div>
+            </td>
             <td>
                 <span class=format!("state state-{}", state.as_str())>{state.label()}</span>
             </td>
@@ -149,33 +249,61 @@ fn ServerRow(
             <td>
                 <LocalTime at=server.last_seen_at />
             </td>
-            <td>{yes_no(server.failover_enabled)}</td>
-            <td>{yes_no(server.auto_failback)}</td>
-            <td>{yes_no(server.maintenance_mode)}</td>
-            {powered
-                .map(|powered| {
-                    let (label, power) = if powered {
-                        ("Switch off", DemoPower::Off)
-                    } else {
-                        ("Switch on", DemoPower::On)
-                    };
-                    view! {
-                        <td>
-                            <button
-                                class="demo-switch"
-                                data-testid=format!("demo-switch-{}", server.name)
-                                disabled=move || !may_switch || switch.pending().get()
-                                title=(!may_switch).then_some("Your role cannot switch demo servers.")
-                                on:click=move |_| {
-                                    switch.dispatch((id, power));
-                                }
-                            >
-                                {label}
-                            </button>
-                            {(!may_switch).then(|| view! { <small class="muted">" operators only"</small> })}
-                        </td>
-                    }
-                })}
+            <td>{group.unwrap_or_else(|| "—".into())}</td>
+            <td>
+                {recorder.then(|| toggle(
+                    "Failover monitoring",
+                    server.failover_enabled,
+                    rights.admin,
+                    ServerPatch { failover_enabled: Some(!server.failover_enabled), ..Default::default() },
+                    format!("monitoring-{name}"),
+                ))}
+            </td>
+            <td>
+                {recorder.then(|| toggle(
+                    "Automatic failback",
+                    server.auto_failback,
+                    rights.admin && server.failover_enabled,
+                    ServerPatch { auto_failback: Some(!server.auto_failback), ..Default::default() },
+                    format!("auto-failback-{name}"),
+                ))}
+            </td>
+            <td>
+                {toggle(
+                    "Maintenance mode",
+                    server.maintenance_mode,
+                    rights.maintenance,
+                    ServerPatch { maintenance_mode: Some(!server.maintenance_mode), ..Default::default() },
+                    format!("maintenance-{name}"),
+                )}
+            </td>
+            {has_demo.then(|| view! { <td>{powered.map(|powered| view! { <DemoSwitchButton id name=name.clone() powered allowed=rights.switch switch /> })}</td> })}
         </tr>
+    }
+}
+
+#[component]
+fn DemoSwitchButton(
+    id: i64,
+    name: String,
+    powered: bool,
+    allowed: bool,
+    switch: SwitchAction,
+) -> impl IntoView {
+    let (label, power) =
+        if powered { ("Switch off", DemoPower::Off) } else { ("Switch on", DemoPower::On) };
+    view! {
+        <button
+            class="demo-switch"
+            data-testid=format!("demo-switch-{name}")
+            disabled=move || !allowed || switch.pending().get()
+            title=(!allowed).then_some("Your role cannot switch demo servers.")
+            on:click=move |_| {
+                switch.dispatch((id, power));
+            }
+        >
+            {label}
+        </button>
+        {(!allowed).then(|| view! { <small class="muted">" operators only"</small> })}
     }
 }

@@ -6,7 +6,7 @@ use app::auth::{Caller, Me, RequestInfo, Right};
 use app::failure::Failure;
 use app::model::{
     AuditEntry, AuditFilter, DemoPower, FailbackAnswer, Failover, FailoverDetail, FailoverFilter,
-    Server,
+    FailoverGroup, NewServer, Server, ServerPatch,
 };
 use app::port::Console;
 use app::view::{DashboardView, DemoSwitch, FailoverLogView};
@@ -17,6 +17,23 @@ use axum::http::HeaderMap;
 impl Console for Engine {
     async fn servers(&self, caller: &Caller) -> Result<Vec<Server>, Failure> {
         Engine::servers(self, caller).await
+    }
+
+    async fn add_server(&self, caller: &Caller, new: NewServer) -> Result<Server, Failure> {
+        Engine::add_server(self, caller, new).await
+    }
+
+    async fn edit_server(
+        &self,
+        caller: &Caller,
+        id: i64,
+        patch: ServerPatch,
+    ) -> Result<Server, Failure> {
+        Engine::edit_server(self, caller, id, patch).await
+    }
+
+    async fn groups(&self, caller: &Caller) -> Result<Vec<FailoverGroup>, Failure> {
+        Engine::groups(self, caller).await
     }
 
     async fn demo_switches(&self, caller: &Caller) -> Option<Vec<DemoSwitch>> {
