@@ -45,6 +45,10 @@ impl EventBus {
         self.sender.subscribe()
     }
 
+    pub fn subscribers(&self) -> usize {
+        self.sender.receiver_count()
+    }
+
     /// The last events as sentences, newest first.
     pub fn recent(&self) -> Vec<RecentEvent> {
         self.recent.lock().unwrap_or_else(|poison| poison.into_inner()).iter().cloned().collect()

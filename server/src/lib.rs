@@ -1,4 +1,5 @@
 //! The management server of Standby: the engine and its adapters.
+#![recursion_limit = "256"]
 
 pub mod admin;
 pub mod auth;

@@ -152,5 +152,17 @@ async fn health_and_openapi_are_served() {
     let (status, document) = api.call("GET", "/api/v1/openapi.json", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(document["openapi"], "3.1.0");
-    assert!(document["paths"]["/api/v1/servers"]["post"].is_object());
+    for path in [
+        "/api/v1/servers",
+        "/api/v1/failovers",
+        "/api/v1/failovers/{id}/failback",
+        "/api/v1/failovers/{id}/material-copy",
+        "/api/v1/license",
+        "/api/v1/events",
+    ] {
+        assert!(document["paths"][path].is_object(), "{path} is not documented");
+    }
+    let (status, metrics) = api.call("GET", "/metrics", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(metrics.as_str().unwrap().contains("standby_servers{state=\"ok\"} 0"), "{metrics}");
 }

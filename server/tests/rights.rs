@@ -89,6 +89,7 @@ fn rest_cases(server_id: i64) -> Vec<Case> {
         rest("DELETE", "/api/v1/failover-groups/999", Some(json!({})), Some(Role::Admin)),
         rest("GET", "/api/v1/openapi.json", None, None),
         rest("GET", "/healthz", None, None),
+        rest("GET", "/metrics", None, Some(Role::Viewer)),
     ]
 }
 

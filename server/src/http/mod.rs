@@ -5,6 +5,7 @@ mod auth;
 mod error;
 mod events;
 mod headers;
+mod metrics;
 mod openapi;
 
 use crate::engine::Engine;
@@ -31,6 +32,7 @@ pub fn router(state: AppState) -> Router {
     let options = state.leptos.clone();
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::metrics))
         .nest("/api", api::router())
         .leptos_routes_with_context(
             &state,
