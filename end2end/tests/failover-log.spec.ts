@@ -1,5 +1,8 @@
 import { Browser, expect, test } from "@playwright/test";
+import { ChildProcess, execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { demoPassword, loginAs } from "./login";
 
 const shots = "test-results/screenshots";
@@ -107,4 +110,46 @@ test("the wall-screen dashboard signs in with a token link and follows the site 
   // Automatic failback after the hold-down brings it back.
   await expect(tile).toHaveAttribute("data-state", "ok", { timeout: 30_000 });
   await wall.screenshot({ path: `${shots}/dashboard-after-failback.png` });
+});
+
+const binary = process.env.STANDBY_BIN ?? path.join(process.env.CARGO_TARGET_DIR ?? path.resolve(__dirname, "../../target"), "debug", "standby");
+
+/** A manager of its own (not the demo's), so the test can kill and restart it. */
+function startManager(database: string, port: number): Promise<ChildProcess> {
+  const child = spawn(binary, ["serve", "--listen", `127.0.0.1:${port}`, "--database-url", database], {
+    env: { ...process.env, STANDBY_LOG: "warn" },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  return new Promise((resolve, reject) => {
+    child.stdout!.on("data", (chunk) => {
+      if (String(chunk).includes("Standby is listening on")) resolve(child);
+    });
+    child.on("exit", (code) => reject(new Error(`standby serve exited with ${code}`)));
+  });
+}
+
+test("the dashboard survives the manager restarting, and says so while it is away", async ({ browser }) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "standby-restart-"));
+  const database = `sqlite://${dir}/standby.db`;
+  const port = 3000 + Math.floor(Math.random() * 2000) + 5000;
+  const created = execFileSync(binary, ["token", "create", "wall", "--role", "viewer", "--database-url", database], {
+    env: { ...process.env, STANDBY_LOG: "warn" },
+  }).toString();
+  const secret = created.trim().split("\n").pop()!.trim();
+  let manager = await startManager(database, port);
+  const wall = await (await browser.newContext()).newPage();
+  await wall.goto(`http://127.0.0.1:${port}/dashboard?token=${secret}`);
+  await expect(wall.locator("body")).toHaveAttribute("data-hydrated", "true");
+  await expect(wall.locator(".dash-connection")).toHaveText("LIVE");
+
+  manager.kill("SIGKILL");
+  await expect(wall.getByRole("status")).toContainText("Connection lost — reconnecting");
+  await expect(wall.locator(".dash-connection")).toHaveText("OFFLINE");
+  await wall.screenshot({ path: `${shots}/dashboard-manager-away.png` });
+
+  manager = await startManager(database, port);
+  // Still signed in (the token cookie), reconnected without anyone touching the screen.
+  await expect(wall.locator(".dash-connection")).toHaveText("LIVE", { timeout: 30_000 });
+  await expect(wall.getByRole("status")).toHaveCount(0);
+  manager.kill("SIGKILL");
 });
