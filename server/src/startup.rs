@@ -30,7 +30,12 @@ impl Application {
         store: SharedStore,
         demo: Option<Arc<DemoSite>>,
     ) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(settings.listen).await?;
+        let listener = TcpListener::bind(settings.listen).await.map_err(|error| {
+            std::io::Error::new(
+                error.kind(),
+                format!("cannot listen on {}: {error}", settings.listen),
+            )
+        })?;
         let leptos = LeptosOptions::builder()
             .output_name("standby")
             .site_root(settings.site_root.to_string_lossy().as_ref())
