@@ -88,6 +88,7 @@ pub async fn tick(engine: &Arc<Engine>, round: &mut Round) -> Result<(), crate::
         .zip(&answers)
         .map(|(server, answer)| HealthRecord {
             server_id: server.id,
+            read_state: server.state,
             state: next_state(server, answer.as_ref()),
             seen_at: answer.as_ref().map(|_| now),
         })

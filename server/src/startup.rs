@@ -6,6 +6,7 @@ use crate::engine::Engine;
 use crate::http::{self, AppState};
 use crate::monitor::{self, MonitorConfig};
 use crate::store::SharedStore;
+use axum::serve::ListenerExt;
 use leptos::prelude::LeptosOptions;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -71,7 +72,14 @@ impl Application {
         });
         let router = http::router(self.state);
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(self.listener, service)
+        // Without TCP_NODELAY a streamed page on a kept-alive connection waits ~40 ms for the
+        // client's delayed ACK.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "cannot set TCP_NODELAY");
+            }
+        });
+        let served = axum::serve(listener, service)
             .with_graceful_shutdown(stop.clone().cancelled_owned())
             .await;
         stop.cancel();

@@ -47,8 +47,18 @@ async fn servers_round_trip(store: SharedStore) {
     let seen = Utc::now();
     store
         .record_health(&[
-            HealthRecord { server_id: added.id, state: ServerState::Ok, seen_at: Some(seen) },
-            HealthRecord { server_id: failover.id, state: ServerState::Unreachable, seen_at: None },
+            HealthRecord {
+                server_id: added.id,
+                read_state: ServerState::Unreachable,
+                state: ServerState::Ok,
+                seen_at: Some(seen),
+            },
+            HealthRecord {
+                server_id: failover.id,
+                read_state: ServerState::Unreachable,
+                state: ServerState::Unreachable,
+                seen_at: None,
+            },
         ])
         .await
         .unwrap();
@@ -61,6 +71,7 @@ async fn servers_round_trip(store: SharedStore) {
     store
         .record_health(&[HealthRecord {
             server_id: added.id,
+            read_state: ServerState::Ok,
             state: ServerState::Unreachable,
             seen_at: None,
         }])
@@ -69,6 +80,22 @@ async fn servers_round_trip(store: SharedStore) {
     let lost = store.server(added.id).await.unwrap().unwrap();
     assert_eq!(lost.state, ServerState::Unreachable);
     assert_eq!(lost.last_seen_at, after.last_seen_at);
+
+    // A round that read a state someone else has changed since (a failback committing during
+    // the checks) records the sighting but leaves the state alone.
+    let late = Utc::now();
+    store
+        .record_health(&[HealthRecord {
+            server_id: added.id,
+            read_state: ServerState::Broken,
+            state: ServerState::Broken,
+            seen_at: Some(late),
+        }])
+        .await
+        .unwrap();
+    let kept = store.server(added.id).await.unwrap().unwrap();
+    assert_eq!(kept.state, ServerState::Unreachable, "not overwritten from a stale read");
+    assert!(kept.last_seen_at > after.last_seen_at);
 
     let all = store.list_servers().await.unwrap();
     let names: Vec<_> = all.iter().map(|server| server.name.as_str()).collect();

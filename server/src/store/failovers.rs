@@ -57,7 +57,8 @@ pub const ROLLBACK_FAILBACK: &str = "\
     UPDATE failovers SET status = 'active', failback_started_at = NULL, failback_trigger = NULL, \
                          failback_by = NULL \
     WHERE id = $1 AND status = 'failing_back'";
-pub const MARK_OK: &str = "UPDATE servers SET state = 'ok' WHERE id = $1";
+/// The recorder answered just now (failback checked it), so it counts as seen.
+pub const MARK_OK: &str = "UPDATE servers SET state = 'ok', last_seen_at = $2 WHERE id = $1";
 
 pub const SET_COPY_STATUS: &str = "UPDATE failovers SET copy_status = $2 WHERE id = $1";
 pub const START_COPY: &str =
@@ -341,7 +342,7 @@ macro_rules! impl_failover_store {
                 if done.rows_affected() != 1 {
                     return Ok(false);
                 }
-                sqlx::query(sql::MARK_OK).bind(recorder_id).execute(&mut *tx).await?;
+                sqlx::query(sql::MARK_OK).bind(recorder_id).bind(now).execute(&mut *tx).await?;
                 sqlx::query(sql::MARK_IDLE).bind(failover_server_id).execute(&mut *tx).await?;
                 tx.commit().await?;
                 Ok(true)

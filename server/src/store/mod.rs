@@ -58,6 +58,8 @@ pub struct ServerSettings {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HealthRecord {
     pub server_id: i64,
+    /// The state the monitor read before its checks: written over only if still current.
+    pub read_state: ServerState,
     pub state: ServerState,
     /// Set when the server answered.
     pub seen_at: Option<DateTime<Utc>>,

@@ -19,8 +19,12 @@ pub const UPDATE_SERVER: &str = "\
                        auto_failback = $6, maintenance_mode = $7, copy_after_failback = $8 \
     WHERE id = $1";
 
+/// The state changes only if nobody else (a failover or failback committing meanwhile) changed
+/// it since the monitor read it; the last-seen time is recorded either way.
 pub const RECORD_HEALTH: &str = "\
-    UPDATE servers SET state = $2, last_seen_at = COALESCE($3, last_seen_at) WHERE id = $1";
+    UPDATE servers SET state = CASE WHEN state = $4 THEN $2 ELSE state END, \
+                       last_seen_at = COALESCE($3, last_seen_at) \
+    WHERE id = $1";
 
 /// Implements `Store` for a struct with a `pool` field of the given sqlx pool type.
 macro_rules! impl_server_store {
@@ -130,6 +134,7 @@ macro_rules! impl_server_store {
                         .bind(record.server_id)
                         .bind(record.state.as_str())
                         .bind(record.seen_at)
+                        .bind(record.read_state.as_str())
                         .execute(&mut *tx)
                         .await?;
                 }

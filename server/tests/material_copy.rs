@@ -1,0 +1,146 @@
+//! Material copying from the failover period with real agents: after failback the repaired
+//! recorder copies what the failover server recorded for it, verified by digests; started
+//! automatically or by hand; re-synchronised after a manager restart.
+
+mod common;
+
+use common::eventually;
+use common::site::Site;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+async fn entry(site: &Site, id: &Value) -> Value {
+    site.get(&format!("/api/v1/failovers/{id}")).await
+}
+
+async fn copy_done(site: &Site, id: &Value) -> Value {
+    eventually("material copying done", || async {
+        let entry = entry(site, id).await;
+        assert_ne!(entry["copy"]["status"], "failed", "{entry}");
+        (entry["copy"]["status"] == "done").then_some(entry)
+    })
+    .await
+}
+
+/// The recorder side of material copying (its copy-task service) is issue 7's second half; until
+/// an agent answers its copy-task API with something other than 501, these tests say so and stop.
+async fn copy_service_missing(site: &Site) -> bool {
+    let Some(agent) = site.agents.values().next() else { return true };
+    let answer = reqwest::get(format!("{}/api/v1/copy-tasks", agent.address)).await;
+    let missing = answer.map(|response| response.status().as_u16() == 501).unwrap_or(true);
+    if missing {
+        eprintln!(
+            "SKIPPED: the recorder agent's copy-task service answers 501 (not implemented yet)"
+        );
+    }
+    missing
+}
+
+/// Fails rec-1 over to fo-1, lets fo-1 record for a while, brings rec-1 back and fails back.
+async fn failed_over_and_back(site: &mut Site, recorder: Value) -> Value {
+    let entry = site.failed_over(recorder).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    site.agent("rec-1", "recorder").await;
+    let (status, answer) =
+        site.post(&format!("/api/v1/failovers/{}/failback", entry["id"]), json!({})).await;
+    assert_eq!(status, 200, "{answer}");
+    entry
+}
+
+/// Every copied channel holds exactly what the failover server recorded in the period.
+async fn assert_digests_equal(site: &Site, entry: &Value) {
+    let from = entry["failover_started_at"].as_str().unwrap();
+    let to = entry["failback_finished_at"].as_str().unwrap();
+    let channels = entry["copy"]["channels"].as_array().unwrap();
+    let kinds: std::collections::BTreeSet<_> =
+        channels.iter().map(|channel| channel["kind"].as_str().unwrap()).collect();
+    for kind in ["audio", "video", "text", "metadata", "anpr", "alarm"] {
+        assert!(kinds.contains(kind), "no {kind} channel copied: {kinds:?}");
+    }
+    for channel in channels {
+        assert_eq!(channel["status"], "done", "{channel}");
+        let id = channel["channel"].as_str().unwrap();
+        let path = format!(
+            "/api/v1/channels/{id}/digest?from={}&to={}&origin=fo-1",
+            encode(from),
+            encode(to)
+        );
+        let (on_failover, on_recorder) =
+            (site.agent_get("fo-1", &path).await, site.agent_get("rec-1", &path).await);
+        assert_eq!(on_failover, on_recorder, "channel {id}");
+        if channel["kind"] == "video" {
+            assert!(
+                on_failover["count"].as_i64().unwrap() > 0,
+                "fo-1 recorded video for rec-1: {on_failover}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn after_failback_the_failover_period_is_copied_home_and_verified() {
+    let mut site = Site::start(Some(1), &[]).await;
+    let entry = failed_over_and_back(&mut site, json!({ "auto_failback": false })).await;
+    if copy_service_missing(&site).await {
+        return;
+    }
+    let done = copy_done(&site, &entry["id"]).await;
+    assert_digests_equal(&site, &done).await;
+    let notes = done["notes"].to_string();
+    assert!(notes.contains("copy_queued") && notes.contains("copy_done"), "{notes}");
+    // Nothing left to copy.
+    let (status, refusal) =
+        site.post(&format!("/api/v1/failovers/{}/material-copy", entry["id"]), json!({})).await;
+    assert_eq!((status, &refusal["error"]), (409, &json!("already_copied")));
+}
+
+#[tokio::test]
+async fn copying_by_hand_is_refused_before_failback_and_works_after() {
+    let mut site = Site::start(Some(1), &[]).await;
+    let entry =
+        site.failed_over(json!({ "auto_failback": false, "copy_after_failback": false })).await;
+    let path = format!("/api/v1/failovers/{}/material-copy", entry["id"]);
+    let (status, refusal) = site.post(&path, json!({})).await;
+    assert_eq!((status, &refusal["error"]), (409, &json!("failback_not_performed")));
+
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    site.agent("rec-1", "recorder").await;
+    let (status, _) =
+        site.post(&format!("/api/v1/failovers/{}/failback", entry["id"]), json!({})).await;
+    assert_eq!(status, 200);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        entry_status(&site, &entry["id"]).await,
+        "not_started",
+        "the server's setting said not to copy"
+    );
+
+    if copy_service_missing(&site).await {
+        return;
+    }
+    let (status, started) = site.post(&path, json!({})).await;
+    assert_eq!(status, 202, "{started}");
+    let done = copy_done(&site, &entry["id"]).await;
+    assert_digests_equal(&site, &done).await;
+}
+
+#[tokio::test]
+async fn a_manager_restarted_mid_copy_brings_the_copy_states_back() {
+    let mut site = Site::start(Some(1), &[]).await;
+    let entry = failed_over_and_back(&mut site, json!({ "auto_failback": false })).await;
+    if copy_service_missing(&site).await {
+        return;
+    }
+    // The manager dies (SIGKILL) right after queueing the copy; the recorder copies on.
+    site.restart_manager(&[]).await;
+    let done = copy_done(&site, &entry["id"]).await;
+    assert_digests_equal(&site, &done).await;
+}
+
+async fn entry_status(site: &Site, id: &Value) -> String {
+    entry(site, id).await["copy"]["status"].as_str().unwrap_or_default().to_owned()
+}
+
+fn encode(text: &str) -> String {
+    text.replace('+', "%2B").replace(':', "%3A")
+}
