@@ -78,6 +78,8 @@ pub struct Agent {
     /// concurrent changes apply one after the other.
     state: Mutex<Persisted>,
     recording: Recording,
+    /// Material copying from failover periods (the seed's DVRFailoverService).
+    pub copies: Arc<crate::copy_tasks::CopyService>,
 }
 
 const STATE_FILE: &str = "state.json";
@@ -107,7 +109,11 @@ impl Agent {
                 });
             }
         };
+        let copies = crate::copy_tasks::CopyService::open(data_dir).map_err(|source| {
+            AgentError::Io { context: "reading the copy tasks".into(), source }
+        })?;
         let agent = Agent {
+            copies: Arc::new(copies),
             name,
             kind,
             archive,

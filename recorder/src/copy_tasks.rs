@@ -1,12 +1,463 @@
-//! The material-copy task service (the seed's DVRFailoverService: StartDataCopy,
-//! UpdateClientInfo, UpdateFailoverTaskStates). Its paths are reserved in `API.md`; this build
-//! answers them with 501 until the service lands (issue 7).
+//! The material-copy task service (the seed's DVRFailoverService): StartDataCopy,
+//! UpdateClientInfo and UpdateFailoverTaskStates. Tasks live in `copy-tasks.json` in the data
+//! directory (written whole, synced and renamed, so a SIGKILL leaves the old or the new file) and
+//! are processed one by one by a background worker, channel by channel, in time slices: after
+//! every slice the channel's position is saved, so a task resumes where it stopped.
 
+use crate::agent::Agent;
+use crate::channel_kind::ChannelKind;
+use crate::digest;
 use crate::error::ApiError;
+use crate::ingest;
+use crate::time::{Micros, TimeRange, format_micros, now_micros, parse_instant};
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-pub async fn not_yet() -> ApiError {
-    ApiError::NotImplemented(
-        "The material-copy task service (StartDataCopy, UpdateClientInfo, UpdateFailoverTaskStates) is not in this build yet."
-            .into(),
+/// One slice of the period per ingest: the unit of resumption.
+const SLICE: Micros = 10_000_000;
+/// After a failed attempt (source unreachable, error), the task waits this long.
+const RETRY_AFTER: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    NotStarted,
+    Queued,
+    Copying,
+    Done,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Peer {
+    pub name: String,
+    pub address: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChannelState {
+    pub channel: String,
+    pub kind: ChannelKind,
+    pub status: Status,
+    /// Everything before this instant is copied.
+    #[serde(skip)]
+    position: Option<Micros>,
+    pub copied_until: Option<String>,
+    pub bytes: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Task {
+    pub id: i64,
+    pub failover_id: i64,
+    pub status: Status,
+    pub source: Peer,
+    pub recorder: String,
+    pub from: String,
+    pub to: String,
+    pub error: Option<String>,
+    pub channels: Vec<ChannelState>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartDataCopy {
+    failover_id: i64,
+    source: Peer,
+    recorder: String,
+    from: String,
+    to: String,
+    #[serde(default)]
+    channels: Vec<ChannelRequest>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ChannelRequest {
+    id: String,
+    kind: ChannelKind,
+}
+
+/// The tasks and where they are kept.
+pub struct CopyService {
+    path: PathBuf,
+    tasks: Mutex<Vec<Task>>,
+    wake: tokio::sync::Notify,
+    http: reqwest::Client,
+}
+
+impl CopyService {
+    pub fn open(data_dir: &FsPath) -> std::io::Result<Self> {
+        let path = data_dir.join("copy-tasks.json");
+        let mut tasks: Vec<Task> = match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(std::io::Error::other)?,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(error) => return Err(error),
+        };
+        for task in &mut tasks {
+            for channel in &mut task.channels {
+                channel.position =
+                    channel.copied_until.as_deref().and_then(|text| parse_instant(text).ok());
+            }
+            // A task interrupted mid-copy goes on where its channels stopped.
+            if task.status == Status::Copying {
+                task.status = Status::Queued;
+            }
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .build()
+            .map_err(std::io::Error::other)?;
+        Ok(CopyService { path, tasks: Mutex::new(tasks), wake: tokio::sync::Notify::new(), http })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Task>> {
+        self.tasks.lock().unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    fn save(&self, tasks: &[Task]) -> std::io::Result<()> {
+        let temporary = self.path.with_extension("json.tmp");
+        let bytes = serde_json::to_vec_pretty(tasks).map_err(std::io::Error::other)?;
+        {
+            use std::io::Write;
+            let mut file = std::fs::File::create(&temporary)?;
+            file.write_all(&bytes)?;
+            file.sync_all()?;
+        }
+        std::fs::rename(&temporary, &self.path)
+    }
+
+    fn update<T>(&self, change: impl FnOnce(&mut Vec<Task>) -> T) -> Result<T, ApiError> {
+        let mut tasks = self.lock();
+        let answer = change(&mut tasks);
+        self.save(&tasks)
+            .map_err(|error| ApiError::Internal(format!("saving the copy tasks: {error}")))?;
+        Ok(answer)
+    }
+}
+
+fn now_text() -> String {
+    format_micros(now_micros())
+}
+
+/// StartDataCopy.
+pub async fn start(
+    State(agent): State<Arc<Agent>>,
+    body: Result<Json<StartDataCopy>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<Task>), ApiError> {
+    let Json(request) =
+        body.map_err(|rejection| ApiError::invalid_field("body", rejection.body_text()))?;
+    let service = agent.copies.clone();
+    let from = parse_instant(&request.from).map_err(|why| ApiError::invalid_field("from", why))?;
+    let to = parse_instant(&request.to).map_err(|why| ApiError::invalid_field("to", why))?;
+    if from >= to {
+        return Err(ApiError::invalid_field("to", "must be after from"));
+    }
+    if reqwest::Url::parse(&request.source.address).is_err() {
+        return Err(ApiError::invalid_field("source.address", "is not a URL"));
+    }
+    let channels = if request.channels.is_empty() {
+        source_channels(&service.http, &request.source).await?
+    } else {
+        request.channels.into_iter().map(|channel| (channel.id, channel.kind)).collect()
+    };
+    let answer = service.update(|tasks| {
+        if let Some(task) = tasks.iter_mut().find(|task| task.failover_id == request.failover_id) {
+            // The same failover again: one task. A failed one is retried.
+            if task.status == Status::Failed {
+                task.status = Status::Queued;
+                task.error = None;
+                for channel in &mut task.channels {
+                    if channel.status == Status::Failed {
+                        channel.status = Status::Queued;
+                        channel.position = None;
+                        channel.copied_until = None;
+                        channel.bytes = 0;
+                    }
+                }
+            }
+            return (StatusCode::OK, task.clone());
+        }
+        let id = tasks.iter().map(|task| task.id).max().unwrap_or(0) + 1;
+        let task = Task {
+            id,
+            failover_id: request.failover_id,
+            status: Status::Queued,
+            source: request.source,
+            recorder: request.recorder,
+            from: format_micros(from),
+            to: format_micros(to),
+            error: None,
+            channels: channels
+                .into_iter()
+                .map(|(channel, kind)| ChannelState {
+                    channel,
+                    kind,
+                    status: Status::Queued,
+                    position: None,
+                    copied_until: None,
+                    bytes: 0,
+                })
+                .collect(),
+            created_at: now_text(),
+            updated_at: now_text(),
+        };
+        tasks.push(task.clone());
+        (StatusCode::CREATED, task)
+    })?;
+    service.wake.notify_one();
+    Ok((answer.0, Json(answer.1)))
+}
+
+async fn source_channels(
+    http: &reqwest::Client,
+    source: &Peer,
+) -> Result<Vec<(String, ChannelKind)>, ApiError> {
+    #[derive(Deserialize)]
+    struct Entry {
+        id: String,
+        kind: ChannelKind,
+    }
+    let url = format!("{}/api/v1/channels", source.address.trim_end_matches('/'));
+    let entries: Vec<Entry> =
+        async { http.get(url).send().await?.error_for_status()?.json().await }.await.map_err(
+            |error| {
+                ApiError::Conflict(format!(
+                    "the failover server {} could not list its channels: {error}",
+                    source.name
+                ))
+            },
+        )?;
+    Ok(entries.into_iter().map(|entry| (entry.id, entry.kind)).collect())
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    failover_id: Option<i64>,
+}
+
+/// UpdateFailoverTaskStates: every task, or the one of a failover.
+pub async fn list(
+    State(agent): State<Arc<Agent>>,
+    Query(query): Query<ListQuery>,
+) -> Json<Vec<Task>> {
+    let tasks = agent.copies.lock();
+    Json(
+        tasks
+            .iter()
+            .filter(|task| query.failover_id.is_none_or(|id| task.failover_id == id))
+            .cloned()
+            .collect(),
     )
+}
+
+pub async fn one(
+    State(agent): State<Arc<Agent>>,
+    Path(id): Path<i64>,
+) -> Result<Json<Task>, ApiError> {
+    let tasks = agent.copies.lock();
+    tasks
+        .iter()
+        .find(|task| task.id == id)
+        .cloned()
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("There is no copy task {id}.")))
+}
+
+/// UpdateClientInfo: where the failover server is now.
+pub async fn client_info(
+    State(agent): State<Arc<Agent>>,
+    Path(id): Path<i64>,
+    body: Result<Json<Peer>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Task>, ApiError> {
+    let Json(peer) =
+        body.map_err(|rejection| ApiError::invalid_field("body", rejection.body_text()))?;
+    if reqwest::Url::parse(&peer.address).is_err() {
+        return Err(ApiError::invalid_field("address", "is not a URL"));
+    }
+    let service = agent.copies.clone();
+    let task = service.update(|tasks| {
+        let task = tasks.iter_mut().find(|task| task.id == id)?;
+        task.source = peer;
+        task.updated_at = now_text();
+        Some(task.clone())
+    })?;
+    service.wake.notify_one();
+    task.map(Json).ok_or_else(|| ApiError::NotFound(format!("There is no copy task {id}.")))
+}
+
+/// The worker: one task at a time, the oldest waiting first.
+pub async fn run(agent: Arc<Agent>) {
+    loop {
+        let next = agent
+            .copies
+            .lock()
+            .iter()
+            .find(|task| matches!(task.status, Status::Queued | Status::Copying))
+            .map(|task| task.id);
+        match next {
+            Some(id) => {
+                if let Err(error) = process(&agent, id).await {
+                    tracing::warn!(task = id, %error, "material copy interrupted; it resumes later");
+                    let _ = agent.copies.update(|tasks| {
+                        if let Some(task) = tasks.iter_mut().find(|task| task.id == id) {
+                            task.status = Status::Queued;
+                            task.error = Some(error.clone());
+                            task.updated_at = now_text();
+                        }
+                    });
+                    tokio::time::sleep(RETRY_AFTER).await;
+                }
+            }
+            None => {
+                let _ = tokio::time::timeout(Duration::from_secs(5), agent.copies.wake.notified())
+                    .await;
+            }
+        }
+    }
+}
+
+/// Copies the task's channels one by one, slice by slice, then verifies them.
+async fn process(agent: &Agent, id: i64) -> Result<(), String> {
+    let service = &agent.copies;
+    let Some(task) = service.lock().iter().find(|task| task.id == id).cloned() else {
+        return Ok(());
+    };
+    let from = parse_instant(&task.from)?;
+    let to = parse_instant(&task.to)?;
+    set(service, id, |task| task.status = Status::Copying)?;
+    for channel in task.channels.iter().filter(|channel| channel.status != Status::Done) {
+        let local = agent
+            .archive
+            .ensure_channel(&channel.channel, channel.kind)
+            .map_err(|error| error.to_string())?;
+        let mut position = channel.position.unwrap_or(from).max(from);
+        set_channel(service, id, &channel.channel, |state| state.status = Status::Copying)?;
+        while position < to {
+            let end = (position + SLICE).min(to);
+            let source = service
+                .lock()
+                .iter()
+                .find(|task| task.id == id)
+                .map(|task| task.source.clone())
+                .ok_or("task vanished")?;
+            let url = format!(
+                "{}/api/v1/channels/{}/playback?from={}&to={}&origin={}",
+                source.address.trim_end_matches('/'),
+                channel.channel,
+                encode(&format_micros(position)),
+                encode(&format_micros(end)),
+                encode(&source.name)
+            );
+            let response = service
+                .http
+                .get(url)
+                .send()
+                .await
+                .and_then(|response| response.error_for_status())
+                .map_err(|error| format!("{} is not reachable: {error}", source.name))?;
+            let outcome = ingest::ingest_stream(local.clone(), response.bytes_stream())
+                .await
+                .map_err(|error| format!("channel {}: {error}", channel.channel))?;
+            position = end;
+            set_channel(service, id, &channel.channel, |state| {
+                state.position = Some(end);
+                state.copied_until = Some(format_micros(end));
+                state.bytes += outcome.bytes_stored as i64;
+            })?;
+        }
+        set_channel(service, id, &channel.channel, |state| state.status = Status::Done)?;
+    }
+    verify(agent, id, from, to).await
+}
+
+/// Equal digests of the period on both sides, channel by channel, or the task fails naming them.
+async fn verify(agent: &Agent, id: i64, from: Micros, to: Micros) -> Result<(), String> {
+    let service = &agent.copies;
+    let Some(task) = service.lock().iter().find(|task| task.id == id).cloned() else {
+        return Ok(());
+    };
+    let range = TimeRange::new(from, to)?;
+    let mut different = Vec::new();
+    for channel in &task.channels {
+        let url = format!(
+            "{}/api/v1/channels/{}/digest?from={}&to={}&origin={}",
+            task.source.address.trim_end_matches('/'),
+            channel.channel,
+            encode(&task.from),
+            encode(&task.to),
+            encode(&task.source.name)
+        );
+        let theirs: serde_json::Value =
+            async { service.http.get(url).send().await?.error_for_status()?.json().await }
+                .await
+                .map_err(|error| {
+                    format!("{} is not reachable for verification: {error}", task.source.name)
+                })?;
+        let local = agent.archive.channel(&channel.channel).ok_or("the copied channel vanished")?;
+        let origin = Some(task.source.name.clone());
+        let ours = tokio::task::spawn_blocking(move || digest::digest(&local, range, origin))
+            .await
+            .map_err(|error| error.to_string())?
+            .map_err(|error| error.to_string())?;
+        let ours = serde_json::to_value(&ours).map_err(|error| error.to_string())?;
+        if ours != theirs {
+            different.push(channel.channel.clone());
+        }
+    }
+    set(service, id, |task| {
+        if different.is_empty() {
+            task.status = Status::Done;
+            task.error = None;
+        } else {
+            task.status = Status::Failed;
+            task.error = Some(format!(
+                "Verification failed: the copy differs from the failover server on {}.",
+                different.join(", ")
+            ));
+            for channel in &mut task.channels {
+                if different.contains(&channel.channel) {
+                    channel.status = Status::Failed;
+                }
+            }
+        }
+    })
+}
+
+fn set(service: &CopyService, id: i64, change: impl FnOnce(&mut Task)) -> Result<(), String> {
+    service
+        .update(|tasks| {
+            if let Some(task) = tasks.iter_mut().find(|task| task.id == id) {
+                change(task);
+                task.updated_at = now_text();
+            }
+        })
+        .map_err(|error| format!("{error:?}"))
+}
+
+fn set_channel(
+    service: &CopyService,
+    id: i64,
+    channel: &str,
+    change: impl FnOnce(&mut ChannelState),
+) -> Result<(), String> {
+    set(service, id, |task| {
+        if let Some(state) = task.channels.iter_mut().find(|state| state.channel == channel) {
+            change(state);
+        }
+    })
+}
+
+fn encode(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('+', "%2B")
+        .replace(':', "%3A")
+        .replace(' ', "%20")
+        .replace('&', "%26")
 }

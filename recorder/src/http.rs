@@ -37,9 +37,9 @@ pub fn router(agent: Arc<Agent>) -> Router {
         .route("/v1/channels/{id}/records", post(channel_ingest).layer(DefaultBodyLimit::disable()))
         .route("/v1/channels/{id}/anpr", get(anpr_search))
         .route("/v1/channels/{id}/alarms", get(alarm_search))
-        .route("/v1/copy-tasks", get(copy_tasks::not_yet).post(copy_tasks::not_yet))
-        .route("/v1/copy-tasks/{id}", get(copy_tasks::not_yet))
-        .route("/v1/copy-tasks/{id}/client-info", put(copy_tasks::not_yet))
+        .route("/v1/copy-tasks", get(copy_tasks::list).post(copy_tasks::start))
+        .route("/v1/copy-tasks/{id}", get(copy_tasks::one))
+        .route("/v1/copy-tasks/{id}/client-info", put(copy_tasks::client_info))
         .layer(DefaultBodyLimit::max(SETTINGS_BODY_LIMIT))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);

@@ -61,6 +61,7 @@ pub async fn run(args: Args) -> Result<(), StartupError> {
         max_bytes: (args.retention_max_bytes > 0).then_some(args.retention_max_bytes),
     };
     let retention = tokio::spawn(run_retention(archive, policy, args.retention_interval));
+    let copying = tokio::spawn(crate::copy_tasks::run(agent.clone()));
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -89,6 +90,7 @@ pub async fn run(args: Args) -> Result<(), StartupError> {
         }
     };
     retention.abort();
+    copying.abort();
     let stopping = agent.clone();
     if tokio::task::spawn_blocking(move || stopping.stop()).await.is_err() {
         tracing::error!("stopping the recording failed");

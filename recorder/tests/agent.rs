@@ -583,7 +583,18 @@ async fn malformed_requests_get_4xx_and_change_nothing() {
     let (status, body) = send_json(Method::POST, &agent.url("/health"), &json!({})).await;
     expect_error(status, &body, 405);
     let (status, body) = send_json(Method::POST, &agent.url("/copy-tasks"), &json!({})).await;
-    expect_error(status, &body, 501);
+    expect_error(status, &body, 400);
+    let bad_range = json!({
+        "failover_id": 1, "source": {"name": "fo-1", "address": "http://127.0.0.1:9"}, "recorder": "rec-1",
+        "from": "2026-01-02T00:00:00Z", "to": "2026-01-01T00:00:00Z", "channels": [{"id": "video-1", "kind": "video"}],
+    });
+    let (status, body) = send_json(Method::POST, &agent.url("/copy-tasks"), &bad_range).await;
+    expect_error(status, &body, 400);
+    let (status, body) = get(&agent.url("/copy-tasks/77")).await;
+    expect_error(status, &body, 404);
+    // Nothing was created by the refused requests.
+    let (status, body) = get(&agent.url("/copy-tasks")).await;
+    assert_eq!((status, body), (200, json!([])));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

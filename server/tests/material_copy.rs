@@ -22,20 +22,6 @@ async fn copy_done(site: &Site, id: &Value) -> Value {
     .await
 }
 
-/// The recorder side of material copying (its copy-task service) is issue 7's second half; until
-/// an agent answers its copy-task API with something other than 501, these tests say so and stop.
-async fn copy_service_missing(site: &Site) -> bool {
-    let Some(agent) = site.agents.values().next() else { return true };
-    let answer = reqwest::get(format!("{}/api/v1/copy-tasks", agent.address)).await;
-    let missing = answer.map(|response| response.status().as_u16() == 501).unwrap_or(true);
-    if missing {
-        eprintln!(
-            "SKIPPED: the recorder agent's copy-task service answers 501 (not implemented yet)"
-        );
-    }
-    missing
-}
-
 /// Fails rec-1 over to fo-1, lets fo-1 record for a while, brings rec-1 back and fails back.
 async fn failed_over_and_back(site: &mut Site, recorder: Value) -> Value {
     let entry = site.failed_over(recorder).await;
@@ -81,13 +67,35 @@ async fn assert_digests_equal(site: &Site, entry: &Value) {
 async fn after_failback_the_failover_period_is_copied_home_and_verified() {
     let mut site = Site::start(Some(1), &[]).await;
     let entry = failed_over_and_back(&mut site, json!({ "auto_failback": false })).await;
-    if copy_service_missing(&site).await {
-        return;
-    }
     let done = copy_done(&site, &entry["id"]).await;
     assert_digests_equal(&site, &done).await;
     let notes = done["notes"].to_string();
     assert!(notes.contains("copy_queued") && notes.contains("copy_done"), "{notes}");
+    // StartDataCopy twice for the same failover: one task on the recorder.
+    let rec = site.agents["rec-1"].address.clone();
+    let tasks: Value = reqwest::get(format!("{rec}/api/v1/copy-tasks?failover_id={}", entry["id"]))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let task = tasks[0].clone();
+    assert_eq!(tasks.as_array().map(Vec::len), Some(1), "{tasks}");
+    let again = json!({
+        "failover_id": entry["id"], "source": task["source"], "recorder": "rec-1",
+        "from": task["from"], "to": task["to"], "channels": [],
+    });
+    let repeated = reqwest::Client::new()
+        .post(format!("{rec}/api/v1/copy-tasks"))
+        .json(&again)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(repeated.status(), 200);
+    assert_eq!(repeated.json::<Value>().await.unwrap()["id"], task["id"]);
+    let all: Value =
+        reqwest::get(format!("{rec}/api/v1/copy-tasks")).await.unwrap().json().await.unwrap();
+    assert_eq!(all.as_array().map(Vec::len), Some(1), "{all}");
     // Nothing left to copy.
     let (status, refusal) =
         site.post(&format!("/api/v1/failovers/{}/material-copy", entry["id"]), json!({})).await;
@@ -115,9 +123,6 @@ async fn copying_by_hand_is_refused_before_failback_and_works_after() {
         "the server's setting said not to copy"
     );
 
-    if copy_service_missing(&site).await {
-        return;
-    }
     let (status, started) = site.post(&path, json!({})).await;
     assert_eq!(status, 202, "{started}");
     let done = copy_done(&site, &entry["id"]).await;
@@ -128,9 +133,6 @@ async fn copying_by_hand_is_refused_before_failback_and_works_after() {
 async fn a_manager_restarted_mid_copy_brings_the_copy_states_back() {
     let mut site = Site::start(Some(1), &[]).await;
     let entry = failed_over_and_back(&mut site, json!({ "auto_failback": false })).await;
-    if copy_service_missing(&site).await {
-        return;
-    }
     // The manager dies (SIGKILL) right after queueing the copy; the recorder copies on.
     site.restart_manager(&[]).await;
     let done = copy_done(&site, &entry["id"]).await;
