@@ -21,7 +21,9 @@ test("an operator sees a failover arrive live, fails back, and the entry moves t
   const servers = await (await admin.get("/api/v1/servers")).json();
   const recorder2 = servers.find((server: any) => server.name === "recorder-2");
   // Manual failback in this test: automatic failback off for recorder-2.
-  expect((await admin.patch(`/api/v1/servers/${recorder2.id}`, { data: { auto_failback: false } })).status()).toBe(200);
+  // Manual failback and manual material copying in this test.
+  const patched = await admin.patch(`/api/v1/servers/${recorder2.id}`, { data: { auto_failback: false, copy_after_failback: false } });
+  expect(patched.status()).toBe(200);
 
   const context = await browser.newContext();
   const log = await context.newPage();
@@ -56,9 +58,21 @@ test("an operator sees a failover arrive live, fails back, and the entry moves t
   await expect(finalizedRow).toContainText("manual, operator");
   await log.screenshot({ path: `${shots}/log-failback-ok.png`, fullPage: true });
 
+  // Material copying by hand: the finalized entry is selected, the button is enabled.
+  await finalizedRow.click();
+  const copy = log.getByTestId("start-copy");
+  await expect(copy).toBeEnabled();
+  await copy.click();
+  await expect(log.getByTestId("copy-started")).toContainText("Material copying to recorder-2 started");
+
   // The entry's own page tells the incident.
   await finalizedRow.getByRole("link", { name: "recorder-2" }).click();
   await expect(log.locator("ol.timeline li.done")).toHaveCount(4);
+  // Progress reaches done, live, for every channel.
+  await expect(log.getByTestId("copy-overall")).toContainText("100 %", { timeout: 60_000 });
+  await expect(log.locator('li[data-code="copy_done"]')).toBeVisible({ timeout: 60_000 });
+  await expect(log.locator('table.copy-table tr[data-status="done"]').first()).toBeVisible();
+  await expect(log.locator('table.copy-table tr[data-status="failed"]')).toHaveCount(0);
   await expect(log.locator('li[data-code="failback_performed"]')).toBeVisible();
   await log.screenshot({ path: `${shots}/entry-detail.png`, fullPage: true });
   expect(errors.filter((error) => /Content Security Policy|panicked/i.test(error))).toEqual([]);
