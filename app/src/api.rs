@@ -65,6 +65,17 @@ pub async fn edit_server(id: i64, patch: ServerPatch) -> Result<Server, Failure>
     )
 }
 
+#[server(prefix = "/rpc", input = Json)]
+pub async fn assign_group(server_id: i64, group_id: Option<i64>) -> Result<(), Failure> {
+    answer(
+        async {
+            let caller = crate::port::require_caller()?;
+            crate::port::ConsoleHandle::current()?.assign_group(&caller, server_id, group_id).await
+        }
+        .await,
+    )
+}
+
 #[server(prefix = "/rpc")]
 pub async fn set_demo_power(server_id: i64, power: DemoPower) -> Result<(), Failure> {
     answer(

@@ -27,6 +27,14 @@ pub trait Console: Send + Sync + 'static {
 
     async fn groups(&self, caller: &Caller) -> Result<Vec<FailoverGroup>, Failure>;
 
+    /// Moves a server into a failover group, or out of every group with `None`.
+    async fn assign_group(
+        &self,
+        caller: &Caller,
+        server_id: i64,
+        group_id: Option<i64>,
+    ) -> Result<(), Failure>;
+
     /// The demo site's process switches, when the manager runs as `standby demo`.
     async fn demo_switches(&self, caller: &Caller) -> Option<Vec<DemoSwitch>>;
 

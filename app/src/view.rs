@@ -23,7 +23,7 @@ pub struct ServersView {
 
 impl ServersView {
     /// The failover group a server belongs to, if any.
-    pub fn group_of(&self, server_id: i64) -> Option<&str> {
+    pub fn group_of(&self, server_id: i64) -> Option<(i64, String)> {
         self.groups
             .iter()
             .find(|group| {
@@ -33,7 +33,7 @@ impl ServersView {
                     .chain(&group.failover_servers)
                     .any(|member| member.id == server_id)
             })
-            .map(|group| group.name.as_str())
+            .map(|group| (group.id, group.name.clone()))
     }
 }
 

@@ -126,3 +126,25 @@ test("an operator switches maintenance mode but not the administrator's settings
   await expect(page.getByTestId("monitoring-recorder-new")).toBeDisabled();
   await expect(page.getByText("Only administrators change server settings")).toBeVisible();
 });
+
+test("an administrator puts a server into a failover group and renames a server", async ({ page, request }) => {
+  await request.post("/api/v1/login", { data: { username: "admin", password: demoPassword } });
+  const created = await request.post("/api/v1/failover-groups", { data: { name: "North" } });
+  expect(created.status()).toBe(201);
+  await loginAs(page, "admin");
+  await page.getByTestId("group-recorder-4").selectOption({ label: "North" });
+  await expect
+    .poll(async () => {
+      const groups = await (await request.get("/api/v1/failover-groups")).json();
+      return groups.find((group: any) => group.name === "North").recorders.map((server: any) => server.name);
+    })
+    .toEqual(["recorder-4"]);
+  await expect(page.getByTestId("group-recorder-4")).toHaveValue(String((await created.json()).id));
+
+  await page.getByTestId("edit-recorder-new").click();
+  const row = page.locator('tr[data-server="recorder-new"]');
+  await row.getByLabel("Name").fill("recorder-renamed");
+  await row.getByRole("button", { name: "Save" }).click();
+  await expect(page.locator('tr[data-server="recorder-renamed"]')).toBeVisible();
+  await page.screenshot({ path: `${shots}/servers-groups.png`, fullPage: true });
+});

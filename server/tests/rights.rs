@@ -3,7 +3,10 @@
 
 mod common;
 
-use app::api::{LoadAudit, LoadServersPage, SetDemoPower, Whoami};
+use app::api::{
+    AddServer, AssignGroup, EditServer, LoadAudit, LoadDashboard, LoadFailover, LoadFailoverLog,
+    LoadServersPage, SetDemoPower, StartFailback, StartMaterialCopy, Whoami,
+};
 use app::auth::Role;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
@@ -93,9 +96,34 @@ fn rest_cases(server_id: i64) -> Vec<Case> {
     ]
 }
 
-/// Server functions take form-encoded arguments.
+/// Server functions: form-encoded arguments, or JSON (a body starting with `{`).
 fn server_fn_cases(server_id: i64) -> Vec<(String, String, Option<Role>)> {
     vec![
+        (LoadFailoverLog::PATH.to_owned(), r#"{"filter":{}}"#.to_owned(), Some(Role::Viewer)),
+        (LoadFailover::PATH.to_owned(), "id=999".to_owned(), Some(Role::Viewer)),
+        (LoadDashboard::PATH.to_owned(), String::new(), Some(Role::Viewer)),
+        (StartFailback::PATH.to_owned(), "id=999".to_owned(), Some(Role::Operator)),
+        (StartMaterialCopy::PATH.to_owned(), "id=999".to_owned(), Some(Role::Operator)),
+        (
+            AddServer::PATH.to_owned(),
+            r#"{"new":{"name":"fn-added","address":"h:1","kind":"recorder"}}"#.to_owned(),
+            Some(Role::Admin),
+        ),
+        (
+            EditServer::PATH.to_owned(),
+            format!(r#"{{"id":{server_id},"patch":{{"auto_failback":false}}}}"#),
+            Some(Role::Admin),
+        ),
+        (
+            EditServer::PATH.to_owned(),
+            format!(r#"{{"id":{server_id},"patch":{{"maintenance_mode":true}}}}"#),
+            Some(Role::Operator),
+        ),
+        (
+            AssignGroup::PATH.to_owned(),
+            format!(r#"{{"server_id":{server_id},"group_id":null}}"#),
+            Some(Role::Admin),
+        ),
         (LoadServersPage::PATH.to_owned(), String::new(), Some(Role::Viewer)),
         (
             SetDemoPower::PATH.to_owned(),
@@ -125,8 +153,12 @@ fn verdict(status: StatusCode) -> &'static str {
 }
 
 async fn server_fn(app: &TestApp, who: &As, path: &str, body: &str) -> StatusCode {
-    let mut request =
-        Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    let content_type = if body.starts_with('{') {
+        "application/json"
+    } else {
+        "application/x-www-form-urlencoded"
+    };
+    let mut request = Request::post(path).header(header::CONTENT_TYPE, content_type);
     match who {
         As::Anonymous => {}
         As::Token(token) => {

@@ -1,7 +1,7 @@
 //! The Servers page: every server's live state at a glance, its settings per server, and (for
 //! administrators) adding and editing servers.
 
-use crate::api::{add_server, edit_server, load_servers_page, set_demo_power};
+use crate::api::{add_server, assign_group, edit_server, load_servers_page, set_demo_power};
 use crate::auth::Right;
 use crate::failure::Failure;
 use crate::live::use_live;
@@ -13,6 +13,7 @@ use leptos::prelude::*;
 type SwitchAction = Action<(i64, DemoPower), Result<(), Failure>>;
 type EditAction = Action<(i64, ServerPatch), Result<Server, Failure>>;
 type AddAction = Action<NewServer, Result<Server, Failure>>;
+type AssignAction = Action<(i64, Option<i64>), Result<(), Failure>>;
 
 #[component]
 pub fn ServersPage() -> impl IntoView {
@@ -32,8 +33,13 @@ pub fn ServersPage() -> impl IntoView {
         async move { add_server(new).await }
     });
     // An action's own answer refreshes the page even before the monitor notices the change.
+    let assign: AssignAction = Action::new(|(server, group): &(i64, Option<i64>)| {
+        let (server, group) = (*server, *group);
+        async move { assign_group(server, group).await }
+    });
     Effect::new(move |_| {
-        if switch.version().get() + edit.version().get() + add.version().get() > 0 {
+        let actions = switch.version().get() + edit.version().get() + add.version().get();
+        if actions + assign.version().get() > 0 {
             live.changed();
         }
     });
@@ -53,6 +59,7 @@ pub fn ServersPage() -> impl IntoView {
             </header>
             {move || refusal(switch.value().get().and_then(Result::err))}
             {move || refusal(edit.value().get().and_then(Result::err))}
+            {move || refusal(assign.value().get().and_then(Result::err))}
             // Outside the live-refreshed part, so a refresh keeps the form as it is.
             <Show when=move || {
                 servers.get().and_then(Result::ok).is_some_and(|view| view.me.can(Right::ManageServers))
@@ -64,7 +71,7 @@ pub fn ServersPage() -> impl IntoView {
                     servers
                         .get()
                         .map(|answer| match answer {
-                            Ok(view) => view! { <ServerTable view filter switch edit /> }.into_any(),
+                            Ok(view) => view! { <ServerTable view filter switch edit assign /> }.into_any(),
                             Err(failure) => {
                                 view! { <p class="error" role="alert">{failure.message}</p> }
                                     .into_any()
@@ -129,6 +136,7 @@ fn ServerTable(
     filter: RwSignal<String>,
     switch: SwitchAction,
     edit: EditAction,
+    assign: AssignAction,
 ) -> impl IntoView {
     let has_demo = view.demo.is_some();
     let rows = view.clone();
@@ -179,13 +187,15 @@ fn ServerTable(
                         .into_iter()
                         .map(|server| {
                             let powered = view.switch_for(server.id).map(|switch| switch.powered);
-                            let group = view.group_of(server.id).map(str::to_owned);
+                            let group = view.group_of(server.id);
+                            let groups: Vec<(i64, String)> =
+                                view.groups.iter().map(|group| (group.id, group.name.clone())).collect();
                             let rights = RowRights {
                                 admin: view.me.can(Right::ManageServers),
                                 maintenance: view.me.can(Right::SetMaintenanceMode),
                                 switch: view.me.can(Right::DemoPower),
                             };
-                            view! { <ServerRow server group powered has_demo rights switch edit /> }
+                            view! { <ServerRow server group groups powered has_demo rights switch edit assign /> }
                         })
                         .collect_view()
                         .into_any()
@@ -206,13 +216,17 @@ struct RowRights {
 #[component]
 fn ServerRow(
     server: Server,
-    group: Option<String>,
+    /// The server's failover group (id, name), if any.
+    group: Option<(i64, String)>,
+    /// Every failover group, for an administrator's choice.
+    groups: Vec<(i64, String)>,
     /// `Some` when `standby demo` runs this server's process.
     powered: Option<bool>,
     has_demo: bool,
     rights: RowRights,
     switch: SwitchAction,
     edit: EditAction,
+    assign: AssignAction,
 ) -> impl IntoView {
     let state = server.state;
     let id = server.id;
@@ -240,6 +254,7 @@ fn ServerRow(
             <td class="name">
                 {server.name.clone()}
                 <div class="muted kind">{server.kind.as_str()}</div>
+                {rights.admin.then(|| view! { <EditNameAndAddress server=server.clone() edit /> })}
             </td>
             <td>
                 <span class=format!("state state-{}", state.as_str())>{state.label()}</span>
@@ -249,7 +264,31 @@ fn ServerRow(
             <td>
                 <LocalTime at=server.last_seen_at />
             </td>
-            <td>{group.unwrap_or_else(|| "—".into())}</td>
+            <td>
+                {if rights.admin {
+                    let current = group.as_ref().map(|(id, _)| *id);
+                    view! {
+                        <select
+                            aria-label="Failover group"
+                            data-testid=format!("group-{name}")
+                            on:change=move |event| {
+                                assign.dispatch((id, event_target_value(&event).parse().ok()));
+                            }
+                        >
+                            <option value="" selected=current.is_none()>"—"</option>
+                            {groups
+                                .into_iter()
+                                .map(|(group_id, group_name)| {
+                                    view! { <option value=group_id.to_string() selected=current == Some(group_id)>{group_name}</option> }
+                                })
+                                .collect_view()}
+                        </select>
+                    }
+                        .into_any()
+                } else {
+                    view! { <span>{group.map(|(_, name)| name).unwrap_or_else(|| "—".into())}</span> }.into_any()
+                }}
+            </td>
             <td>
                 {recorder.then(|| toggle(
                     "Failover monitoring",
@@ -305,5 +344,26 @@ fn DemoSwitchButton(
             {label}
         </button>
         {(!allowed).then(|| view! { <small class="muted">" operators only"</small> })}
+    }
+}
+
+/// An administrator's inline edit of a server's name and address.
+#[component]
+fn EditNameAndAddress(server: Server, edit: EditAction) -> impl IntoView {
+    let name = RwSignal::new(server.name.clone());
+    let address = RwSignal::new(server.address.clone());
+    let id = server.id;
+    view! {
+        <details class="edit-server">
+            <summary data-testid=format!("edit-{}", server.name)>"Edit"</summary>
+            <form on:submit=move |event| {
+                event.prevent_default();
+                edit.dispatch((id, ServerPatch { name: Some(name.get()), address: Some(address.get()), ..Default::default() }));
+            }>
+                <input type="text" aria-label="Name" bind:value=name />
+                <input type="text" aria-label="Address" bind:value=address />
+                <button type="submit">"Save"</button>
+            </form>
+        </details>
     }
 }

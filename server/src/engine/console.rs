@@ -36,6 +36,15 @@ impl Console for Engine {
         Engine::groups(self, caller).await
     }
 
+    async fn assign_group(
+        &self,
+        caller: &Caller,
+        server_id: i64,
+        group_id: Option<i64>,
+    ) -> Result<(), Failure> {
+        Engine::assign_group(self, caller, server_id, group_id).await
+    }
+
     async fn demo_switches(&self, caller: &Caller) -> Option<Vec<DemoSwitch>> {
         caller.require(Right::Read).ok()?;
         Some(self.demo.as_ref()?.switches().await)

@@ -122,6 +122,73 @@ impl Engine {
         self.audited(caller, "group.save", target, result).await
     }
 
+    /// Moves a server into a failover group (a failover server goes last in its order), or out
+    /// of every group with `None`.
+    pub async fn assign_group(
+        &self,
+        caller: &Caller,
+        server_id: i64,
+        group_id: Option<i64>,
+    ) -> Result<(), Failure> {
+        let result = async {
+            caller.require(Right::ManageServers)?;
+            let server = self
+                .store
+                .server(server_id)
+                .await?
+                .ok_or_else(|| Failure::not_found(format!("Server {server_id}")))?;
+            let groups = self.store.groups().await?;
+            if let Some(id) = group_id
+                && !groups.iter().any(|group| group.id == id)
+            {
+                return Err(Failure::not_found(format!("Failover group {id}")));
+            }
+            let settings = |group: &FailoverGroup, with: bool| GroupSettings {
+                name: group.name.clone(),
+                recorders: group
+                    .recorders
+                    .iter()
+                    .map(|member| member.id)
+                    .filter(|id| *id != server_id)
+                    .chain((with && server.kind == ServerKind::Recorder).then_some(server_id))
+                    .collect(),
+                failover_servers: group
+                    .failover_servers
+                    .iter()
+                    .map(|member| member.id)
+                    .filter(|id| *id != server_id)
+                    .chain((with && server.kind == ServerKind::Failover).then_some(server_id))
+                    .collect(),
+            };
+            // Out of the old group first: a server belongs to one group only.
+            for group in &groups {
+                let member = group
+                    .recorders
+                    .iter()
+                    .chain(&group.failover_servers)
+                    .any(|member| member.id == server_id);
+                if member && Some(group.id) != group_id {
+                    self.store.save_group(Some(group.id), &settings(group, false)).await?;
+                }
+            }
+            if let Some(group) = group_id.and_then(|id| groups.iter().find(|group| group.id == id))
+            {
+                self.store.save_group(Some(group.id), &settings(group, true)).await?;
+            }
+            Ok(())
+        }
+        .await;
+        self.audited(
+            caller,
+            "group.assign",
+            Some(format!("server {server_id} → group {group_id:?}")),
+            result,
+        )
+        .await?;
+        self.publish_servers(&[server_id]).await;
+        Ok(())
+    }
+
     pub async fn delete_group(&self, caller: &Caller, id: i64) -> Result<(), Failure> {
         let result = async {
             caller.require(Right::ManageServers)?;
