@@ -92,6 +92,7 @@ impl Agent {
         data_dir: &Path,
         archive: Arc<Archive>,
         recording: Recording,
+        copy: crate::copy_tasks::CopyConfig,
     ) -> Result<Self, AgentError> {
         let state_path = data_dir.join(STATE_FILE);
         let persisted = match std::fs::read(&state_path) {
@@ -109,7 +110,7 @@ impl Agent {
                 });
             }
         };
-        let copies = crate::copy_tasks::CopyService::open(data_dir).map_err(|source| {
+        let copies = crate::copy_tasks::CopyService::open(data_dir, copy).map_err(|source| {
             AgentError::Io { context: "reading the copy tasks".into(), source }
         })?;
         let agent = Agent {

@@ -62,6 +62,14 @@ pub struct Args {
     /// How often retention runs.
     #[arg(long, env = "STANDBY_RECORDER_RETENTION_INTERVAL", default_value = "30s", value_parser = parse_duration)]
     pub retention_interval: Micros,
+    /// Material copying pulls the failover period in slices of this length and saves its
+    /// position after each, so an interrupted copy loses at most one slice (e.g. 10s).
+    #[arg(long, env = "STANDBY_RECORDER_COPY_SLICE", default_value = "10s", value_parser = parse_positive_duration)]
+    pub copy_slice: Micros,
+    /// Bytes per second material copying may pull from a failover server (e.g. 20M), so a
+    /// copy leaves room for live video on the network; 0 means no limit.
+    #[arg(long, env = "STANDBY_RECORDER_COPY_MAX_RATE", default_value = "0", value_parser = parse_size)]
+    pub copy_max_rate: u64,
 }
 
 fn parse_fps(text: &str) -> Result<f64, String> {
@@ -104,6 +112,13 @@ pub fn parse_duration(text: &str) -> Result<Micros, String> {
         .filter(|n| *n >= 0)
         .and_then(|n| n.checked_mul(seconds)?.checked_mul(1_000_000))
         .ok_or_else(|| format!("{text:?} is not a duration (e.g. 90s, 5m, 2h, 30d)"))
+}
+
+fn parse_positive_duration(text: &str) -> Result<Micros, String> {
+    match parse_duration(text)? {
+        0 => Err("must be longer than 0 (e.g. 10s)".into()),
+        micros => Ok(micros),
+    }
 }
 
 #[cfg(test)]

@@ -5,21 +5,26 @@
 //! every slice the channel's position is saved, so a task resumes where it stopped.
 
 use crate::agent::Agent;
+use crate::archive::channel::ChannelArchive;
 use crate::channel_kind::ChannelKind;
 use crate::digest;
 use crate::error::ApiError;
 use crate::ingest;
 use crate::time::{Micros, TimeRange, format_micros, now_micros, parse_instant};
+use crate::wire;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use bytes::Bytes;
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
+use std::convert::Infallible;
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// One slice of the period per ingest: the unit of resumption.
-const SLICE: Micros = 10_000_000;
+/// ANPR reads or alarms asked for per search request (the search service's maximum).
+const EVENT_PAGE: usize = 1000;
 /// After a failed attempt (source unreachable, error), the task waits this long.
 const RETRY_AFTER: Duration = Duration::from_secs(2);
 
@@ -84,8 +89,17 @@ struct ChannelRequest {
     kind: ChannelKind,
 }
 
+#[derive(Debug, Clone, Copy)]
+pub struct CopyConfig {
+    /// Length of one slice of the period: the unit of resumption.
+    pub slice: Micros,
+    /// Bytes per second a copy may pull; `None`: as fast as the network allows.
+    pub max_rate: Option<u64>,
+}
+
 /// The tasks and where they are kept.
 pub struct CopyService {
+    config: CopyConfig,
     path: PathBuf,
     tasks: Mutex<Vec<Task>>,
     wake: tokio::sync::Notify,
@@ -93,7 +107,7 @@ pub struct CopyService {
 }
 
 impl CopyService {
-    pub fn open(data_dir: &FsPath) -> std::io::Result<Self> {
+    pub fn open(data_dir: &FsPath, config: CopyConfig) -> std::io::Result<Self> {
         let path = data_dir.join("copy-tasks.json");
         let mut tasks: Vec<Task> = match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(std::io::Error::other)?,
@@ -114,7 +128,13 @@ impl CopyService {
             .connect_timeout(Duration::from_secs(3))
             .build()
             .map_err(std::io::Error::other)?;
-        Ok(CopyService { path, tasks: Mutex::new(tasks), wake: tokio::sync::Notify::new(), http })
+        Ok(CopyService {
+            config,
+            path,
+            tasks: Mutex::new(tasks),
+            wake: tokio::sync::Notify::new(),
+            http,
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Task>> {
@@ -331,6 +351,7 @@ async fn process(agent: &Agent, id: i64) -> Result<(), String> {
     };
     let from = parse_instant(&task.from)?;
     let to = parse_instant(&task.to)?;
+    let mut pace = Pace::new(service.config.max_rate);
     set(service, id, |task| task.status = Status::Copying)?;
     for channel in task.channels.iter().filter(|channel| channel.status != Status::Done) {
         let local = agent
@@ -340,31 +361,22 @@ async fn process(agent: &Agent, id: i64) -> Result<(), String> {
         let mut position = channel.position.unwrap_or(from).max(from);
         set_channel(service, id, &channel.channel, |state| state.status = Status::Copying)?;
         while position < to {
-            let end = (position + SLICE).min(to);
+            let end = (position + service.config.slice).min(to);
+            // Read every slice: UpdateClientInfo may have moved the source meanwhile.
             let source = service
                 .lock()
                 .iter()
                 .find(|task| task.id == id)
                 .map(|task| task.source.clone())
                 .ok_or("task vanished")?;
-            let url = format!(
-                "{}/api/v1/channels/{}/playback?from={}&to={}&origin={}",
-                source.address.trim_end_matches('/'),
-                channel.channel,
-                encode(&format_micros(position)),
-                encode(&format_micros(end)),
-                encode(&source.name)
-            );
-            let response = service
-                .http
-                .get(url)
-                .send()
-                .await
-                .and_then(|response| response.error_for_status())
-                .map_err(|error| format!("{} is not reachable: {error}", source.name))?;
-            let outcome = ingest::ingest_stream(local.clone(), response.bytes_stream())
-                .await
-                .map_err(|error| format!("channel {}: {error}", channel.channel))?;
+            let pull =
+                Pull { http: &service.http, source: &source, channel, from: position, to: end };
+            let outcome = match channel.kind {
+                ChannelKind::Anpr | ChannelKind::Alarm => {
+                    pull.events(local.clone(), &mut pace).await
+                }
+                _ => pull.playback(local.clone(), &mut pace).await,
+            }?;
             position = end;
             set_channel(service, id, &channel.channel, |state| {
                 state.position = Some(end);
@@ -377,6 +389,140 @@ async fn process(agent: &Agent, id: i64) -> Result<(), String> {
     verify(agent, id, from, to).await
 }
 
+/// Keeps a copy at or under `--copy-max-rate`: after each chunk it waits until the bytes
+/// pulled so far are due.
+struct Pace {
+    rate: Option<u64>,
+    started: tokio::time::Instant,
+    bytes: u64,
+}
+
+impl Pace {
+    fn new(rate: Option<u64>) -> Self {
+        Pace { rate, started: tokio::time::Instant::now(), bytes: 0 }
+    }
+
+    fn due_after(&mut self, bytes: usize) -> Option<tokio::time::Instant> {
+        let rate = self.rate?;
+        self.bytes += bytes as u64;
+        Some(self.started + Duration::from_secs_f64(self.bytes as f64 / rate as f64))
+    }
+
+    async fn wait_after(&mut self, bytes: usize) {
+        if let Some(due) = self.due_after(bytes) {
+            tokio::time::sleep_until(due).await;
+        }
+    }
+}
+
+/// One slice of one channel, pulled from the failover server into the local archive.
+struct Pull<'a> {
+    http: &'a reqwest::Client,
+    source: &'a Peer,
+    channel: &'a ChannelState,
+    from: Micros,
+    to: Micros,
+}
+
+impl Pull<'_> {
+    fn request(&self, service: &str) -> reqwest::RequestBuilder {
+        let url = format!(
+            "{}/api/v1/channels/{}/{service}",
+            self.source.address.trim_end_matches('/'),
+            self.channel.channel
+        );
+        self.http.get(url).query(&[
+            ("from", format_micros(self.from)),
+            ("to", format_micros(self.to)),
+            ("origin", self.source.name.clone()),
+        ])
+    }
+
+    fn unreachable(&self) -> impl Fn(reqwest::Error) -> String + '_ {
+        move |error| format!("{} is not reachable: {error}", self.source.name)
+    }
+
+    fn not_stored(&self) -> impl Fn(ingest::IngestError) -> String + '_ {
+        move |error| format!("channel {}: {error}", self.channel.channel)
+    }
+
+    /// Audio, video, text and metadata: the playback stream, straight into ingest.
+    async fn playback(
+        &self,
+        local: Arc<ChannelArchive>,
+        pace: &mut Pace,
+    ) -> Result<ingest::IngestOutcome, String> {
+        let response = self
+            .request("playback")
+            .send()
+            .await
+            .and_then(|response| response.error_for_status())
+            .map_err(self.unreachable())?;
+        let paced = response.bytes_stream().then(|chunk| {
+            let due = chunk.as_ref().ok().and_then(|bytes| pace.due_after(bytes.len()));
+            async move {
+                if let Some(due) = due {
+                    tokio::time::sleep_until(due).await;
+                }
+                chunk
+            }
+        });
+        ingest::ingest_stream(local, Box::pin(paced)).await.map_err(self.not_stored())
+    }
+
+    /// ANPR reads and alarms: the paged search service (plain request/response), each item
+    /// re-created as the record it was, then ingested as one body.
+    async fn events(
+        &self,
+        local: Arc<ChannelArchive>,
+        pace: &mut Pace,
+    ) -> Result<ingest::IngestOutcome, String> {
+        #[derive(Deserialize)]
+        struct Page {
+            items: Vec<Item>,
+            next_cursor: Option<String>,
+        }
+        #[derive(Deserialize)]
+        struct Item {
+            timestamp_us: Micros,
+            sequence: u64,
+            origin: String,
+            payload: String,
+        }
+        let service = match self.channel.kind {
+            ChannelKind::Alarm => "alarms",
+            _ => "anpr",
+        };
+        let mut body = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut request = self.request(service).query(&[("limit", EVENT_PAGE)]);
+            if let Some(cursor) = &cursor {
+                request = request.query(&[("cursor", cursor)]);
+            }
+            let page: Page = async { request.send().await?.error_for_status()?.json().await }
+                .await
+                .map_err(self.unreachable())?;
+            for item in &page.items {
+                wire::encode_into(
+                    &mut body,
+                    item.timestamp_us,
+                    item.sequence,
+                    &item.origin,
+                    item.payload.as_bytes(),
+                );
+            }
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        pace.wait_after(body.len()).await;
+        let body = futures::stream::once(async move { Ok::<_, Infallible>(Bytes::from(body)) });
+        ingest::ingest_stream(local, Box::pin(body)).await.map_err(self.not_stored())
+    }
+}
+
 /// Equal digests of the period on both sides, channel by channel, or the task fails naming them.
 async fn verify(agent: &Agent, id: i64, from: Micros, to: Micros) -> Result<(), String> {
     let service = &agent.copies;
@@ -386,20 +532,18 @@ async fn verify(agent: &Agent, id: i64, from: Micros, to: Micros) -> Result<(), 
     let range = TimeRange::new(from, to)?;
     let mut different = Vec::new();
     for channel in &task.channels {
-        let url = format!(
-            "{}/api/v1/channels/{}/digest?from={}&to={}&origin={}",
-            task.source.address.trim_end_matches('/'),
-            channel.channel,
-            encode(&task.from),
-            encode(&task.to),
-            encode(&task.source.name)
-        );
+        let request = service
+            .http
+            .get(format!(
+                "{}/api/v1/channels/{}/digest",
+                task.source.address.trim_end_matches('/'),
+                channel.channel
+            ))
+            .query(&[("from", &task.from), ("to", &task.to), ("origin", &task.source.name)]);
         let theirs: serde_json::Value =
-            async { service.http.get(url).send().await?.error_for_status()?.json().await }
-                .await
-                .map_err(|error| {
-                    format!("{} is not reachable for verification: {error}", task.source.name)
-                })?;
+            async { request.send().await?.error_for_status()?.json().await }.await.map_err(
+                |error| format!("{} is not reachable for verification: {error}", task.source.name),
+            )?;
         let local = agent.archive.channel(&channel.channel).ok_or("the copied channel vanished")?;
         let origin = Some(task.source.name.clone());
         let ours = tokio::task::spawn_blocking(move || digest::digest(&local, range, origin))
@@ -452,12 +596,4 @@ fn set_channel(
             change(state);
         }
     })
-}
-
-fn encode(text: &str) -> String {
-    text.replace('%', "%25")
-        .replace('+', "%2B")
-        .replace(':', "%3A")
-        .replace(' ', "%20")
-        .replace('&', "%26")
 }

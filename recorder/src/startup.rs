@@ -4,6 +4,7 @@ use crate::agent::{Agent, AgentError};
 use crate::archive::retention::{self, RetentionPolicy};
 use crate::archive::{Archive, ArchiveError};
 use crate::cli::Args;
+use crate::copy_tasks::CopyConfig;
 use crate::recording::{Recording, RecordingConfig};
 use crate::synthetic::VideoDefaults;
 use crate::time::now_micros;
@@ -55,6 +56,10 @@ pub async fn run(args: Args) -> Result<(), StartupError> {
         &args.data_dir,
         archive.clone(),
         recording,
+        CopyConfig {
+            slice: args.copy_slice,
+            max_rate: (args.copy_max_rate > 0).then_some(args.copy_max_rate),
+        },
     )?);
     let policy = RetentionPolicy {
         max_age: (args.retention_max_age > 0).then_some(args.retention_max_age),

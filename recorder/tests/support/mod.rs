@@ -22,6 +22,8 @@ pub struct Agent {
     pub data_dir: PathBuf,
     pub log: PathBuf,
     extra: Vec<String>,
+    /// `127.0.0.1:0` at first; the port it got, for a restart at the same address.
+    listen: String,
 }
 
 impl Agent {
@@ -35,6 +37,7 @@ impl Agent {
             data_dir: data_dir.to_owned(),
             log: data_dir.with_extension("log"),
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            listen: "127.0.0.1:0".into(),
         };
         agent.launch();
         agent
@@ -47,7 +50,7 @@ impl Agent {
             .open(&self.log)
             .expect("open agent log");
         let mut child = Command::new(env!("CARGO_BIN_EXE_standby-recorder"))
-            .args(["--listen", "127.0.0.1:0", "--name", &self.name, "--kind", &self.kind])
+            .args(["--listen", &self.listen, "--name", &self.name, "--kind", &self.kind])
             .arg("--data-dir")
             .arg(&self.data_dir)
             .args(&self.extra)
@@ -98,9 +101,23 @@ impl Agent {
         child.wait().expect("wait for agent")
     }
 
+    /// SIGKILL and start again, at a new port.
     pub fn restart(&mut self) {
         self.kill();
+        self.listen = "127.0.0.1:0".into();
         self.launch();
+    }
+
+    /// SIGKILL and start again at the same address, as a repaired server comes back.
+    pub fn restart_same_port(&mut self) {
+        self.kill();
+        self.listen = self.address().trim_start_matches("http://").to_owned();
+        self.launch();
+    }
+
+    /// `http://127.0.0.1:PORT`, what the manager knows the agent by.
+    pub fn address(&self) -> String {
+        self.base.trim_end_matches("/api/v1").to_owned()
     }
 
     pub fn log_text(&self) -> String {
