@@ -339,6 +339,9 @@ pub struct CopyProgress {
     pub status: CopyStatus,
     /// When copying was (last) started.
     pub started_at: Option<DateTime<Utc>>,
+    /// Why copying waits (e.g. the failover server is not reachable) or failed; the
+    /// recorder retries a waiting copy by itself.
+    pub error: Option<String>,
     pub channels: Vec<ChannelCopy>,
 }
 

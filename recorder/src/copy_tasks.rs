@@ -378,10 +378,14 @@ async fn process(agent: &Agent, id: i64) -> Result<(), String> {
                 _ => pull.playback(local.clone(), &mut pace).await,
             }?;
             position = end;
-            set_channel(service, id, &channel.channel, |state| {
-                state.position = Some(end);
-                state.copied_until = Some(format_micros(end));
-                state.bytes += outcome.bytes_stored as i64;
+            set(service, id, |task| {
+                // A slice got through: whatever the task was waiting for is over.
+                task.error = None;
+                if let Some(state) = channel_of(task, &channel.channel) {
+                    state.position = Some(end);
+                    state.copied_until = Some(format_micros(end));
+                    state.bytes += outcome.bytes_stored as i64;
+                }
             })?;
         }
         set_channel(service, id, &channel.channel, |state| state.status = Status::Done)?;
@@ -439,7 +443,7 @@ impl Pull<'_> {
     }
 
     fn unreachable(&self) -> impl Fn(reqwest::Error) -> String + '_ {
-        move |error| format!("{} is not reachable: {error}", self.source.name)
+        move |error| unreachable(self.source, &error)
     }
 
     fn not_stored(&self) -> impl Fn(ingest::IngestError) -> String + '_ {
@@ -541,9 +545,9 @@ async fn verify(agent: &Agent, id: i64, from: Micros, to: Micros) -> Result<(), 
             ))
             .query(&[("from", &task.from), ("to", &task.to), ("origin", &task.source.name)]);
         let theirs: serde_json::Value =
-            async { request.send().await?.error_for_status()?.json().await }.await.map_err(
-                |error| format!("{} is not reachable for verification: {error}", task.source.name),
-            )?;
+            async { request.send().await?.error_for_status()?.json().await }
+                .await
+                .map_err(|error| format!("verification: {}", unreachable(&task.source, &error)))?;
         let local = agent.archive.channel(&channel.channel).ok_or("the copied channel vanished")?;
         let origin = Some(task.source.name.clone());
         let ours = tokio::task::spawn_blocking(move || digest::digest(&local, range, origin))
@@ -592,8 +596,26 @@ fn set_channel(
     change: impl FnOnce(&mut ChannelState),
 ) -> Result<(), String> {
     set(service, id, |task| {
-        if let Some(state) = task.channels.iter_mut().find(|state| state.channel == channel) {
+        if let Some(state) = channel_of(task, channel) {
             change(state);
         }
     })
+}
+
+fn channel_of<'a>(task: &'a mut Task, channel: &str) -> Option<&'a mut ChannelState> {
+    task.channels.iter_mut().find(|state| state.channel == channel)
+}
+
+/// A sentence for the failover log: who, where, and the root cause, without the long URL.
+fn unreachable(source: &Peer, error: &reqwest::Error) -> String {
+    if let Some(status) = error.status() {
+        return format!("{} at {} answered {status}.", source.name, source.address);
+    }
+    let mut cause: &dyn std::error::Error = error;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    let cause =
+        if error.is_timeout() { "it did not answer in time".to_owned() } else { cause.to_string() };
+    format!("{} is not reachable at {} ({cause}).", source.name, source.address)
 }

@@ -139,6 +139,49 @@ async fn a_manager_restarted_mid_copy_brings_the_copy_states_back() {
     assert_digests_equal(&site, &done).await;
 }
 
+#[tokio::test]
+async fn a_copy_waits_for_a_dead_failover_server_and_follows_it_to_its_new_address() {
+    let mut site = Site::start(Some(1), &[]).await;
+    // Paced, so that the copy is still running when fo-1 dies.
+    site.agent_args = ["--copy-slice", "1s", "--copy-max-rate", "1M"].map(String::from).to_vec();
+    let entry = failed_over_and_back(&mut site, json!({ "auto_failback": false })).await;
+    let id = &entry["id"];
+    eventually("a first part is copied", || async {
+        let entry = self::entry(&site, id).await;
+        let copied: i64 = entry["copy"]["channels"]
+            .as_array()?
+            .iter()
+            .filter_map(|channel| channel["bytes"].as_i64())
+            .sum();
+        (copied > 500_000 && entry["copy"]["status"] == "copying").then_some(())
+    })
+    .await;
+    site.kill("fo-1").await;
+    let waiting = eventually("the log says why the copy waits", || async {
+        let entry = self::entry(&site, id).await;
+        let error = entry["copy"]["error"].as_str().unwrap_or_default().to_owned();
+        (entry["copy"]["status"] == "queued" && error.contains("fo-1 is not reachable"))
+            .then_some(entry)
+    })
+    .await;
+    assert!(waiting["notes"].to_string().contains("copy_waiting"), "{waiting}");
+
+    // fo-1 comes back at another address; the administrator says so and the manager tells the
+    // recorder (UpdateClientInfo).
+    let address = site.agent_moved("fo-1", "failover").await;
+    let fo = site.server("fo-1").await;
+    let (status, moved) =
+        site.patch(&format!("/api/v1/servers/{}", fo["id"]), json!({ "address": address })).await;
+    assert_eq!(status, 200, "{moved}");
+    let done = copy_done(&site, id).await;
+    assert_eq!(done["copy"]["error"], Value::Null, "{done}");
+    assert_digests_equal(&site, &done).await;
+    let rec = site.agents["rec-1"].address.clone();
+    let tasks: Value =
+        reqwest::get(format!("{rec}/api/v1/copy-tasks")).await.unwrap().json().await.unwrap();
+    assert_eq!(tasks[0]["source"]["address"], address, "{tasks}");
+}
+
 async fn entry_status(site: &Site, id: &Value) -> String {
     entry(site, id).await["copy"]["status"].as_str().unwrap_or_default().to_owned()
 }

@@ -189,6 +189,51 @@ async fn audit_is_append_only(store: SharedStore) {
     assert_eq!(older.len(), 1);
 }
 
+/// A failover through to failback, then material copying: waiting with a reason, done.
+async fn failover_log_and_copy_progress(store: SharedStore) {
+    use app::model::{ChannelCopy, CopyStatus};
+    use chrono::TimeZone;
+    let recorder = store.insert_server(&recorder("Recorder C")).await.unwrap();
+    let mut failover = self::recorder("Failover C");
+    failover.kind = ServerKind::Failover;
+    let failover = store.insert_server(&failover).await.unwrap();
+    let at = |minute| Utc.with_ymd_and_hms(2026, 11, 25, 6, minute, 0).unwrap();
+    let id = store.begin_failover(recorder.id, failover.id, at(0)).await.unwrap();
+    assert!(store.complete_failover(id, recorder.id, failover.id, at(1)).await.unwrap());
+    assert!(store.begin_failback(id, at(5), "manual", "alice").await.unwrap());
+    assert!(!store.begin_failback(id, at(5), "manual", "bob").await.unwrap(), "one failback");
+    assert!(store.complete_failback(id, recorder.id, failover.id, at(6)).await.unwrap());
+
+    store.start_copy(id, at(7)).await.unwrap();
+    let queued = store.failover(id).await.unwrap().unwrap();
+    assert_eq!((queued.copy.status, queued.copy.started_at), (CopyStatus::Queued, Some(at(7))));
+    let mut channels = vec![ChannelCopy {
+        channel: "video-1".into(),
+        kind: "video".into(),
+        status: CopyStatus::Copying,
+        copied_until: Some(at(2)),
+        bytes: 1_000_000,
+    }];
+    let why = "Failover C is not reachable at http://127.0.0.1:4002 (Connection refused).";
+    store.save_copy_progress(id, CopyStatus::Queued, Some(why), &channels).await.unwrap();
+    let waiting = store.failover(id).await.unwrap().unwrap();
+    assert_eq!(waiting.copy.error.as_deref(), Some(why));
+    assert_eq!(store.copy_channels(id).await.unwrap(), channels);
+    assert_eq!(store.copies_in_progress().await.unwrap()[0].id, id);
+
+    // Started again (by hand): the old reason no longer holds.
+    store.start_copy(id, at(8)).await.unwrap();
+    assert_eq!(store.failover(id).await.unwrap().unwrap().copy.error, None);
+
+    channels[0].status = CopyStatus::Done;
+    channels[0].copied_until = Some(at(6));
+    store.save_copy_progress(id, CopyStatus::Done, None, &channels).await.unwrap();
+    let done = store.failover(id).await.unwrap().unwrap();
+    assert_eq!((done.copy.status, done.copy.error), (CopyStatus::Done, None));
+    assert_eq!(store.copy_channels(id).await.unwrap(), channels);
+    assert!(store.copies_in_progress().await.unwrap().is_empty());
+}
+
 #[tokio::test]
 async fn sqlite_store() {
     let dir = tempfile::tempdir().unwrap();
@@ -200,6 +245,8 @@ async fn sqlite_store() {
     // Opening again applies no migration twice and keeps the data.
     let reopened = store::open(&url).await.unwrap();
     assert_eq!(reopened.list_servers().await.unwrap().len(), 2);
+    let log = format!("sqlite://{}", dir.path().join("log.db").display());
+    failover_log_and_copy_progress(store::open(&log).await.unwrap()).await;
 }
 
 #[tokio::test]
@@ -211,6 +258,8 @@ async fn postgres_store() {
     refuses_to_change_the_audit_trail(&database.url).await;
     let reopened = store::open(&database.url).await.unwrap();
     assert_eq!(reopened.list_servers().await.unwrap().len(), 2);
+    let Some(log) = common::postgres::fresh_database("store_log").await else { return };
+    failover_log_and_copy_progress(store::open(&log.url).await.unwrap()).await;
 }
 
 /// Even SQL outside the application cannot rewrite history.

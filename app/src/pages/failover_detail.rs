@@ -3,7 +3,7 @@
 
 use crate::api::load_failover;
 use crate::live::use_live;
-use crate::model::{ChannelCopy, CopyStatus, Failover, FailoverDetail};
+use crate::model::{ChannelCopy, CopyProgress, CopyStatus, Failover, FailoverDetail};
 use crate::time::{LocalTime, human_duration};
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
@@ -130,7 +130,11 @@ fn Copying(entry: Failover) -> impl IntoView {
             }
             CopyStatus::Failed => "Material copying failed; it can be started again.",
         };
-        return view! { <p class="muted">{status}</p> }.into_any();
+        return view! {
+            <p class="muted">{status}</p>
+            <CopyError copy=entry.copy />
+        }
+        .into_any();
     }
     let period_end = entry.failback_finished_at.unwrap_or_else(Utc::now);
     let start = entry.failover_started_at;
@@ -144,6 +148,7 @@ fn Copying(entry: Failover) -> impl IntoView {
             {format!(" {:.0} % of the failover period copied", overall * 100.0)}
             {left.map(|left| format!(" — about {left} left"))}
         </p>
+        <CopyError copy=entry.copy.clone() />
         <table class="copy-table">
             <thead>
                 <tr>
@@ -179,6 +184,22 @@ fn Copying(entry: Failover) -> impl IntoView {
         </table>
     }
         .into_any()
+}
+
+/// Why the copy waits or failed, in the recorder's words.
+#[component]
+fn CopyError(copy: CopyProgress) -> impl IntoView {
+    let error = copy.error?;
+    let text = match copy.status {
+        CopyStatus::Failed => error,
+        CopyStatus::Done => return None,
+        _ => format!("Waiting: {error} The recorder tries again by itself."),
+    };
+    Some(view! {
+        <p class="copy-error" role="status" data-testid="copy-error">
+            {text}
+        </p>
+    })
 }
 
 /// An estimate from the pace so far; none before there is a pace, or when it is over.

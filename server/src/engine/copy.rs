@@ -97,7 +97,14 @@ impl Engine {
         .await;
         match self.recorders.start_data_copy(&recorder.address, &task).await {
             Ok(state) => {
-                self.store.save_copy_progress(entry.id, state.status, &state.channels).await?
+                self.store
+                    .save_copy_progress(
+                        entry.id,
+                        state.status,
+                        state.error.as_deref(),
+                        &state.channels,
+                    )
+                    .await?
             }
             // The recorder may be busy or restarting: the copy stays queued and the next sync
             // round starts it again.
@@ -138,10 +145,27 @@ impl Engine {
                 }
             }
             let before = self.store.copy_channels(entry.id).await?;
-            if task.status == entry.copy.status && task.channels == before {
+            if task.status == entry.copy.status
+                && task.error == entry.copy.error
+                && task.channels == before
+            {
                 continue;
             }
-            self.store.save_copy_progress(entry.id, task.status, &task.channels).await?;
+            self.store
+                .save_copy_progress(entry.id, task.status, task.error.as_deref(), &task.channels)
+                .await?;
+            if let Some(error) = &task.error
+                && task.status == CopyStatus::Queued
+                && entry.copy.error.is_none()
+            {
+                self.note(
+                    entry.id,
+                    "warning",
+                    "copy_waiting",
+                    format!("Material copying waits and is retried: {error}"),
+                )
+                .await;
+            }
             match task.status {
                 CopyStatus::Done => {
                     let message = format!(

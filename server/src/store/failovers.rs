@@ -8,7 +8,7 @@ pub const SELECT_FAILOVERS: &str = "\
            fs.name AS failover_server_name, f.status, f.failover_started_at, \
            f.failover_finished_at, f.failback_started_at, f.failback_finished_at, \
            f.failback_trigger, f.failback_by, f.error_code, f.error, f.copy_status, \
-           f.copy_started_at \
+           f.copy_started_at, f.copy_error \
     FROM failovers f JOIN servers r ON r.id = f.recorder_id \
     LEFT JOIN servers fs ON fs.id = f.failover_server_id";
 
@@ -60,9 +60,9 @@ pub const ROLLBACK_FAILBACK: &str = "\
 /// The recorder answered just now (failback checked it), so it counts as seen.
 pub const MARK_OK: &str = "UPDATE servers SET state = 'ok', last_seen_at = $2 WHERE id = $1";
 
-pub const SET_COPY_STATUS: &str = "UPDATE failovers SET copy_status = $2 WHERE id = $1";
-pub const START_COPY: &str =
-    "UPDATE failovers SET copy_status = 'queued', copy_started_at = $2 WHERE id = $1";
+pub const SET_COPY_STATUS: &str =
+    "UPDATE failovers SET copy_status = $2, copy_error = $3 WHERE id = $1";
+pub const START_COPY: &str = "UPDATE failovers SET copy_status = 'queued', copy_started_at = $2, copy_error = NULL WHERE id = $1";
 pub const UPSERT_COPY_CHANNEL: &str = "\
     INSERT INTO copy_channels (failover_id, channel, kind, status, copied_until, bytes) \
     VALUES ($1, $2, $3, $4, $5, $6) \
@@ -386,6 +386,7 @@ macro_rules! impl_failover_store {
                 &self,
                 id: i64,
                 status: app::model::CopyStatus,
+                error: Option<&str>,
                 channels: &[app::model::ChannelCopy],
             ) -> Result<(), $crate::store::StoreError> {
                 use $crate::store::failovers as sql;
@@ -393,6 +394,7 @@ macro_rules! impl_failover_store {
                 sqlx::query(sql::SET_COPY_STATUS)
                     .bind(id)
                     .bind(status.as_str())
+                    .bind(error)
                     .execute(&mut *tx)
                     .await?;
                 for channel in channels {

@@ -232,11 +232,12 @@ pub trait FailoverStore: Send + Sync + 'static {
     async fn copies_in_progress(&self) -> Result<Vec<Failover>, StoreError>;
     /// Copy `queued`, its start time now (a restart of the copy counts anew).
     async fn start_copy(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError>;
-    /// The copy's status and its channels' progress: one transaction.
+    /// The copy's status, why it waits or failed, and its channels' progress: one transaction.
     async fn save_copy_progress(
         &self,
         id: i64,
         status: CopyStatus,
+        error: Option<&str>,
         channels: &[ChannelCopy],
     ) -> Result<(), StoreError>;
     async fn copy_channels(&self, id: i64) -> Result<Vec<ChannelCopy>, StoreError>;

@@ -170,6 +170,7 @@ pub struct FailoverRow {
     pub error: Option<String>,
     pub copy_status: String,
     pub copy_started_at: Option<DateTime<Utc>>,
+    pub copy_error: Option<String>,
 }
 
 impl TryFrom<FailoverRow> for Failover {
@@ -200,6 +201,7 @@ impl TryFrom<FailoverRow> for Failover {
             copy: CopyProgress {
                 status: copy_status,
                 started_at: row.copy_started_at,
+                error: row.copy_error,
                 channels: Vec::new(),
             },
         })

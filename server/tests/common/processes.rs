@@ -60,6 +60,17 @@ async fn start(mut command: Command, marker: &str) -> Process {
 }
 
 pub async fn start_recorder(dir: &Path, name: &str, kind: &str, port: u16) -> Process {
+    start_recorder_with(dir, name, kind, port, &[]).await
+}
+
+/// As [`start_recorder`], with extra flags (e.g. `--copy-max-rate`).
+pub async fn start_recorder_with(
+    dir: &Path,
+    name: &str,
+    kind: &str,
+    port: u16,
+    extra: &[String],
+) -> Process {
     let mut command = Command::new(recorder_binary());
     command
         .arg("--listen")
@@ -69,7 +80,8 @@ pub async fn start_recorder(dir: &Path, name: &str, kind: &str, port: u16) -> Pr
         .arg("--name")
         .arg(name)
         .arg("--kind")
-        .arg(kind);
+        .arg(kind)
+        .args(extra);
     start(command, "standby-recorder listening on ").await
 }
 

@@ -3,7 +3,7 @@
 
 use super::eventually;
 use super::processes::{
-    Process, client_with_token, create_token, manager_binary, start_manager, start_recorder,
+    Process, client_with_token, create_token, manager_binary, start_manager, start_recorder_with,
 };
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -16,6 +16,8 @@ pub struct Site {
     pub client: reqwest::Client,
     pub agents: HashMap<String, Process>,
     pub ports: HashMap<String, u16>,
+    /// Extra flags for every agent started from now on.
+    pub agent_args: Vec<String>,
 }
 
 /// Fast monitor timings for tests: checks every 200 ms, failover after 600 ms of silence
@@ -64,6 +66,7 @@ impl Site {
             client: client_with_token(&token),
             agents: HashMap::new(),
             ports: HashMap::new(),
+            agent_args: Vec::new(),
         }
     }
 
@@ -79,7 +82,8 @@ impl Site {
     /// As [`Site::agent`], registering with extra settings (e.g. `auto_failback`).
     pub async fn agent_with(&mut self, name: &str, kind: &str, settings: Value) {
         let port = self.ports.get(name).copied().unwrap_or(0);
-        let process = start_recorder(self.dir.path(), name, kind, port).await;
+        let process =
+            start_recorder_with(self.dir.path(), name, kind, port, &self.agent_args).await;
         if !self.ports.contains_key(name) {
             let added = self
                 .client
@@ -100,6 +104,17 @@ impl Site {
         }
         self.ports.insert(name.to_owned(), process.port());
         self.agents.insert(name.to_owned(), process);
+    }
+
+    /// SIGKILLs an agent and starts it again at a new port, as a server moved to another
+    /// address; the manager is not told. Returns the new address.
+    pub async fn agent_moved(&mut self, name: &str, kind: &str) -> String {
+        self.kill(name).await;
+        let process = start_recorder_with(self.dir.path(), name, kind, 0, &self.agent_args).await;
+        let address = process.address.clone();
+        self.ports.insert(name.to_owned(), process.port());
+        self.agents.insert(name.to_owned(), process);
+        address
     }
 
     pub async fn kill(&mut self, name: &str) {
