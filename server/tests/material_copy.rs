@@ -132,9 +132,15 @@ async fn copying_by_hand_is_refused_before_failback_and_works_after() {
 #[tokio::test]
 async fn a_manager_restarted_mid_copy_brings_the_copy_states_back() {
     let mut site = Site::start(Some(1), &[]).await;
+    site.agent_args = PACED.map(String::from).to_vec();
     let entry = failed_over_and_back(&mut site, json!({ "auto_failback": false })).await;
-    // The manager dies (SIGKILL) right after queueing the copy; the recorder copies on.
+    let copying = copied_some(&site, &entry["id"]).await;
+    // The manager dies (SIGKILL) mid-copy; the recorder copies on, and the restarted manager
+    // picks the states up where the log left them.
     site.restart_manager(&[]).await;
+    let after = self::entry(&site, &entry["id"]).await;
+    assert_ne!(after["copy"]["status"], "not_started", "{after}");
+    assert!(copied_bytes(&after) >= copied_bytes(&copying), "{copying}\n{after}");
     let done = copy_done(&site, &entry["id"]).await;
     assert_digests_equal(&site, &done).await;
 }
@@ -142,20 +148,10 @@ async fn a_manager_restarted_mid_copy_brings_the_copy_states_back() {
 #[tokio::test]
 async fn a_copy_waits_for_a_dead_failover_server_and_follows_it_to_its_new_address() {
     let mut site = Site::start(Some(1), &[]).await;
-    // Paced, so that the copy is still running when fo-1 dies.
-    site.agent_args = ["--copy-slice", "1s", "--copy-max-rate", "1M"].map(String::from).to_vec();
+    site.agent_args = PACED.map(String::from).to_vec();
     let entry = failed_over_and_back(&mut site, json!({ "auto_failback": false })).await;
     let id = &entry["id"];
-    eventually("a first part is copied", || async {
-        let entry = self::entry(&site, id).await;
-        let copied: i64 = entry["copy"]["channels"]
-            .as_array()?
-            .iter()
-            .filter_map(|channel| channel["bytes"].as_i64())
-            .sum();
-        (copied > 500_000 && entry["copy"]["status"] == "copying").then_some(())
-    })
-    .await;
+    copied_some(&site, id).await;
     site.kill("fo-1").await;
     let waiting = eventually("the log says why the copy waits", || async {
         let entry = self::entry(&site, id).await;
@@ -180,6 +176,24 @@ async fn a_copy_waits_for_a_dead_failover_server_and_follows_it_to_its_new_addre
     let tasks: Value =
         reqwest::get(format!("{rec}/api/v1/copy-tasks")).await.unwrap().json().await.unwrap();
     assert_eq!(tasks[0]["source"]["address"], address, "{tasks}");
+}
+
+/// Paced copying (one-second slices at 1 MiB/s): the few MB of a test's failover period take
+/// seconds, so a process can be killed while the copy runs.
+const PACED: [&str; 4] = ["--copy-slice", "1s", "--copy-max-rate", "1M"];
+
+fn copied_bytes(entry: &Value) -> i64 {
+    let channels = entry["copy"]["channels"].as_array().cloned().unwrap_or_default();
+    channels.iter().filter_map(|channel| channel["bytes"].as_i64()).sum()
+}
+
+/// Waits until the copy runs and has a first part done; returns the entry then.
+async fn copied_some(site: &Site, id: &Value) -> Value {
+    eventually("a first part is copied", || async {
+        let entry = entry(site, id).await;
+        (copied_bytes(&entry) > 500_000 && entry["copy"]["status"] == "copying").then_some(entry)
+    })
+    .await
 }
 
 async fn entry_status(site: &Site, id: &Value) -> String {
