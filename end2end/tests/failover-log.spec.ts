@@ -58,6 +58,13 @@ test("an operator sees a failover arrive live, fails back, and the entry moves t
   await expect(finalizedRow).toContainText("manual, operator");
   await log.screenshot({ path: `${shots}/log-failback-ok.png`, fullPage: true });
 
+  // The failover server that recorded the period is switched off before copying starts.
+  const entries = await (await admin.get("/api/v1/failovers?state=finalized")).json();
+  const entry = entries.find((e: any) => e.recorder.name === "recorder-2");
+  const source = entry.failover_server.name;
+  await serversTab.getByTestId(`demo-switch-${source}`).click();
+  await expect(serversTab.locator("tr", { hasText: source }).locator(".state-unreachable")).toBeVisible();
+
   // Material copying by hand: the finalized entry is selected, the button is enabled.
   await finalizedRow.click();
   const copy = log.getByTestId("start-copy");
@@ -65,9 +72,15 @@ test("an operator sees a failover arrive live, fails back, and the entry moves t
   await copy.click();
   await expect(log.getByTestId("copy-started")).toContainText("Material copying to recorder-2 started");
 
-  // The entry's own page tells the incident.
+  // The entry's own page tells the incident, and why the copy waits.
   await finalizedRow.getByRole("link", { name: "recorder-2" }).click();
   await expect(log.locator("ol.timeline li.done")).toHaveCount(4);
+  await expect(log.getByTestId("copy-error")).toContainText(`Waiting: ${source} is not reachable`, { timeout: 30_000 });
+  await expect(log.locator('li[data-code="copy_waiting"]')).toBeVisible();
+  await log.screenshot({ path: `${shots}/entry-copy-waiting.png`, fullPage: true });
+  // The failover server is back: the recorder goes on by itself.
+  await serversTab.getByTestId(`demo-switch-${source}`).click();
+  await expect(log.getByTestId("copy-error")).toHaveCount(0, { timeout: 60_000 });
   // Progress reaches done, live, for every channel.
   await expect(log.getByTestId("copy-overall")).toContainText("100 %", { timeout: 60_000 });
   await expect(log.locator('li[data-code="copy_done"]')).toBeVisible({ timeout: 60_000 });

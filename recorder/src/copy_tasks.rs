@@ -71,6 +71,19 @@ pub struct Task {
     pub updated_at: String,
 }
 
+impl Task {
+    /// Back in the queue, the channel under way with it: nothing is copying until the worker
+    /// takes the task up again.
+    fn requeue(&mut self) {
+        self.status = Status::Queued;
+        for channel in &mut self.channels {
+            if channel.status == Status::Copying {
+                channel.status = Status::Queued;
+            }
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StartDataCopy {
@@ -121,7 +134,7 @@ impl CopyService {
             }
             // A task interrupted mid-copy goes on where its channels stopped.
             if task.status == Status::Copying {
-                task.status = Status::Queued;
+                task.requeue();
             }
         }
         let http = reqwest::Client::builder()
@@ -327,7 +340,7 @@ pub async fn run(agent: Arc<Agent>) {
                     tracing::warn!(task = id, %error, "material copy interrupted; it resumes later");
                     let _ = agent.copies.update(|tasks| {
                         if let Some(task) = tasks.iter_mut().find(|task| task.id == id) {
-                            task.status = Status::Queued;
+                            task.requeue();
                             task.error = Some(error.clone());
                             task.updated_at = now_text();
                         }

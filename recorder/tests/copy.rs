@@ -197,6 +197,7 @@ async fn a_copy_waits_for_its_failover_server_and_follows_it_to_a_new_address() 
     let still = task(&rec, &id).await;
     assert_eq!(video_position(&still), stopped_at, "nothing to copy from while fo-1 is down");
     assert_eq!(still["status"], "queued", "{still}");
+    assert_eq!(channel(&still, "video-1")["status"], "queued", "nothing is copying: {still}");
 
     // fo-1 comes back at the same address: the task goes on by itself.
     fo.restart_same_port();
