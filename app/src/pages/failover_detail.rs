@@ -141,7 +141,11 @@ fn Copying(entry: Failover) -> impl IntoView {
     let shares: Vec<f64> =
         entry.copy.channels.iter().map(|channel| progress(channel, start, period_end)).collect();
     let overall = shares.iter().sum::<f64>() / shares.len().max(1) as f64;
-    let left = time_left(overall, entry.copy.started_at, entry.copy.status);
+    // While the copy waits for a server, its pace says nothing about the time left.
+    let left = match entry.copy.error {
+        Some(_) => None,
+        None => time_left(overall, entry.copy.started_at, entry.copy.status),
+    };
     view! {
         <p class="copy-overall" data-testid="copy-overall">
             <progress max="100" value=format!("{:.0}", overall * 100.0)></progress>
