@@ -557,16 +557,16 @@ async fn verify(agent: &Agent, id: i64, from: Micros, to: Micros) -> Result<(), 
                 channel.channel
             ))
             .query(&[("from", &task.from), ("to", &task.to), ("origin", &task.source.name)]);
-        let theirs: serde_json::Value =
-            async { request.send().await?.error_for_status()?.json().await }
-                .await
-                .map_err(|error| format!("verification: {}", unreachable(&task.source, &error)))?;
         let local = agent.archive.channel(&channel.channel).ok_or("the copied channel vanished")?;
         let origin = Some(task.source.name.clone());
-        let ours = tokio::task::spawn_blocking(move || digest::digest(&local, range, origin))
-            .await
-            .map_err(|error| error.to_string())?
-            .map_err(|error| error.to_string())?;
+        // Both sides read the whole period: at the same time, not one after the other.
+        let (theirs, ours) = tokio::join!(
+            async { request.send().await?.error_for_status()?.json::<serde_json::Value>().await },
+            tokio::task::spawn_blocking(move || digest::digest(&local, range, origin))
+        );
+        let theirs = theirs
+            .map_err(|error| format!("verification: {}", unreachable(&task.source, &error)))?;
+        let ours = ours.map_err(|error| error.to_string())?.map_err(|error| error.to_string())?;
         let ours = serde_json::to_value(&ours).map_err(|error| error.to_string())?;
         if ours != theirs {
             different.push(channel.channel.clone());

@@ -14,7 +14,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// Records are checked against the archive in batches of about this many bytes: big enough to
@@ -49,7 +49,34 @@ pub enum IngestError {
     Io(#[from] std::io::Error),
 }
 
-type Key = (Micros, String, [u8; 32]);
+/// SHA-256 of a payload: with time and origin, a record's natural key. It is computed only
+/// where a record shares its time and origin with another, so a copy into a fresh range hashes
+/// nothing.
+type PayloadHash = [u8; 32];
+
+/// A record staged at the latest timestamp: where its payload is in the batch, or (once the
+/// batch is gone, or when compared) its hash.
+enum Staged {
+    InBatch(usize, usize),
+    Hashed(PayloadHash),
+}
+
+impl Staged {
+    fn hash(&mut self, batch: &[u8]) -> PayloadHash {
+        if let Staged::InBatch(start, len) = *self {
+            *self =
+                Staged::Hashed(payload_hash(Frame::trusted(&batch[start..start + len]).payload()));
+        }
+        match self {
+            Staged::Hashed(hash) => *hash,
+            Staged::InBatch(..) => unreachable!("hashed just above"),
+        }
+    }
+}
+
+fn payload_hash(payload: &[u8]) -> PayloadHash {
+    Sha256::digest(payload).into()
+}
 
 /// One ingest in progress (blocking; driven by [`ingest_stream`]).
 pub struct Ingest {
@@ -60,10 +87,10 @@ pub struct Ingest {
     batch_frames: Vec<(usize, usize)>,
     staged: Option<SegmentWriter>,
     last_ts: Option<Micros>,
-    /// Keys staged at the latest timestamp: in a time-ordered body a repeated record can only
-    /// repeat one with the same timestamp.
+    /// Records staged at the latest timestamp, by origin: in a time-ordered body a repeated
+    /// record can only repeat one with the same timestamp.
     recent_ts: Option<Micros>,
-    recent: HashSet<Key>,
+    recent: Vec<(String, Staged)>,
     outcome: IngestOutcome,
 }
 
@@ -77,7 +104,7 @@ impl Ingest {
             staged: None,
             last_ts: None,
             recent_ts: None,
-            recent: HashSet::new(),
+            recent: Vec::new(),
             outcome: IngestOutcome::default(),
         }
     }
@@ -150,18 +177,40 @@ impl Ingest {
         };
         let first_ts = Frame::trusted(&self.batch[first..]).timestamp();
         let last_ts = Frame::trusted(&self.batch[last..last + last_len]).timestamp();
-        let existing = self.existing_keys(first_ts, last_ts)?;
+        let existing = self.existing_payloads(first_ts, last_ts)?;
         for &(start, len) in &self.batch_frames {
             let frame = Frame::trusted(&self.batch[start..start + len]);
-            let key = key(&frame);
-            if self.recent_ts != Some(key.0) {
+            let (timestamp, origin) = (frame.timestamp(), frame.origin());
+            if self.recent_ts != Some(timestamp) {
                 self.recent.clear();
-                self.recent_ts = Some(key.0);
+                self.recent_ts = Some(timestamp);
             }
-            if existing.contains(&key) || !self.recent.insert(key) {
-                self.outcome.duplicates += 1;
-                continue;
-            }
+            let archived: Vec<&PayloadHash> = existing
+                .get(&timestamp)
+                .into_iter()
+                .flatten()
+                .filter(|(other, _)| other == origin)
+                .map(|(_, hash)| hash)
+                .collect();
+            let staged_here = self.recent.iter().any(|(other, _)| other == origin);
+            let staged = if archived.is_empty() && !staged_here {
+                Staged::InBatch(start, len)
+            } else {
+                let hash = payload_hash(frame.payload());
+                let batch = &self.batch;
+                let repeated = archived.contains(&&hash)
+                    || self
+                        .recent
+                        .iter_mut()
+                        .filter(|(other, _)| other == origin)
+                        .any(|(_, staged)| staged.hash(batch) == hash);
+                if repeated {
+                    self.outcome.duplicates += 1;
+                    continue;
+                }
+                Staged::Hashed(hash)
+            };
+            self.recent.push((origin.to_owned(), staged));
             let writer = match &mut self.staged {
                 Some(writer) => writer,
                 None => self.staged.insert(self.channel.start_staged_segment()?),
@@ -170,18 +219,26 @@ impl Ingest {
             self.outcome.stored += 1;
             self.outcome.bytes_stored += frame.payload().len() as u64;
         }
+        // The batch goes; what the next one may repeat keeps its hash.
+        for (_, staged) in &mut self.recent {
+            staged.hash(&self.batch);
+        }
         self.batch.clear();
         self.batch_frames.clear();
         Ok(())
     }
 
-    /// Natural keys of the archived records at the timestamps of the batch.
-    fn existing_keys(&self, first: Micros, last: Micros) -> std::io::Result<HashSet<Key>> {
+    /// Origins and payload hashes of the archived records at the timestamps of the batch.
+    fn existing_payloads(
+        &self,
+        first: Micros,
+        last: Micros,
+    ) -> std::io::Result<HashMap<Micros, Vec<(String, PayloadHash)>>> {
         let range = TimeRange { from: first, to: last.saturating_add(1) };
         let views = self.channel.views(&range);
-        let mut keys = HashSet::new();
+        let mut existing: HashMap<Micros, Vec<(String, PayloadHash)>> = HashMap::new();
         if views.is_empty() {
-            return Ok(keys);
+            return Ok(existing);
         }
         let wanted: HashSet<Micros> = self
             .batch_frames
@@ -191,15 +248,14 @@ impl Ingest {
         let mut reader = RangeReader::new(views, range, None);
         while let Some(frame) = reader.next_frame()? {
             if wanted.contains(&frame.timestamp()) {
-                keys.insert(key(&frame));
+                existing
+                    .entry(frame.timestamp())
+                    .or_default()
+                    .push((frame.origin().to_owned(), payload_hash(frame.payload())));
             }
         }
-        Ok(keys)
+        Ok(existing)
     }
-}
-
-fn key(frame: &Frame<'_>) -> Key {
-    (frame.timestamp(), frame.origin().to_owned(), Sha256::digest(frame.payload()).into())
 }
 
 /// What a payload of each kind must be, so search and display can rely on it.

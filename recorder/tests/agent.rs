@@ -200,6 +200,39 @@ async fn ingest_is_idempotent_and_merges_in_time_order() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_at_one_instant_are_told_apart_by_payload_across_batches() {
+    let dir = temp();
+    let agent = Agent::start("rec-1", "recorder", &dir.path().join("rec-1"), LIGHT);
+    // 100 kB records: the ingest compares them with the archive in 4 MiB batches, so the 42nd
+    // (index 41) is the last of the first batch.
+    let mut spread = records("fo-1", Y2001, 60, 1, 100_000);
+    // A repeat of that last record, first in the next batch.
+    spread.insert(42, spread[41].clone());
+    let (status, first) = ingest(&agent, "video-3", body(&spread)).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!((first["stored"].as_u64(), first["duplicates"].as_u64()), (Some(60), Some(1)));
+
+    // 60 different records at one instant, the first repeated after its batch has gone.
+    let at = Y2001 + 1_000;
+    let mut same_instant = records("fo-1", at, 60, 0, 100_000);
+    for (index, record) in same_instant.iter_mut().enumerate() {
+        record.payload[0] = index as u8;
+    }
+    let mut repeated = same_instant.clone();
+    repeated.push(same_instant[0].clone());
+    let (_, second) = ingest(&agent, "video-3", body(&repeated)).await;
+    assert_eq!((second["stored"].as_u64(), second["duplicates"].as_u64()), (Some(60), Some(1)));
+    // All of them again, and one new one at the same instant.
+    let mut again = same_instant.clone();
+    let mut new = same_instant[0].clone();
+    new.payload[0] = 200;
+    again.push(new);
+    let (_, third) = ingest(&agent, "video-3", body(&again)).await;
+    assert_eq!((third["stored"].as_u64(), third["duplicates"].as_u64()), (Some(1), Some(60)));
+    assert_eq!(count(&agent, "video-3", at, at + 1, Some("fo-1")).await, 61);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn playback_ingested_elsewhere_gives_equal_digests() {
     let dir = temp();
     let failover = Agent::start("fo-1", "failover", &dir.path().join("fo-1"), LIGHT);
