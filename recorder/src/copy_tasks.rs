@@ -338,13 +338,13 @@ pub async fn run(agent: Arc<Agent>) {
             Some(id) => {
                 if let Err(error) = process(&agent, id).await {
                     tracing::warn!(task = id, %error, "material copy interrupted; it resumes later");
-                    let _ = agent.copies.update(|tasks| {
-                        if let Some(task) = tasks.iter_mut().find(|task| task.id == id) {
-                            task.requeue();
-                            task.error = Some(error.clone());
-                            task.updated_at = now_text();
-                        }
+                    let requeued = set(&agent.copies, id, |task| {
+                        task.requeue();
+                        task.error = Some(error.clone());
                     });
+                    if let Err(why) = requeued {
+                        tracing::error!(task = id, %why, "the interrupted copy's state was not saved");
+                    }
                     tokio::time::sleep(RETRY_AFTER).await;
                 }
             }
@@ -443,16 +443,14 @@ struct Pull<'a> {
 
 impl Pull<'_> {
     fn request(&self, service: &str) -> reqwest::RequestBuilder {
-        let url = format!(
-            "{}/api/v1/channels/{}/{service}",
-            self.source.address.trim_end_matches('/'),
-            self.channel.channel
-        );
-        self.http.get(url).query(&[
-            ("from", format_micros(self.from)),
-            ("to", format_micros(self.to)),
-            ("origin", self.source.name.clone()),
-        ])
+        source_request(
+            self.http,
+            self.source,
+            &self.channel.channel,
+            service,
+            &format_micros(self.from),
+            &format_micros(self.to),
+        )
     }
 
     fn unreachable(&self) -> impl Fn(reqwest::Error) -> String + '_ {
@@ -540,6 +538,21 @@ impl Pull<'_> {
     }
 }
 
+/// A GET of one of the failover server's channel services (playback, anpr, alarms, digest)
+/// over `[from, to)` of what it recorded itself.
+fn source_request(
+    http: &reqwest::Client,
+    source: &Peer,
+    channel: &str,
+    service: &str,
+    from: &str,
+    to: &str,
+) -> reqwest::RequestBuilder {
+    let url =
+        format!("{}/api/v1/channels/{channel}/{service}", source.address.trim_end_matches('/'));
+    http.get(url).query(&[("from", from), ("to", to), ("origin", &source.name)])
+}
+
 /// Equal digests of the period on both sides, channel by channel, or the task fails naming them.
 async fn verify(agent: &Agent, id: i64, from: Micros, to: Micros) -> Result<(), String> {
     let service = &agent.copies;
@@ -549,14 +562,14 @@ async fn verify(agent: &Agent, id: i64, from: Micros, to: Micros) -> Result<(), 
     let range = TimeRange::new(from, to)?;
     let mut different = Vec::new();
     for channel in &task.channels {
-        let request = service
-            .http
-            .get(format!(
-                "{}/api/v1/channels/{}/digest",
-                task.source.address.trim_end_matches('/'),
-                channel.channel
-            ))
-            .query(&[("from", &task.from), ("to", &task.to), ("origin", &task.source.name)]);
+        let request = source_request(
+            &service.http,
+            &task.source,
+            &channel.channel,
+            "digest",
+            &task.from,
+            &task.to,
+        );
         let local = agent.archive.channel(&channel.channel).ok_or("the copied channel vanished")?;
         let origin = Some(task.source.name.clone());
         // Both sides read the whole period: at the same time, not one after the other.

@@ -63,14 +63,14 @@ enum Staged {
 
 impl Staged {
     fn hash(&mut self, batch: &[u8]) -> PayloadHash {
-        if let Staged::InBatch(start, len) = *self {
-            *self =
-                Staged::Hashed(payload_hash(Frame::trusted(&batch[start..start + len]).payload()));
-        }
-        match self {
-            Staged::Hashed(hash) => *hash,
-            Staged::InBatch(..) => unreachable!("hashed just above"),
-        }
+        let hash = match *self {
+            Staged::InBatch(start, len) => {
+                payload_hash(Frame::trusted(&batch[start..start + len]).payload())
+            }
+            Staged::Hashed(hash) => hash,
+        };
+        *self = Staged::Hashed(hash);
+        hash
     }
 }
 

@@ -131,10 +131,7 @@ async fn copying_by_hand_is_refused_before_failback_and_works_after() {
 
 #[tokio::test]
 async fn a_manager_restarted_mid_copy_brings_the_copy_states_back() {
-    let mut site = Site::start(Some(1), &[]).await;
-    site.agent_args = PACED.map(String::from).to_vec();
-    let entry = failed_over_and_back(&mut site, json!({ "auto_failback": false })).await;
-    let copying = copied_some(&site, &entry["id"]).await;
+    let (mut site, entry, copying) = copy_under_way().await;
     // The manager dies (SIGKILL) mid-copy; the recorder copies on, and the restarted manager
     // picks the states up where the log left them.
     site.restart_manager(&[]).await;
@@ -147,11 +144,8 @@ async fn a_manager_restarted_mid_copy_brings_the_copy_states_back() {
 
 #[tokio::test]
 async fn a_copy_waits_for_a_dead_failover_server_and_follows_it_to_its_new_address() {
-    let mut site = Site::start(Some(1), &[]).await;
-    site.agent_args = PACED.map(String::from).to_vec();
-    let entry = failed_over_and_back(&mut site, json!({ "auto_failback": false })).await;
+    let (mut site, entry, _) = copy_under_way().await;
     let id = &entry["id"];
-    copied_some(&site, id).await;
     site.kill("fo-1").await;
     let waiting = eventually("the log says why the copy waits", || async {
         let entry = self::entry(&site, id).await;
@@ -187,13 +181,18 @@ fn copied_bytes(entry: &Value) -> i64 {
     channels.iter().filter_map(|channel| channel["bytes"].as_i64()).sum()
 }
 
-/// Waits until the copy runs and has a first part done; returns the entry then.
-async fn copied_some(site: &Site, id: &Value) -> Value {
-    eventually("a first part is copied", || async {
-        let entry = entry(site, id).await;
+/// A paced copy after failback, running with a first part done: the site, the entry as the
+/// failover left it, and the entry then.
+async fn copy_under_way() -> (Site, Value, Value) {
+    let mut site = Site::start(Some(1), &[]).await;
+    site.agent_args = PACED.map(String::from).to_vec();
+    let entry = failed_over_and_back(&mut site, json!({ "auto_failback": false })).await;
+    let copying = eventually("a first part is copied", || async {
+        let entry = self::entry(&site, &entry["id"]).await;
         (copied_bytes(&entry) > 500_000 && entry["copy"]["status"] == "copying").then_some(entry)
     })
-    .await
+    .await;
+    (site, entry, copying)
 }
 
 async fn entry_status(site: &Site, id: &Value) -> String {
