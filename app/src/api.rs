@@ -35,7 +35,7 @@ pub async fn load_servers_page() -> Result<ServersView, Failure> {
             let caller = crate::port::require_caller()?;
             let console = crate::port::ConsoleHandle::current()?;
             let servers = console.servers(&caller).await?;
-            let demo = console.demo_switches(&caller).await;
+            let demo = console.demo_switches(&caller).await?;
             let groups = console.groups(&caller).await?;
             Ok(ServersView { servers, demo, me: caller.me(), groups })
         }
@@ -106,7 +106,7 @@ pub async fn load_failover_log(filter: FailoverFilter) -> Result<FailoverLogView
     answer(
         async {
             let caller = crate::port::require_caller()?;
-            crate::port::ConsoleHandle::current()?.failover_log(&caller, filter).await
+            crate::port::ConsoleHandle::current()?.failover_log_view(&caller, filter).await
         }
         .await,
     )
@@ -117,7 +117,7 @@ pub async fn load_failover(id: i64) -> Result<FailoverDetail, Failure> {
     answer(
         async {
             let caller = crate::port::require_caller()?;
-            crate::port::ConsoleHandle::current()?.failover_detail(&caller, id).await
+            crate::port::ConsoleHandle::current()?.failover(&caller, id).await
         }
         .await,
     )
@@ -166,9 +166,9 @@ pub async fn login(
         async {
             let console = crate::port::ConsoleHandle::current()?;
             let request = crate::port::request_info();
-            let (_me, cookie) = console.login(&username, &password, &request).await?;
+            let login = console.login(&username, &password, &request).await?;
             let response = expect_context::<leptos_axum::ResponseOptions>();
-            if let Ok(value) = http::HeaderValue::from_str(&cookie) {
+            if let Ok(value) = http::HeaderValue::from_str(&login.set_cookie) {
                 response.append_header(http::header::SET_COOKIE, value);
             }
             leptos_axum::redirect(&safe_next(next.as_deref()));
@@ -184,7 +184,9 @@ pub async fn logout() -> Result<(), Failure> {
         async {
             let caller = crate::port::require_caller()?;
             let console = crate::port::ConsoleHandle::current()?;
-            let cookie = console.logout(&caller, &crate::port::request_headers()).await?;
+            let headers = crate::port::request_headers();
+            let session = crate::cookies::cookie(&headers, crate::cookies::SESSION_COOKIE);
+            let cookie = console.logout(&caller, session.as_deref()).await?;
             let response = expect_context::<leptos_axum::ResponseOptions>();
             if let Ok(value) = http::HeaderValue::from_str(&cookie) {
                 response.append_header(http::header::SET_COOKIE, value);

@@ -2,6 +2,8 @@
 
 pub mod api;
 pub mod auth;
+#[cfg(feature = "ssr")]
+pub mod cookies;
 pub mod failure;
 pub mod live;
 pub mod model;

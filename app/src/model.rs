@@ -449,3 +449,47 @@ pub struct GroupSettings {
     #[serde(default)]
     pub failover_servers: Vec<i64>,
 }
+
+/// `POST /api/v1/users`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewUser {
+    pub name: String,
+    pub password: String,
+    pub role: crate::auth::Role,
+}
+
+impl fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewUser").field("name", &self.name).field("role", &self.role).finish()
+    }
+}
+
+/// `POST /api/v1/users/{name}/password`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordChange {
+    pub password: String,
+    /// The caller's own password, when they change it for themselves.
+    #[serde(default)]
+    pub current_password: Option<String>,
+}
+
+impl fmt::Debug for PasswordChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PasswordChange { .. }")
+    }
+}
+
+/// `POST /api/v1/tokens`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewToken {
+    pub name: String,
+    pub role: crate::auth::Role,
+}
+
+/// `GET /api/v1/servers/{id}/settings`: the recorder settings cache's copy of a bundle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CachedSettingsView {
+    pub version: i64,
+    pub fetched_at: DateTime<Utc>,
+    pub bundle: serde_json::Value,
+}

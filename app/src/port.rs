@@ -1,32 +1,96 @@
-//! The engine as the server functions see it. The server crate implements these traits and
-//! provides a [`ConsoleHandle`] as Leptos context; nothing in `app` touches SQL or recorders.
-//! Every method takes the [`Caller`]: the engine checks rights, not the page.
+//! The one door into the engine. Every operation a person or a script can do is one method
+//! here, used by the server functions, the REST API, the event stream, `/metrics` and the
+//! command line alike. The server crate implements it; nothing in `app` touches SQL or
+//! recorders. Every method takes the [`Caller`]: the engine checks rights and writes the audit
+//! trail, not the page.
 
 use crate::auth::{Caller, Me, RequestInfo};
 use crate::failure::Failure;
 use crate::model::{
-    AuditEntry, AuditFilter, DemoPower, FailbackAnswer, Failover, FailoverDetail, FailoverFilter,
-    FailoverGroup, NewServer, Server, ServerPatch,
+    ApiToken, AuditEntry, AuditFilter, CachedSettingsView, CreatedToken, DemoPower, FailbackAnswer,
+    Failover, FailoverDetail, FailoverFilter, FailoverGroup, FailoverStatus, GroupSettings,
+    Licence, LicenceUpdate, NewServer, NewToken, NewUser, PasswordChange, Server, ServerPatch,
+    ServerState, SystemEvent, User,
 };
 use crate::view::{DashboardView, DemoSwitch, FailoverLogView};
 use async_trait::async_trait;
+use futures::stream::BoxStream;
 use std::sync::Arc;
+
+/// How a request proved who it is.
+#[derive(Debug, Clone, Copy)]
+pub enum Credential<'a> {
+    /// The secret of a session cookie.
+    Session(&'a str),
+    /// An API token (bearer header, or a dashboard's token link or cookie).
+    Token(&'a str),
+}
+
+/// A successful login: who, and the `Set-Cookie` value that carries the session.
+#[derive(Debug, Clone)]
+pub struct LoggedIn {
+    pub me: Me,
+    pub set_cookie: String,
+}
+
+/// Every system change notification, from the moment of subscribing; `Resync` when the
+/// subscriber fell behind and must reload what it shows.
+pub type EventStream = BoxStream<'static, SystemEvent>;
+
+/// What `/metrics` reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Metrics {
+    pub servers: Vec<(ServerState, usize)>,
+    pub open_failovers: Vec<(FailoverStatus, usize)>,
+    pub copies: Vec<(crate::model::CopyStatus, usize)>,
+    pub event_subscribers: usize,
+}
 
 #[async_trait]
 pub trait Console: Send + Sync + 'static {
+    // Who is calling.
+    /// Checks the credentials and opens a session.
+    async fn login(
+        &self,
+        name: &str,
+        password: &str,
+        request: &RequestInfo,
+    ) -> Result<LoggedIn, Failure>;
+    /// Ends the session `session` (the cookie's secret); the answer is the `Set-Cookie` value
+    /// that clears it.
+    async fn logout(&self, caller: &Caller, session: Option<&str>) -> Result<String, Failure>;
+    /// The caller behind a credential, unless it is unknown, expired or revoked.
+    async fn identify(&self, credential: Credential<'_>, address: Option<String>)
+    -> Option<Caller>;
+
+    // Servers.
     async fn servers(&self, caller: &Caller) -> Result<Vec<Server>, Failure>;
-
+    async fn server(&self, caller: &Caller, id: i64) -> Result<Server, Failure>;
     async fn add_server(&self, caller: &Caller, new: NewServer) -> Result<Server, Failure>;
-
+    /// Maintenance mode alone is an operator's switch; every other field an administrator's.
     async fn edit_server(
         &self,
         caller: &Caller,
         id: i64,
         patch: ServerPatch,
     ) -> Result<Server, Failure>;
+    /// The recorder settings cache's copy of a server's settings bundle.
+    async fn cached_settings(
+        &self,
+        caller: &Caller,
+        id: i64,
+    ) -> Result<CachedSettingsView, Failure>;
 
+    // Failover groups.
     async fn groups(&self, caller: &Caller) -> Result<Vec<FailoverGroup>, Failure>;
-
+    /// Creates (`id` None) or replaces a failover group.
+    async fn save_group(
+        &self,
+        caller: &Caller,
+        id: Option<i64>,
+        group: GroupSettings,
+    ) -> Result<FailoverGroup, Failure>;
+    async fn delete_group(&self, caller: &Caller, id: i64) -> Result<(), Failure>;
     /// Moves a server into a failover group, or out of every group with `None`.
     async fn assign_group(
         &self,
@@ -35,9 +99,54 @@ pub trait Console: Send + Sync + 'static {
         group_id: Option<i64>,
     ) -> Result<(), Failure>;
 
-    /// The demo site's process switches, when the manager runs as `standby demo`.
-    async fn demo_switches(&self, caller: &Caller) -> Option<Vec<DemoSwitch>>;
+    // The licence.
+    async fn licence(&self, caller: &Caller) -> Result<Licence, Failure>;
+    async fn set_licence(&self, caller: &Caller, update: LicenceUpdate)
+    -> Result<Licence, Failure>;
 
+    // Users and API tokens.
+    async fn users(&self, caller: &Caller) -> Result<Vec<User>, Failure>;
+    async fn add_user(&self, caller: &Caller, new: NewUser) -> Result<User, Failure>;
+    async fn remove_user(&self, caller: &Caller, name: &str) -> Result<(), Failure>;
+    async fn set_password(
+        &self,
+        caller: &Caller,
+        name: &str,
+        change: PasswordChange,
+    ) -> Result<(), Failure>;
+    async fn tokens(&self, caller: &Caller) -> Result<Vec<ApiToken>, Failure>;
+    async fn create_token(&self, caller: &Caller, new: NewToken) -> Result<CreatedToken, Failure>;
+    async fn revoke_token(&self, caller: &Caller, id: i64) -> Result<ApiToken, Failure>;
+
+    // The audit trail.
+    async fn audit_trail(
+        &self,
+        caller: &Caller,
+        filter: AuditFilter,
+    ) -> Result<Vec<AuditEntry>, Failure>;
+
+    // The failover log and what can be done from it.
+    async fn failover_log(
+        &self,
+        caller: &Caller,
+        filter: FailoverFilter,
+    ) -> Result<Vec<Failover>, Failure>;
+    async fn failover(&self, caller: &Caller, id: i64) -> Result<FailoverDetail, Failure>;
+    /// Manual failback ("Start failback to the selected server").
+    async fn failback(&self, caller: &Caller, id: i64) -> Result<FailbackAnswer, Failure>;
+    /// Start (or resume) material copying of a finalized entry.
+    async fn material_copy(&self, caller: &Caller, id: i64) -> Result<Failover, Failure>;
+
+    // What the pages show in one round trip.
+    async fn failover_log_view(
+        &self,
+        caller: &Caller,
+        filter: FailoverFilter,
+    ) -> Result<FailoverLogView, Failure>;
+    async fn dashboard(&self, caller: &Caller) -> Result<DashboardView, Failure>;
+
+    // The demo site's process switches (`standby demo` only; `None` otherwise).
+    async fn demo_switches(&self, caller: &Caller) -> Result<Option<Vec<DemoSwitch>>, Failure>;
     async fn set_demo_power(
         &self,
         caller: &Caller,
@@ -45,39 +154,10 @@ pub trait Console: Send + Sync + 'static {
         power: DemoPower,
     ) -> Result<(), Failure>;
 
-    async fn audit_trail(
-        &self,
-        caller: &Caller,
-        filter: AuditFilter,
-    ) -> Result<Vec<AuditEntry>, Failure>;
-
-    async fn failover_log(
-        &self,
-        caller: &Caller,
-        filter: FailoverFilter,
-    ) -> Result<FailoverLogView, Failure>;
-
-    async fn failover_detail(&self, caller: &Caller, id: i64) -> Result<FailoverDetail, Failure>;
-
-    /// Manual failback from the failover log.
-    async fn failback(&self, caller: &Caller, id: i64) -> Result<FailbackAnswer, Failure>;
-
-    /// Start (or resume) material copying of a finalized entry.
-    async fn material_copy(&self, caller: &Caller, id: i64) -> Result<Failover, Failure>;
-
-    async fn dashboard(&self, caller: &Caller) -> Result<DashboardView, Failure>;
-
-    /// Checks the credentials and opens a session; the answer carries the `Set-Cookie` value.
-    async fn login(
-        &self,
-        name: &str,
-        password: &str,
-        request: &RequestInfo,
-    ) -> Result<(Me, String), Failure>;
-
-    /// Ends the session the request's cookie carries; the answer is the `Set-Cookie` value
-    /// that clears it.
-    async fn logout(&self, caller: &Caller, headers: &http::HeaderMap) -> Result<String, Failure>;
+    // Observability.
+    async fn metrics(&self, caller: &Caller) -> Result<Metrics, Failure>;
+    /// Every system change notification from now on.
+    fn events(&self, caller: &Caller) -> Result<EventStream, Failure>;
 }
 
 /// What server functions find in their context.

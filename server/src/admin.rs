@@ -1,11 +1,11 @@
-//! `standby user …` and `standby token …`: the command line's way into the same engine actions
-//! the API uses (audited, with the command line as the actor).
+//! `standby user …`, `standby token …` and `standby license …`: the command line goes through
+//! the same door as the API (rights and audit trail, with the command line as the actor).
 
 use crate::cli::{LicenceCommand, TokenCommand, UserCommand};
-use crate::engine::Engine;
-use crate::store::SharedStore;
 use app::auth::Caller;
 use app::failure::Failure;
+use app::model::{NewToken, NewUser, PasswordChange};
+use app::port::Console;
 use std::io::{BufRead, IsTerminal};
 
 fn cli_caller() -> Caller {
@@ -27,15 +27,17 @@ fn password(flag: Option<String>, prompt: &str) -> std::io::Result<String> {
 }
 
 pub async fn user(
-    store: SharedStore,
+    engine: &dyn Console,
     command: UserCommand,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let engine = Engine::new(store, None);
     let caller = cli_caller();
     match command {
         UserCommand::Add { name, role, password: flag } => {
             let password = password(flag, &format!("Password for {name}: "))?;
-            let user = engine.add_user(&caller, &name, &password, role).await.map_err(sentence)?;
+            let user = engine
+                .add_user(&caller, NewUser { name, password, role })
+                .await
+                .map_err(sentence)?;
             println!("Added {} ({}).", user.name, user.role);
         }
         UserCommand::List => {
@@ -54,7 +56,8 @@ pub async fn user(
         }
         UserCommand::Passwd { name, password: flag } => {
             let password = password(flag, &format!("New password for {name}: "))?;
-            engine.set_password(&caller, &name, &password).await.map_err(sentence)?;
+            let change = PasswordChange { password, current_password: None };
+            engine.set_password(&caller, &name, change).await.map_err(sentence)?;
             println!("Password of {name} changed; their sessions have ended.");
         }
         UserCommand::Remove { name } => {
@@ -66,14 +69,14 @@ pub async fn user(
 }
 
 pub async fn token(
-    store: SharedStore,
+    engine: &dyn Console,
     command: TokenCommand,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let engine = Engine::new(store, None);
     let caller = cli_caller();
     match command {
         TokenCommand::Create { name, role } => {
-            let created = engine.create_token(&caller, &name, role).await.map_err(sentence)?;
+            let created =
+                engine.create_token(&caller, NewToken { name, role }).await.map_err(sentence)?;
             println!(
                 "Token {} ({}) created. Its secret is shown this once:",
                 created.token.name, created.token.role
@@ -113,10 +116,9 @@ fn sentence(failure: Failure) -> Box<dyn std::error::Error + Send + Sync> {
 }
 
 pub async fn licence(
-    store: SharedStore,
+    engine: &dyn Console,
     command: LicenceCommand,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let engine = Engine::new(store, None);
     let caller = cli_caller();
     let licence = match command {
         LicenceCommand::Show => engine.licence(&caller).await.map_err(sentence)?,

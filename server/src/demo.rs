@@ -1,9 +1,10 @@
 //! `standby demo`: a small site of real recorder agents on loopback, started and supervised by
 //! the manager so a newcomer can switch them off and on from the Servers page.
 
-use crate::store::{ServerSettings, SharedStore, StoreError};
+use app::auth::Caller;
 use app::failure::{Failure, FailureKind};
-use app::model::{DemoPower, ServerKind};
+use app::model::{DemoPower, NewServer, ServerKind, ServerPatch};
+use app::port::Console;
 use app::view::DemoSwitch;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -27,8 +28,8 @@ pub enum DemoError {
     NoAddress { name: String, log: PathBuf },
     #[error("cannot prepare {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
-    #[error(transparent)]
-    Store(#[from] StoreError),
+    #[error("cannot register {name}: {failure}")]
+    Register { name: String, failure: Failure },
 }
 
 struct Agent {
@@ -47,17 +48,22 @@ pub struct DemoSite {
 }
 
 impl DemoSite {
+    /// A site of no agents yet, in `data_dir`.
+    pub fn new(data_dir: &Path) -> Result<Self, DemoError> {
+        let binary = agent_binary()?;
+        Ok(DemoSite { binary, data_dir: data_dir.to_owned(), agents: Mutex::new(Vec::new()) })
+    }
+
     /// Starts `recorders` recorder agents and `failover_servers` failover servers and registers
-    /// them in the store (re-using the servers a previous demo run registered).
+    /// them through the console, like an administrator would (re-using the servers a previous
+    /// demo run registered).
     pub async fn start(
-        data_dir: &Path,
+        &self,
         recorders: u16,
         failover_servers: u16,
-        store: &SharedStore,
-    ) -> Result<Self, DemoError> {
-        let binary = agent_binary()?;
-        let site =
-            DemoSite { binary, data_dir: data_dir.to_owned(), agents: Mutex::new(Vec::new()) };
+        console: &dyn Console,
+    ) -> Result<(), DemoError> {
+        let site = self;
         let wanted = (1..=recorders)
             .map(|n| (format!("recorder-{n}"), ServerKind::Recorder))
             .chain((1..=failover_servers).map(|n| (format!("failover-{n}"), ServerKind::Failover)));
@@ -65,11 +71,13 @@ impl DemoSite {
         for (name, kind) in wanted {
             let (child, port) = site.spawn(&name, kind, 0).await?;
             let address = format!("http://127.0.0.1:{port}");
-            let server_id = register(store, &name, kind, &address).await?;
+            let server_id = register(console, &name, kind, &address)
+                .await
+                .map_err(|failure| DemoError::Register { name: name.clone(), failure })?;
             agents.push(Agent { server_id, name, kind, port, child: Some(child) });
         }
         *site.agents.lock().await = agents;
-        Ok(site)
+        Ok(())
     }
 
     pub async fn switches(&self) -> Vec<DemoSwitch> {
@@ -198,34 +206,30 @@ fn agent_binary() -> Result<PathBuf, DemoError> {
 
 /// Adds the server, or points the one a previous run registered at its new address.
 async fn register(
-    store: &SharedStore,
+    console: &dyn Console,
     name: &str,
     kind: ServerKind,
     address: &str,
-) -> Result<i64, StoreError> {
-    if let Some(existing) = store.server_by_name(name).await? {
-        let settings = ServerSettings {
-            name: existing.name.clone(),
-            address: address.to_owned(),
-            kind,
-            failover_enabled: existing.failover_enabled,
-            auto_failback: existing.auto_failback,
-            maintenance_mode: existing.maintenance_mode,
-            copy_after_failback: existing.copy_after_failback,
+) -> Result<i64, Failure> {
+    let demo = Caller::system("demo");
+    let existing = console.servers(&demo).await?.into_iter().find(|server| server.name == name);
+    if let Some(existing) = existing {
+        let patch = ServerPatch {
+            address: Some(address.to_owned()),
+            kind: Some(kind),
+            ..Default::default()
         };
-        store.update_server(existing.id, &settings).await?;
-        return Ok(existing.id);
+        return Ok(console.edit_server(&demo, existing.id, patch).await?.id);
     }
-    let settings = ServerSettings {
+    let new = NewServer {
         name: name.to_owned(),
         address: address.to_owned(),
         kind,
         failover_enabled: kind == ServerKind::Recorder,
         auto_failback: kind == ServerKind::Recorder,
-        maintenance_mode: false,
         copy_after_failback: true,
     };
-    Ok(store.insert_server(&settings).await?.id)
+    Ok(console.add_server(&demo, new).await?.id)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use chrono::Utc;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
+use tokio_stream::wrappers::BroadcastStream;
 
 /// Enough for a burst of changes while a slow client catches up; a client that falls further
 /// behind is told to reload what it shows.
@@ -41,8 +42,12 @@ impl EventBus {
         let _ = self.sender.send(event);
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<SystemEvent> {
-        self.sender.subscribe()
+    /// Every event from now on; a subscriber that falls behind gets `Resync` and reloads.
+    pub fn stream(&self) -> app::port::EventStream {
+        use futures::StreamExt;
+        BroadcastStream::new(self.sender.subscribe())
+            .map(|change| change.unwrap_or(SystemEvent::Resync))
+            .boxed()
     }
 
     pub fn subscribers(&self) -> usize {

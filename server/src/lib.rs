@@ -11,6 +11,6 @@ pub mod events;
 pub mod http;
 pub mod monitor;
 pub mod recorders;
-pub mod servers;
+pub mod settings_cache;
 pub mod startup;
 pub mod store;

@@ -1,9 +1,13 @@
 //! `standby`: the management server of Standby.
 
 use app::auth::{Caller, Role};
+use app::model::{LicenceUpdate, NewUser, PasswordChange};
+use app::port::Console;
 use clap::Parser;
 use standby::cli::{Cli, Command, DemoArgs, ServeArgs, ServerArgs, StoreArgs};
 use standby::config::{self, FileConfig};
+use standby::engine::{Engine, Parts};
+use standby::monitor::MonitorConfig;
 use standby::{demo, startup, store};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -33,7 +37,11 @@ fn main() -> ExitCode {
 fn init_logging() {
     let filter = EnvFilter::try_from_env("STANDBY_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
 }
 
 async fn run(cli: Cli) -> Result<(), BoxError> {
@@ -42,13 +50,13 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
         Command::Serve(args) => serve(args, &file).await,
         Command::Demo(args) => demo(args, &file).await,
         Command::User { store, command } => {
-            standby::admin::user(open_store(&store, &file).await?, command).await
+            standby::admin::user(cli_engine(&store, &file).await?.as_ref(), command).await
         }
         Command::License { store, command } => {
-            standby::admin::licence(open_store(&store, &file).await?, command).await
+            standby::admin::licence(cli_engine(&store, &file).await?.as_ref(), command).await
         }
         Command::Token { store, command } => {
-            standby::admin::token(open_store(&store, &file).await?, command).await
+            standby::admin::token(cli_engine(&store, &file).await?.as_ref(), command).await
         }
     }
 }
@@ -64,25 +72,36 @@ async fn open_store(args: &StoreArgs, file: &FileConfig) -> Result<store::Shared
     Ok(store::open(&url).await?)
 }
 
+/// The command line's engine: the same door as the API, without background work.
+async fn cli_engine(args: &StoreArgs, file: &FileConfig) -> Result<Arc<Engine>, BoxError> {
+    Ok(Engine::new(Parts::new(open_store(args, file).await?)))
+}
+
 fn settings(args: &ServerArgs, file: &FileConfig) -> Result<startup::Settings, BoxError> {
     let default_listen = config::DEFAULT_LISTEN.parse()?;
     Ok(startup::Settings {
         listen: args.listen.or(file.listen).unwrap_or(default_listen),
         site_root: config::site_root(args.site_root.clone(), file),
-        monitor: config::monitor(
-            file,
-            args.monitor_interval_ms,
-            args.check_timeout_ms,
-            args.failover_window_ms,
-            args.failback_hold_down_ms,
-        )?,
     })
+}
+
+fn monitor(args: &ServerArgs, file: &FileConfig) -> Result<MonitorConfig, BoxError> {
+    Ok(config::monitor(
+        file,
+        args.monitor_interval_ms,
+        args.check_timeout_ms,
+        args.failover_window_ms,
+        args.failback_hold_down_ms,
+    )?)
 }
 
 async fn serve(args: ServeArgs, file: &FileConfig) -> Result<(), BoxError> {
     let settings = settings(&args.server, file)?;
-    let store = open_store(&args.store, file).await?;
-    let app = startup::Application::build(settings, store, None).await?;
+    let parts = Parts {
+        monitor: monitor(&args.server, file)?,
+        ..Parts::new(open_store(&args.store, file).await?)
+    };
+    let app = startup::Application::build(settings, Engine::new(parts)).await?;
     let address = app.local_addr()?;
     tracing::info!(%address, "Standby is listening");
     println!("Standby is listening on http://{address}/");
@@ -94,19 +113,23 @@ async fn demo(args: DemoArgs, file: &FileConfig) -> Result<(), BoxError> {
     let settings = settings(&args.server, file)?;
     std::fs::create_dir_all(&args.data_dir)?;
     let url = format!("sqlite://{}", args.data_dir.join("standby.db").display());
-    let store = store::open(&url).await?;
-    let logins = demo_logins(&store, args.password.as_deref()).await?;
+    let site = Arc::new(demo::DemoSite::new(&args.data_dir)?);
+    let parts = Parts {
+        monitor: monitor(&args.server, file)?,
+        demo: Some(site.clone()),
+        ..Parts::new(store::open(&url).await?)
+    };
+    let engine = Engine::new(parts);
+    let caller = Caller::system("demo");
+    let logins = demo_logins(engine.as_ref(), &caller, args.password.as_deref()).await?;
     // The demo is licensed for every failover server it starts.
-    let licence = app::model::LicenceUpdate {
+    let licence = LicenceUpdate {
         failover_enabled: true,
         failover_servers: i64::from(args.failover_servers),
     };
-    store.set_licence(&licence, "demo").await?;
-    let site = Arc::new(
-        demo::DemoSite::start(&args.data_dir, args.recorders, args.failover_servers, &store)
-            .await?,
-    );
-    let app = startup::Application::build(settings, store, Some(site.clone())).await?;
+    engine.set_licence(&caller, licence).await?;
+    site.start(args.recorders, args.failover_servers, engine.as_ref()).await?;
+    let app = startup::Application::build(settings, engine).await?;
     let address = app.local_addr()?;
     println!();
     println!("  Standby demo is running: open http://{address}/servers");
@@ -130,21 +153,22 @@ async fn demo(args: DemoArgs, file: &FileConfig) -> Result<(), BoxError> {
 
 /// The demo's accounts, one per role, with fresh passwords.
 async fn demo_logins(
-    store: &store::SharedStore,
+    console: &dyn Console,
+    caller: &Caller,
     password: Option<&str>,
 ) -> Result<Vec<(String, Role, String)>, BoxError> {
-    let engine = standby::engine::Engine::new(store.clone(), None);
-    let caller = Caller::system("demo");
-    let existing = engine.users(&caller).await?;
+    let existing = console.users(caller).await?;
     let mut logins = Vec::new();
     for role in Role::ALL {
         let name = role.as_str().to_owned();
         let password =
             password.map(str::to_owned).unwrap_or_else(standby::auth::secrets::new_password);
         if existing.iter().any(|user| user.name == name) {
-            engine.set_password(&caller, &name, &password).await?;
+            let change = PasswordChange { password: password.clone(), current_password: None };
+            console.set_password(caller, &name, change).await?;
         } else {
-            engine.add_user(&caller, &name, &password, role).await?;
+            let new = NewUser { name: name.clone(), password: password.clone(), role };
+            console.add_user(caller, new).await?;
         }
         logins.push((name, role, password));
     }

@@ -1,18 +1,18 @@
 //! The health monitor: checks every registered server on an interval, all at once, each check
 //! bounded by a short timeout, so one dead or slow host never delays the others. It keeps the
-//! recorder settings cache fresh and starts a failover for a recorder that has missed its health
-//! checks for the whole detection window.
+//! server states and the recorder settings cache fresh and tells its [`Observer`] (the engine)
+//! which recorders have been silent for the whole detection window and which broken recorders
+//! answer again. It decides nothing itself.
 
-use crate::engine::Engine;
-use crate::recorders::Health;
-use crate::store::{CachedSettings, HealthRecord};
+use crate::events::EventBus;
+use crate::recorders::{Endpoint, Health, Recorders};
+use crate::settings_cache;
+use crate::store::{HealthRecord, SharedStore, StoreError};
 use app::model::{Server, ServerKind, ServerState, SystemEvent};
 use chrono::Utc;
 use futures::future::join_all;
-use std::collections::{HashMap, HashSet};
-use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -39,148 +39,164 @@ impl Default for MonitorConfig {
     }
 }
 
-pub async fn run(engine: Arc<Engine>, stop: CancellationToken) {
-    let config = engine.monitor;
-    let mut ticks = tokio::time::interval(config.interval);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tracing::info!(interval = ?config.interval, timeout = ?config.check_timeout, window = ?config.failover_window, "health monitor started");
-    let mut round = Round::default();
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => break,
-            _ = ticks.tick() => {}
-        }
-        if let Err(error) = tick(&engine, &mut round).await {
-            tracing::warn!(%error, "health check round failed");
-        }
-    }
-    tracing::info!("health monitor stopped");
+/// What the monitor reports; the engine decides what to do about it.
+pub trait Observer: Send + Sync + 'static {
+    /// A monitored recorder, not in maintenance, has been silent for the whole window.
+    fn silent(&self, recorder: Server);
+    /// A broken recorder answers its health checks again, continuously since `since`.
+    fn answering(&self, recorder: Server, since: Instant);
+    /// One round is over (follow-up work, like material-copy states, runs at this pace).
+    fn round_done(&self);
 }
 
-/// What the monitor remembers between rounds.
-#[derive(Default)]
-pub struct Round {
-    /// Recorders with a failover or failback under way (one at a time per recorder).
-    busy: Arc<Mutex<HashSet<i64>>>,
+pub struct Monitor {
+    store: SharedStore,
+    recorders: Recorders,
+    events: EventBus,
+    config: MonitorConfig,
     /// Broken recorders answering again, since when.
     answering_since: HashMap<i64, Instant>,
-    /// A material-copy sync round is under way.
-    syncing: Arc<AtomicBool>,
 }
 
-/// One round: check all servers concurrently, write the outcome in one transaction, tell every
-/// client about each server whose state changed, refresh the settings cache, fail over, and
-/// fail back recorders that have been back for the hold-down period.
-pub async fn tick(engine: &Arc<Engine>, round: &mut Round) -> Result<(), crate::store::StoreError> {
-    let config = engine.monitor;
-    let servers = engine.store.list_servers().await?;
-    let checks = servers.iter().map(|server| async {
-        let answer = engine.recorders.health(&server.address, config.check_timeout).await;
-        if let Err(error) = &answer {
-            tracing::debug!(server = %server.name, %error, "health check failed");
-        }
-        answer.ok()
-    });
-    let answers = join_all(checks).await;
-    let now = Utc::now();
-    let records: Vec<HealthRecord> = servers
-        .iter()
-        .zip(&answers)
-        .map(|(server, answer)| HealthRecord {
-            server_id: server.id,
-            read_state: server.state,
-            state: next_state(server, answer.as_ref()),
-            seen_at: answer.as_ref().map(|_| now),
-        })
-        .collect();
-    engine.store.record_health(&records).await?;
-
-    for (server, record) in servers.iter().zip(&records) {
-        if server.state != record.state {
-            tracing::info!(server = %server.name, from = %server.state, to = %record.state, "server state changed");
-            if let Some(server) = engine.store.server(server.id).await? {
-                engine.events.publish(SystemEvent::ServerChanged { server });
-            }
-        }
+impl Monitor {
+    pub fn new(
+        store: SharedStore,
+        recorders: Recorders,
+        events: EventBus,
+        config: MonitorConfig,
+    ) -> Self {
+        Monitor { store, recorders, events, config, answering_since: HashMap::new() }
     }
 
-    for (server, answer) in servers.iter().zip(&answers) {
-        if let Some(health) = answer {
-            refresh_settings(engine, &servers, server, health).await;
+    pub async fn run(mut self, observer: Arc<dyn Observer>, stop: CancellationToken) {
+        let mut ticks = tokio::time::interval(self.config.interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let config = self.config;
+        tracing::info!(interval = ?config.interval, timeout = ?config.check_timeout, window = ?config.failover_window, "health monitor started");
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = ticks.tick() => {}
+            }
+            if let Err(error) = self.tick(observer.as_ref()).await {
+                tracing::warn!(%error, "health check round failed");
+            }
         }
+        tracing::info!("health monitor stopped");
     }
 
-    for (server, _) in servers
-        .iter()
-        .zip(&answers)
-        .filter(|(server, answer)| answer.is_none() && needs_failover(server, config, now))
-    {
-        let engine = engine.clone();
-        let recorder = server.clone();
-        exclusively(&round.busy, server.id, async move {
-            if let Err(failure) = engine.fail_over(&recorder).await {
-                tracing::error!(recorder = %recorder.name, "failover failed: {}", failure.message);
+    /// One round: check all servers concurrently, write the outcome in one transaction, tell
+    /// every client about each server whose state changed, refresh the settings cache, and
+    /// report silent recorders and broken recorders that answer again.
+    pub async fn tick(&mut self, observer: &dyn Observer) -> Result<(), StoreError> {
+        let servers = self.store.list_servers().await?;
+        let timeout = self.config.check_timeout;
+        let recorders = &self.recorders;
+        let checks = servers.iter().map(|server| async move {
+            let answer = recorders.health(&Endpoint::from(server), timeout).await;
+            if let Err(error) = &answer {
+                tracing::debug!(server = %server.name, %error, "health check failed");
             }
+            answer.ok()
         });
-    }
+        let answers = join_all(checks).await;
+        let now = Utc::now();
+        let records: Vec<HealthRecord> = servers
+            .iter()
+            .zip(&answers)
+            .map(|(server, answer)| HealthRecord {
+                server_id: server.id,
+                read_state: server.state,
+                state: next_state(server, answer.as_ref()),
+                seen_at: answer.as_ref().map(|_| now),
+            })
+            .collect();
+        self.store.record_health(&records).await?;
 
-    if !round.syncing.swap(true, Ordering::AcqRel) {
-        let (engine, syncing) = (engine.clone(), round.syncing.clone());
-        tokio::spawn(async move {
-            if let Err(failure) = engine.sync_material_copies().await {
-                tracing::warn!("material copy states not synchronised: {}", failure.message);
+        for (server, record) in servers.iter().zip(&records) {
+            if server.state != record.state {
+                tracing::info!(server = %server.name, from = %server.state, to = %record.state, "server state changed");
+                self.publish(server.id).await?;
             }
-            syncing.store(false, Ordering::Release);
-        });
-    }
-
-    for (server, answer) in servers.iter().zip(&answers) {
-        if server.kind != ServerKind::Recorder
-            || server.state != ServerState::Broken
-            || answer.is_none()
-        {
-            if round.answering_since.remove(&server.id).is_some() {
-                publish_server(engine, server.id).await?;
-            }
-            continue;
         }
-        let since = match round.answering_since.get(&server.id) {
-            Some(since) => *since,
-            None => {
-                // A broken recorder back on the network: pages can offer failback now.
-                tracing::info!(recorder = %server.name, "broken recorder answers again");
-                round.answering_since.insert(server.id, Instant::now());
-                publish_server(engine, server.id).await?;
-                Instant::now()
+        for (server, answer) in servers.iter().zip(&answers) {
+            if let Some(health) = answer {
+                self.refresh_settings(&servers, server, health).await;
+            }
+        }
+        for (server, answer) in servers.iter().zip(&answers) {
+            if answer.is_none() && needs_failover(server, self.config, now) {
+                observer.silent(server.clone());
+            }
+        }
+        for (server, answer) in servers.iter().zip(&answers) {
+            let broken_and_answering = server.kind == ServerKind::Recorder
+                && server.state == ServerState::Broken
+                && answer.is_some();
+            if !broken_and_answering {
+                if self.answering_since.remove(&server.id).is_some() {
+                    self.publish(server.id).await?;
+                }
+                continue;
+            }
+            let since = match self.answering_since.get(&server.id) {
+                Some(since) => *since,
+                None => {
+                    // A broken recorder back on the network: pages can offer failback now.
+                    tracing::info!(recorder = %server.name, "broken recorder answers again");
+                    let now = Instant::now();
+                    self.answering_since.insert(server.id, now);
+                    self.publish(server.id).await?;
+                    now
+                }
+            };
+            observer.answering(server.clone(), since);
+        }
+        observer.round_done();
+        Ok(())
+    }
+
+    async fn publish(&self, id: i64) -> Result<(), StoreError> {
+        if let Some(server) = self.store.server(id).await? {
+            self.events.publish(SystemEvent::ServerChanged { server });
+        }
+        Ok(())
+    }
+
+    /// Keeps each recorder's latest settings bundle: from the recorder itself while it is ok,
+    /// from the failover server while one acts for it (changes made during the failover period).
+    async fn refresh_settings(&self, servers: &[Server], server: &Server, health: &Health) {
+        let owner = match server.kind {
+            ServerKind::Recorder if server.state != ServerState::Broken => Some(server.id),
+            ServerKind::Failover => health
+                .acting_for
+                .as_deref()
+                .and_then(|name| {
+                    servers
+                        .iter()
+                        .find(|other| other.name == name && other.state == ServerState::Broken)
+                })
+                .map(|recorder| recorder.id),
+            _ => None,
+        };
+        let Some(owner) = owner else { return };
+        let cached = match self.store.cached_settings(owner).await {
+            Ok(cached) => cached,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the settings cache");
+                return;
             }
         };
-        if since.elapsed() >= config.failback_hold_down
-            && server.auto_failback
-            && !server.maintenance_mode
+        if !settings_cache::is_stale(cached.as_ref(), health) {
+            return;
+        }
+        let from = Endpoint::from(server);
+        if let Err(error) =
+            settings_cache::refresh(&self.store, self.recorders.as_ref(), &from, owner).await
         {
-            let engine = engine.clone();
-            let recorder = server.clone();
-            exclusively(&round.busy, server.id, async move {
-                match engine.automatic_failback(&recorder).await {
-                    Ok(Some(answer)) => {
-                        tracing::info!(recorder = %recorder.name, duration_ms = answer.duration_ms, "automatic failback performed")
-                    }
-                    Ok(None) => {}
-                    Err(failure) => {
-                        tracing::warn!(recorder = %recorder.name, "automatic failback refused: {}", failure.message)
-                    }
-                }
-            });
+            tracing::warn!(server = %server.name, %error, "settings not cached");
         }
     }
-    Ok(())
-}
-
-async fn publish_server(engine: &Engine, id: i64) -> Result<(), crate::store::StoreError> {
-    if let Some(server) = engine.store.server(id).await? {
-        engine.events.publish(SystemEvent::ServerChanged { server });
-    }
-    Ok(())
 }
 
 /// What a health answer (or its absence) means for the server's state. A broken recorder stays
@@ -203,71 +219,6 @@ pub fn needs_failover(server: &Server, config: MonitorConfig, now: chrono::DateT
         && !server.maintenance_mode
         && matches!(server.state, ServerState::Unreachable | ServerState::Ok)
         && silent_for.is_some_and(|silent| silent >= config.failover_window)
-}
-
-/// Runs one failover or failback per recorder at a time, in the background so a slow one
-/// never holds up the next round; the database guards against other managers.
-fn exclusively(
-    busy: &Arc<Mutex<HashSet<i64>>>,
-    recorder_id: i64,
-    work: impl Future<Output = ()> + Send + 'static,
-) {
-    if !busy.lock().unwrap_or_else(|poison| poison.into_inner()).insert(recorder_id) {
-        return;
-    }
-    let busy = busy.clone();
-    tokio::spawn(async move {
-        work.await;
-        busy.lock().unwrap_or_else(|poison| poison.into_inner()).remove(&recorder_id);
-    });
-}
-
-/// Keeps each recorder's latest settings bundle: from the recorder itself while it is ok, from
-/// the failover server while one acts for it (changes made during the failover period).
-async fn refresh_settings(engine: &Engine, servers: &[Server], server: &Server, health: &Health) {
-    let owner = match server.kind {
-        ServerKind::Recorder if server.state != ServerState::Broken => Some(server.id),
-        ServerKind::Failover => health
-            .acting_for
-            .as_deref()
-            .and_then(|name| {
-                servers
-                    .iter()
-                    .find(|other| other.name == name && other.state == ServerState::Broken)
-            })
-            .map(|recorder| recorder.id),
-        _ => None,
-    };
-    let Some(owner) = owner else { return };
-    let cached = match engine.store.cached_settings(owner).await {
-        Ok(cached) => cached,
-        Err(error) => {
-            tracing::warn!(%error, "cannot read the settings cache");
-            return;
-        }
-    };
-    let stale = match (&cached, health.settings_version) {
-        (None, _) => true,
-        (Some(cached), Some(version)) => cached.version != version,
-        // An agent that does not report its version is read again every minute.
-        (Some(cached), None) => Utc::now() - cached.fetched_at > chrono::Duration::minutes(1),
-    };
-    if !stale {
-        return;
-    }
-    match engine.recorders.settings(&server.address).await {
-        Ok(bundle) => {
-            let version =
-                bundle.get("version").and_then(serde_json::Value::as_i64).unwrap_or_default();
-            let settings = CachedSettings { version, bundle, fetched_at: Utc::now() };
-            if let Err(error) = engine.store.cache_settings(owner, &settings).await {
-                tracing::warn!(%error, "cannot write the settings cache");
-            } else {
-                tracing::info!(server = %server.name, version, "recorder settings cached");
-            }
-        }
-        Err(error) => tracing::warn!(server = %server.name, %error, "cannot read settings"),
-    }
 }
 
 #[cfg(test)]

@@ -1,11 +1,8 @@
 //! Building and running the management server: the HTTP listener and the background tasks,
 //! stopped together on SIGINT/SIGTERM.
 
-use crate::demo::DemoSite;
 use crate::engine::Engine;
 use crate::http::{self, AppState};
-use crate::monitor::{self, MonitorConfig};
-use crate::store::SharedStore;
 use axum::serve::ListenerExt;
 use leptos::prelude::LeptosOptions;
 use std::net::SocketAddr;
@@ -17,20 +14,17 @@ use tokio_util::sync::CancellationToken;
 pub struct Settings {
     pub listen: SocketAddr,
     pub site_root: PathBuf,
-    pub monitor: MonitorConfig,
 }
 
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    engine: Arc<Engine>,
 }
 
 impl Application {
-    pub async fn build(
-        settings: Settings,
-        store: SharedStore,
-        demo: Option<Arc<DemoSite>>,
-    ) -> std::io::Result<Self> {
+    /// Listens, and lets the engine finish or roll back what a previous run left mid-step.
+    pub async fn build(settings: Settings, engine: Arc<Engine>) -> std::io::Result<Self> {
         let listener = TcpListener::bind(settings.listen).await.map_err(|error| {
             std::io::Error::new(
                 error.kind(),
@@ -43,15 +37,9 @@ impl Application {
             .site_pkg_dir("pkg")
             .site_addr(listener.local_addr()?)
             .build();
-        let engine = Arc::new(Engine::new(store, demo).with_monitor(settings.monitor));
-        if let Err(failure) = engine.recover_failovers().await {
-            tracing::error!("recovering interrupted failovers failed: {}", failure.message);
-        }
-        if let Err(failure) = engine.recover_failbacks().await {
-            tracing::error!("recovering interrupted failbacks failed: {}", failure.message);
-        }
-        let state = AppState { leptos, engine, stop: CancellationToken::new() };
-        Ok(Application { listener, state })
+        engine.recover().await;
+        let state = AppState { leptos, console: engine.clone(), stop: CancellationToken::new() };
+        Ok(Application { listener, state, engine })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -61,7 +49,10 @@ impl Application {
     /// Serves until SIGINT/SIGTERM; in-flight requests finish, background tasks stop.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let stop = self.state.stop.clone();
-        let monitor = tokio::spawn(monitor::run(self.state.engine.clone(), stop.clone()));
+        let background = tokio::spawn({
+            let (engine, stop) = (self.engine.clone(), stop.clone());
+            async move { engine.run(stop).await }
+        });
         let signals = tokio::spawn({
             let stop = stop.clone();
             async move {
@@ -84,7 +75,7 @@ impl Application {
             .await;
         stop.cancel();
         signals.abort();
-        let _ = monitor.await;
+        let _ = background.await;
         served
     }
 }

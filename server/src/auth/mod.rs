@@ -4,7 +4,6 @@
 pub mod login_guard;
 pub mod passwords;
 pub mod secrets;
-pub mod sessions;
 
 use chrono::Duration;
 

@@ -2,14 +2,13 @@
 
 use super::Engine;
 use crate::store::NewAudit;
-use app::auth::{Caller, Right};
+use app::auth::Caller;
 use app::failure::Failure;
-use app::model::{AuditEntry, AuditFilter};
 use chrono::Utc;
 
 impl Engine {
     /// Records the outcome of an action and passes the result through.
-    pub async fn audited<T>(
+    pub(super) async fn audited<T>(
         &self,
         caller: &Caller,
         action: &str,
@@ -34,14 +33,5 @@ impl Engine {
             tracing::error!(%error, action, actor = %caller.name, "cannot write the audit trail");
         }
         result
-    }
-
-    pub async fn audit_trail(
-        &self,
-        caller: &Caller,
-        filter: &AuditFilter,
-    ) -> Result<Vec<AuditEntry>, Failure> {
-        caller.require(Right::Read)?;
-        Ok(self.store.list_audit(filter).await?)
     }
 }

@@ -4,55 +4,46 @@
 //! states back into the failover log.
 
 use super::Engine;
-use crate::recorders::{CopyChannel, Peer, StartDataCopy};
-use app::auth::{Caller, Right};
+use super::refusal::{Reason, Refusal};
+use crate::recorders::{CopyChannel, Endpoint, Peer, StartDataCopy};
 use app::failure::Failure;
 use app::model::{CopyStatus, Failover, FailoverStatus};
 use chrono::Utc;
 
-pub mod refusal {
-    pub const FAILBACK_NOT_PERFORMED: &str = "failback_not_performed";
-    pub const ALREADY_COPIED: &str = "already_copied";
-}
-
 impl Engine {
     /// "Start material copying to the selected server" (also resumes or retries a copy).
-    pub async fn start_material_copy(&self, caller: &Caller, id: i64) -> Result<Failover, Failure> {
-        let result = async {
-            caller.require(Right::StartMaterialCopy)?;
-            let entry = self
-                .store
-                .failover(id)
-                .await?
-                .ok_or_else(|| Failure::not_found(format!("Failover log entry {id}")))?;
-            if entry.status != FailoverStatus::Finalized || entry.failback_finished_at.is_none() {
-                return Err(Failure::conflict(
-                    refusal::FAILBACK_NOT_PERFORMED,
-                    "Failback not performed yet: material is copied after failback.",
-                ));
-            }
-            if entry.copy.status == CopyStatus::Done {
-                return Err(Failure::conflict(
-                    refusal::ALREADY_COPIED,
-                    "Already copied: the material of this failover period is on the recorder.",
-                ));
-            }
-            self.queue_material_copy(&entry).await?;
-            self.failover_with_copy(id).await?.ok_or_else(Failure::internal)
+    pub(super) async fn start_material_copy(&self, id: i64) -> Result<Failover, Failure> {
+        let entry = self
+            .store
+            .failover(id)
+            .await?
+            .ok_or_else(|| Failure::not_found(format!("Failover log entry {id}")))?;
+        if entry.status != FailoverStatus::Finalized || entry.failback_finished_at.is_none() {
+            return Err(Refusal::new(
+                Reason::FailbackNotPerformed,
+                "Failback not performed yet: material is copied after failback.",
+            )
+            .into());
         }
-        .await;
-        self.audited(caller, "material_copy", Some(id.to_string()), result).await
+        if entry.copy.status == CopyStatus::Done {
+            return Err(Refusal::new(
+                Reason::AlreadyCopied,
+                "Already copied: the material of this failover period is on the recorder.",
+            )
+            .into());
+        }
+        self.queue_material_copy(&entry).await?;
+        self.failover_with_copy(id).await?.ok_or_else(Failure::internal)
     }
 
     /// StartDataCopy on the repaired recorder: every channel of its settings, for the period
     /// from the start of the failover to the end of the failback.
-    pub(crate) async fn queue_material_copy(&self, entry: &Failover) -> Result<(), Failure> {
+    pub(super) async fn queue_material_copy(&self, entry: &Failover) -> Result<(), Failure> {
         let (Some(to), Some(source_ref)) = (entry.failback_finished_at, &entry.failover_server)
         else {
-            return Err(Failure::conflict(
-                refusal::FAILBACK_NOT_PERFORMED,
-                "Failback not performed yet.",
-            ));
+            return Err(
+                Refusal::new(Reason::FailbackNotPerformed, "Failback not performed yet.").into()
+            );
         };
         let recorder = self
             .store
@@ -95,7 +86,7 @@ impl Engine {
             format!("Material copying from {} to {} queued.", source.name, recorder.name),
         )
         .await;
-        match self.recorders.start_data_copy(&recorder.address, &task).await {
+        match self.recorders.start_data_copy(&Endpoint::from(&recorder), &task).await {
             Ok(state) => {
                 self.store
                     .save_copy_progress(
@@ -119,10 +110,11 @@ impl Engine {
     /// One round of UpdateFailoverTaskStates for every copy under way: progress into the log,
     /// UpdateClientInfo where the failover server moved, StartDataCopy again where the recorder
     /// lost the task.
-    pub async fn sync_material_copies(&self) -> Result<(), Failure> {
+    pub(super) async fn sync_material_copies(&self) -> Result<(), Failure> {
         for entry in self.store.copies_in_progress().await? {
             let Some(recorder) = self.store.server(entry.recorder.id).await? else { continue };
-            let task = match self.recorders.copy_task(&recorder.address, entry.id).await {
+            let at = Endpoint::from(&recorder);
+            let task = match self.recorders.copy_task(&at, entry.id).await {
                 Ok(task) => task,
                 Err(error) => {
                     tracing::debug!(recorder = %recorder.name, %error, "copy state not available now");
@@ -138,9 +130,7 @@ impl Engine {
                 && source.address != task.source.address
             {
                 let peer = Peer { name: source.name.clone(), address: source.address.clone() };
-                if let Err(error) =
-                    self.recorders.update_client_info(&recorder.address, task.id, &peer).await
-                {
+                if let Err(error) = self.recorders.update_client_info(&at, task.id, &peer).await {
                     tracing::warn!(%error, "UpdateClientInfo failed");
                 }
             }

@@ -1,23 +1,14 @@
 //! Failback, manual and automatic, in the seed's order: "the same functionality as failover,
 //! but in reverse order". Each check is a separate, named refusal.
 
-use super::Engine;
-use super::failover::{Refusal, crash_point, reason};
-use app::auth::{Caller, Right};
-use app::failure::{Failure, FailureKind};
+use super::refusal::{Reason, Refusal};
+use super::{Engine, crash_point};
+use crate::recorders::Endpoint;
+use crate::settings_cache;
+use app::failure::Failure;
 use app::model::{FailbackAnswer, Failover, FailoverStatus, Server, ServerState};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
-
-/// Reason codes of failback refusals (beside the failover ones).
-pub mod refusal {
-    pub const FAILOVER_NOT_PERFORMED: &str = "failover_not_performed";
-    pub const ALREADY_PERFORMED: &str = "failback_already_performed";
-    pub const FAILBACK_IN_PROGRESS: &str = "failback_in_progress";
-    pub const SERVER_WRONG_STATE: &str = "server_wrong_state";
-    pub const NO_RECORDER_CONNECTION: &str = "no_recorder_connection";
-    pub const SETTINGS_SAVING_FAILED: &str = "settings_saving_failed";
-}
 
 /// How long the repaired recorder may take to record again before the failover server stops.
 const RECORDING_AGAIN_WITHIN: Duration = Duration::from_secs(15);
@@ -30,7 +21,7 @@ pub enum Trigger {
 }
 
 impl Trigger {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Trigger::Manual => "manual",
             Trigger::Automatic => "automatic",
@@ -38,27 +29,13 @@ impl Trigger {
     }
 }
 
-fn refused(code: &'static str, message: impl Into<String>) -> Failure {
-    Failure::new(FailureKind::Conflict, code, message)
+fn refused(reason: Reason, message: impl Into<String>) -> Failure {
+    Refusal::new(reason, message).into()
 }
 
 impl Engine {
-    /// A failback asked for by a person, from the failover log.
-    pub async fn manual_failback(
-        &self,
-        caller: &Caller,
-        id: i64,
-    ) -> Result<FailbackAnswer, Failure> {
-        let result = async {
-            caller.require(Right::ManualFailback)?;
-            self.fail_back(id, Trigger::Manual, &caller.name).await
-        }
-        .await;
-        self.audited(caller, "failback", Some(id.to_string()), result).await
-    }
-
     /// The failback process, for both triggers.
-    pub async fn fail_back(
+    pub(super) async fn fail_back(
         &self,
         id: i64,
         trigger: Trigger,
@@ -74,19 +51,19 @@ impl Engine {
             FailoverStatus::Active => {}
             FailoverStatus::FailingBack => {
                 return Err(refused(
-                    refusal::FAILBACK_IN_PROGRESS,
+                    Reason::FailbackInProgress,
                     "Failback already in progress for this failover.",
                 ));
             }
             FailoverStatus::Finalized if entry.failback_finished_at.is_some() => {
                 return Err(refused(
-                    refusal::ALREADY_PERFORMED,
+                    Reason::FailbackAlreadyPerformed,
                     "Failback has already been performed for this failover.",
                 ));
             }
             _ => {
                 return Err(refused(
-                    refusal::FAILOVER_NOT_PERFORMED,
+                    Reason::FailoverNotPerformed,
                     "This failover was not performed, so there is nothing to fail back.",
                 ));
             }
@@ -95,20 +72,14 @@ impl Engine {
             (self.store.server(entry.recorder.id).await?, self.failover_server_of(&entry).await?)
         else {
             return Err(refused(
-                reason::INVALID_LOG_STATE,
+                Reason::InvalidLogState,
                 "A server of this failover log entry is no longer registered.",
             ));
         };
         // 2. The failover server is still acting as a normal recorder (for this recorder).
-        let acting_for = self
-            .recorders
-            .health(&server.address, self.monitor_timeout())
-            .await
-            .ok()
-            .and_then(|health| health.acting_for);
-        if acting_for.as_deref() != Some(recorder.name.as_str()) {
+        if !self.acts_for(&server, &recorder).await {
             return Err(refused(
-                reason::FAILOVER_SERVER_WRONG_STATE,
+                Reason::FailoverServerWrongState,
                 format!(
                     "{} is no longer acting for {}, so there is nothing to move back.",
                     server.name, recorder.name
@@ -118,14 +89,16 @@ impl Engine {
         // 3. The failed server is still in broken state.
         if recorder.state != ServerState::Broken {
             return Err(refused(
-                refusal::SERVER_WRONG_STATE,
+                Reason::ServerWrongState,
                 format!("{} is not in broken state.", recorder.name),
             ));
         }
         // The repaired server is back on the network at the same address.
-        if let Err(error) = self.recorders.health(&recorder.address, self.monitor_timeout()).await {
+        if let Err(error) =
+            self.recorders.health(&Endpoint::from(&recorder), self.check_timeout()).await
+        {
             return Err(refused(
-                refusal::NO_RECORDER_CONNECTION,
+                Reason::NoRecorderConnection,
                 format!(
                     "{} does not answer at {} ({error}). Set the repaired server to the network with the same address first.",
                     recorder.name, recorder.address
@@ -134,7 +107,7 @@ impl Engine {
         }
         // 4. Failover is enabled in the licence.
         if !self.store.licence().await?.is_some_and(|licence| licence.failover_enabled) {
-            return Err(refused(reason::NO_LICENSE, "Failover is not enabled in the licence."));
+            return Err(refused(Reason::NoLicense, "Failover is not enabled in the licence."));
         }
         // 5. No failback is running for the failed recorder.
         let running = self.store.open_failovers().await?.into_iter().any(|open| {
@@ -142,7 +115,7 @@ impl Engine {
         });
         if running {
             return Err(refused(
-                refusal::FAILBACK_IN_PROGRESS,
+                Reason::FailbackInProgress,
                 format!("Failback already in progress for {}.", recorder.name),
             ));
         }
@@ -152,11 +125,11 @@ impl Engine {
         if !self.store.begin_failback(id, started_at, trigger.as_str(), by).await? {
             return Err(match self.store.failover(id).await?.map(|entry| entry.status) {
                 Some(FailoverStatus::Finalized) => refused(
-                    refusal::ALREADY_PERFORMED,
+                    Reason::FailbackAlreadyPerformed,
                     "Failback has already been performed for this failover.",
                 ),
                 _ => refused(
-                    refusal::FAILBACK_IN_PROGRESS,
+                    Reason::FailbackInProgress,
                     "Failback already in progress for this failover.",
                 ),
             });
@@ -183,7 +156,7 @@ impl Engine {
             }),
             Err(refusal) => {
                 self.undo_failback(id, &refusal).await;
-                Err(refused(refusal.code, refusal.message))
+                Err(refusal.into())
             }
         }
     }
@@ -199,48 +172,45 @@ impl Engine {
         // from the recorder settings cache (with the changes made during the failover period,
         // up to this very moment: the cache is refreshed from the failover server first).
         self.refresh_cache_from(server, recorder).await;
-        let settings = self
-            .store
-            .cached_settings(recorder.id)
-            .await
-            .map_err(|error| Refusal { code: reason::INTERNAL_ERROR, message: error.to_string() })?
-            .ok_or_else(|| Refusal {
-                code: reason::NO_RECORDER_SETTINGS,
-                message: format!("No settings of {} are cached.", recorder.name),
-            })?;
+        let settings = self.store.cached_settings(recorder.id).await?.ok_or_else(|| {
+            Refusal::new(
+                Reason::NoRecorderSettings,
+                format!("No settings of {} are cached.", recorder.name),
+            )
+        })?;
         // Set the failed recorder's settings.
-        self.recorders.replace_settings(&recorder.address, &settings.bundle).await.map_err(
-            |error| Refusal {
-                code: refusal::SETTINGS_SAVING_FAILED,
-                message: format!("{} did not take its settings back: {error}", recorder.name),
-            },
-        )?;
+        self.recorders
+            .replace_settings(&Endpoint::from(recorder), &settings.bundle)
+            .await
+            .map_err(|error| {
+                Refusal::new(
+                    Reason::SettingsSavingFailed,
+                    format!("{} did not take its settings back: {error}", recorder.name),
+                )
+            })?;
         crash_point("failback:settings_set");
         // No recording gap: the failover server stops only once the recorder records again.
         self.wait_until_recording(recorder).await?;
         if self.acts_for(server, recorder).await
-            && let Err(error) = self.recorders.stop_acting(&server.address, &recorder.name).await
+            && let Err(error) =
+                self.recorders.stop_acting(&Endpoint::from(server), &recorder.name).await
         {
-            return Err(Refusal {
-                code: reason::NO_FAILOVER_SERVER_CONNECTION,
-                message: format!(
+            return Err(Refusal::new(
+                Reason::NoFailoverServerConnection,
+                format!(
                     "{} could not be told to stop acting for {}: {error}",
                     server.name, recorder.name
                 ),
-            });
+            ));
         }
         crash_point("failback:failover_server_stopped");
         // Mark the failover server a failover server again and the recorder ok; log it.
         let finished_at = Utc::now();
-        let completed =
-            self.store.complete_failback(id, recorder.id, server.id, finished_at).await.map_err(
-                |error| Refusal { code: reason::INTERNAL_ERROR, message: error.to_string() },
-            )?;
-        if !completed {
-            return Err(Refusal {
-                code: reason::INVALID_LOG_STATE,
-                message: "The entry was no longer failing back.".into(),
-            });
+        if !self.store.complete_failback(id, recorder.id, server.id, finished_at).await? {
+            return Err(Refusal::new(
+                Reason::InvalidLogState,
+                "The entry was no longer failing back.",
+            ));
         }
         let message = format!(
             "Failback performed: {} records for itself again; {} stands by.",
@@ -265,18 +235,19 @@ impl Engine {
     async fn wait_until_recording(&self, recorder: &Server) -> Result<(), Refusal> {
         let deadline = tokio::time::Instant::now() + RECORDING_AGAIN_WITHIN;
         loop {
-            let health = self.recorders.health(&recorder.address, self.monitor_timeout()).await;
+            let health =
+                self.recorders.health(&Endpoint::from(recorder), self.check_timeout()).await;
             match health {
                 // An agent that does not say is taken at its word that it took the settings.
                 Ok(health) if health.recording.unwrap_or(true) => return Ok(()),
                 _ if tokio::time::Instant::now() >= deadline => {
-                    return Err(Refusal {
-                        code: refusal::NO_RECORDER_CONNECTION,
-                        message: format!(
+                    return Err(Refusal::new(
+                        Reason::NoRecorderConnection,
+                        format!(
                             "{} did not start recording again within {RECORDING_AGAIN_WITHIN:?}; the failover server goes on recording.",
                             recorder.name
                         ),
-                    });
+                    ));
                 }
                 _ => tokio::time::sleep(Duration::from_millis(100)).await,
             }
@@ -287,24 +258,16 @@ impl Engine {
         if !self.acts_for(server, recorder).await {
             return;
         }
-        match self.recorders.settings(&server.address).await {
-            Ok(bundle) => {
-                let version =
-                    bundle.get("version").and_then(serde_json::Value::as_i64).unwrap_or_default();
-                let settings =
-                    crate::store::CachedSettings { version, bundle, fetched_at: Utc::now() };
-                if let Err(error) = self.store.cache_settings(recorder.id, &settings).await {
-                    tracing::warn!(%error, "cannot refresh the settings cache before failback");
-                }
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot read the failover server's settings before failback")
-            }
+        let from = Endpoint::from(server);
+        if let Err(error) =
+            settings_cache::refresh(&self.store, self.recorders.as_ref(), &from, recorder.id).await
+        {
+            tracing::warn!(%error, "the settings cache was not refreshed before failback");
         }
     }
 
     async fn acts_for(&self, server: &Server, recorder: &Server) -> bool {
-        let health = self.recorders.health(&server.address, self.monitor_timeout()).await;
+        let health = self.recorders.health(&Endpoint::from(server), self.check_timeout()).await;
         health.ok().and_then(|health| health.acting_for).as_deref() == Some(recorder.name.as_str())
     }
 
@@ -313,7 +276,7 @@ impl Engine {
     async fn undo_failback(&self, id: i64, refusal: &Refusal) {
         tracing::warn!(
             failover = id,
-            code = refusal.code,
+            code = refusal.code(),
             "failback rolled back: {}",
             refusal.message
         );
@@ -325,23 +288,28 @@ impl Engine {
                 (self.store.server(entry.recorder.id).await, self.failover_server_of(&entry).await)
             && !self.acts_for(&server, &recorder).await
             && let Ok(Some(settings)) = self.store.cached_settings(recorder.id).await
-            && let Err(error) =
-                self.recorders.act_for(&server.address, &recorder.name, &settings.bundle).await
+            && let Err(error) = self
+                .recorders
+                .act_for(&Endpoint::from(&server), &recorder.name, &settings.bundle)
+                .await
         {
             tracing::error!(%error, server = %server.name, "cannot make the failover server act again");
         }
         self.note(
             id,
             "error",
-            refusal.code,
+            refusal.code(),
             format!("Failback did not complete: {} The failover goes on.", refusal.message),
         )
         .await;
-        self.alert("error", refusal.code, refusal.message.clone());
+        self.alert("error", refusal.code(), refusal.message.clone());
         self.publish_failover(id).await;
     }
 
-    async fn failover_server_of(&self, entry: &Failover) -> Result<Option<Server>, Failure> {
+    async fn failover_server_of(
+        &self,
+        entry: &Failover,
+    ) -> Result<Option<Server>, crate::store::StoreError> {
         match &entry.failover_server {
             Some(server) => Ok(self.store.server(server.id).await?),
             None => Ok(None),
@@ -352,7 +320,7 @@ impl Engine {
     /// period: the newest entry whose failover was performed and whose failback was neither
     /// performed nor running. (The database allows only one open entry per recorder, so older
     /// ones cannot be left open to close alongside it.)
-    pub async fn automatic_failback(
+    pub(super) async fn automatic_failback(
         &self,
         recorder: &Server,
     ) -> Result<Option<FailbackAnswer>, Failure> {
@@ -375,7 +343,7 @@ impl Engine {
 
     /// On start: entries left `failing_back` are completed when the recorder is back, and rolled
     /// back (the failover goes on) when it is not.
-    pub async fn recover_failbacks(&self) -> Result<(), Failure> {
+    pub(super) async fn recover_failbacks(&self) -> Result<(), Refusal> {
         for entry in self.store.open_failovers().await? {
             if entry.status != FailoverStatus::FailingBack {
                 continue;

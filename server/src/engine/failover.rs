@@ -2,43 +2,16 @@
 //! seed's failback process: the checks first, each refusal recorded in the failover log with its
 //! reason code, then the steps, each state change one transaction.
 
-use super::Engine;
+use super::refusal::{Reason, Refusal};
+use super::{Engine, crash_point};
+use crate::recorders::Endpoint;
 use crate::store::StoreError;
-use app::failure::Failure;
-use app::model::{
-    Failover, FailoverNote, FailoverStatus, Server, ServerKind, ServerState, SystemEvent,
-};
+use app::model::{Failover, FailoverStatus, Server, ServerKind, ServerState};
 use chrono::Utc;
-
-/// Reason codes of the failover log (the seed's notification reasons).
-pub mod reason {
-    pub const NO_LICENSE: &str = "no_license";
-    pub const RECORDER_REACHABLE: &str = "operation_cancelled";
-    pub const ALREADY_RUNNING: &str = "failover_already_running";
-    pub const NO_FAILOVER_SERVER: &str = "no_failover_server";
-    pub const NO_RECORDER_SETTINGS: &str = "no_recorder_settings";
-    pub const NO_FAILOVER_SERVER_CONNECTION: &str = "no_failover_server_connection";
-    pub const FAILOVER_SERVER_WRONG_STATE: &str = "failover_server_wrong_state";
-    pub const INVALID_LOG_STATE: &str = "invalid_log_state";
-    pub const INTERNAL_ERROR: &str = "internal_error";
-}
-
-/// Why a failover did not happen: a reason code and a sentence for the log.
-#[derive(Debug, Clone)]
-pub struct Refusal {
-    pub code: &'static str,
-    pub message: String,
-}
-
-impl Refusal {
-    fn new(code: &'static str, message: impl Into<String>) -> Self {
-        Refusal { code, message: message.into() }
-    }
-}
 
 fn no_failover_server(recorder: &Server) -> Refusal {
     Refusal::new(
-        reason::NO_FAILOVER_SERVER,
+        Reason::NoFailoverServer,
         format!(
             "No failover server is free to take over {}; failover is retried as soon as one is.",
             recorder.name
@@ -46,34 +19,25 @@ fn no_failover_server(recorder: &Server) -> Refusal {
     )
 }
 
-/// Test builds only: `STANDBY_TEST_CRASH_AT=<step>` kills the manager at that step, so the
-/// integration tests can prove recovery from every step. Release builds have no such hook.
-pub fn crash_point(step: &str) {
-    #[cfg(debug_assertions)]
-    if std::env::var("STANDBY_TEST_CRASH_AT").is_ok_and(|wanted| wanted == step) {
-        eprintln!("standby: crashing at {step} (STANDBY_TEST_CRASH_AT)");
-        std::process::abort();
-    }
-    #[cfg(not(debug_assertions))]
-    let _ = step;
-}
+const ALREADY_RUNNING: &str = "Skipped, failover already running.";
 
 impl Engine {
-    /// Fails the recorder over if it still needs it. Called by the monitor for a recorder that
-    /// has missed its health checks for the whole detection window.
-    pub async fn fail_over(&self, recorder: &Server) -> Result<Option<Failover>, Failure> {
+    /// Fails the recorder over if it still needs it. Called for a recorder that has missed its
+    /// health checks for the whole detection window.
+    pub(super) async fn fail_over(&self, recorder: &Server) -> Result<Option<Failover>, Refusal> {
         // 1. Failover is enabled in the licence (and a licensed failover server is free).
         if let Err(refusal) = self.licence_allows_failover().await? {
             return self.refuse(recorder, None, refusal).await;
         }
         // 2. The recorder is still unreachable (checked again right before acting).
-        if self.recorders.health(&recorder.address, self.monitor_timeout()).await.is_ok() {
+        let at = Endpoint::from(recorder);
+        if self.recorders.health(&at, self.check_timeout()).await.is_ok() {
             tracing::info!(recorder = %recorder.name, "recorder answered again; no failover");
             return Ok(None);
         }
         // 3. No failover is already running or active for it.
         if self.open_failover_for(recorder.id).await?.is_some() {
-            self.warn_once(recorder, reason::ALREADY_RUNNING, "Skipped, failover already running.");
+            self.warn_once(recorder, Reason::FailoverAlreadyRunning, ALREADY_RUNNING);
             return Ok(None);
         }
         // 4. A failover server is available: healthy, idle, allowed for this recorder, first
@@ -89,11 +53,7 @@ impl Engine {
                 // this recorder that got its failover elsewhere.
                 Err(StoreError::AlreadyOpen) => {
                     if self.open_failover_for(recorder.id).await?.is_some() {
-                        self.warn_once(
-                            recorder,
-                            reason::ALREADY_RUNNING,
-                            "Skipped, failover already running.",
-                        );
+                        self.warn_once(recorder, Reason::FailoverAlreadyRunning, ALREADY_RUNNING);
                         return Ok(None);
                     }
                 }
@@ -110,7 +70,7 @@ impl Engine {
         id: i64,
         recorder: &Server,
         server: &Server,
-    ) -> Result<Failover, Failure> {
+    ) -> Result<Failover, Refusal> {
         self.note(
             id,
             "info",
@@ -124,7 +84,7 @@ impl Engine {
         // Take the recorder's settings from the recorder settings cache.
         let Some(settings) = self.store.cached_settings(recorder.id).await? else {
             let refusal = Refusal::new(
-                reason::NO_RECORDER_SETTINGS,
+                Reason::NoRecorderSettings,
                 format!(
                     "No settings of {} were ever read, so its cameras cannot be moved.",
                     recorder.name
@@ -136,10 +96,10 @@ impl Engine {
 
         // Tell the failover server to act for the recorder with those settings.
         if let Err(error) =
-            self.recorders.act_for(&server.address, &recorder.name, &settings.bundle).await
+            self.recorders.act_for(&Endpoint::from(server), &recorder.name, &settings.bundle).await
         {
             let refusal = Refusal::new(
-                reason::NO_FAILOVER_SERVER_CONNECTION,
+                Reason::NoFailoverServerConnection,
                 format!("{} could not take over {}: {error}", server.name, recorder.name),
             );
             return self.abandon(id, FailoverStatus::FailingOver, refusal).await;
@@ -155,10 +115,10 @@ impl Engine {
         id: i64,
         recorder: &Server,
         server: &Server,
-    ) -> Result<Failover, Failure> {
+    ) -> Result<Failover, Refusal> {
         if !self.store.complete_failover(id, recorder.id, server.id, Utc::now()).await? {
             let refusal =
-                Refusal::new(reason::INVALID_LOG_STATE, "The entry was no longer failing over.");
+                Refusal::new(Reason::InvalidLogState, "The entry was no longer failing over.");
             return self.abandon(id, FailoverStatus::FailingOver, refusal).await;
         }
         let message = format!("Failover performed: {} records for {}.", server.name, recorder.name);
@@ -166,7 +126,7 @@ impl Engine {
         self.note(id, "info", "failover_performed", message.clone()).await;
         self.alert("info", "failover_ready", message);
         self.publish_servers(&[recorder.id, server.id]).await;
-        self.publish_failover(id).await.ok_or_else(Failure::internal)
+        self.publish_failover(id).await.ok_or_else(|| Refusal::internal(&"the entry vanished"))
     }
 
     /// The entry is `failed` with the reason, its servers released, everyone told.
@@ -175,11 +135,11 @@ impl Engine {
         id: i64,
         from: FailoverStatus,
         refusal: Refusal,
-    ) -> Result<Failover, Failure> {
-        tracing::warn!(failover = id, code = refusal.code, "{}", refusal.message);
-        self.store.abandon_failover(id, from, refusal.code, &refusal.message).await?;
-        self.note(id, "error", refusal.code, refusal.message.clone()).await;
-        self.alert("error", refusal.code, refusal.message);
+    ) -> Result<Failover, Refusal> {
+        tracing::warn!(failover = id, code = refusal.code(), "{}", refusal.message);
+        self.store.abandon_failover(id, from, refusal.code(), &refusal.message).await?;
+        self.note(id, "error", refusal.code(), refusal.message.clone()).await;
+        self.alert("error", refusal.code(), refusal.message);
         if let Some(entry) = self.store.failover(id).await? {
             if let Some(server_ref) = &entry.failover_server {
                 self.release_failover_server(server_ref.id, &entry.recorder.name).await;
@@ -189,7 +149,7 @@ impl Engine {
                 .collect();
             self.publish_servers(&servers).await;
         }
-        self.publish_failover(id).await.ok_or_else(Failure::internal)
+        self.publish_failover(id).await.ok_or_else(|| Refusal::internal(&"the entry vanished"))
     }
 
     /// A refusal before any server was touched: a `failed` entry with the reason, recorded and
@@ -199,20 +159,20 @@ impl Engine {
         recorder: &Server,
         server: Option<i64>,
         refusal: Refusal,
-    ) -> Result<Option<Failover>, Failure> {
+    ) -> Result<Option<Failover>, Refusal> {
         let outage_began = recorder.last_seen_at.unwrap_or(chrono::DateTime::<Utc>::MIN_UTC);
         if self.store.last_refusal_since(recorder.id, outage_began).await?.as_deref()
-            == Some(refusal.code)
+            == Some(refusal.code())
         {
             return Ok(None);
         }
-        tracing::warn!(recorder = %recorder.name, code = refusal.code, "failover refused: {}", refusal.message);
+        tracing::warn!(recorder = %recorder.name, code = refusal.code(), "failover refused: {}", refusal.message);
         let id = self
             .store
-            .record_refusal(recorder.id, server, Utc::now(), refusal.code, &refusal.message)
+            .record_refusal(recorder.id, server, Utc::now(), refusal.code(), &refusal.message)
             .await?;
-        self.note(id, "error", refusal.code, refusal.message.clone()).await;
-        self.alert("error", refusal.code, refusal.message);
+        self.note(id, "error", refusal.code(), refusal.message.clone()).await;
+        self.alert("error", refusal.code(), refusal.message);
         Ok(self.publish_failover(id).await)
     }
 
@@ -220,31 +180,32 @@ impl Engine {
     /// two servers never record as the same recorder.
     async fn release_failover_server(&self, server_id: i64, recorder_name: &str) {
         let Ok(Some(server)) = self.store.server(server_id).await else { return };
+        let at = Endpoint::from(&server);
         let acting_for = self
             .recorders
-            .health(&server.address, self.monitor_timeout())
+            .health(&at, self.check_timeout())
             .await
             .ok()
             .and_then(|health| health.acting_for);
         if acting_for.as_deref() == Some(recorder_name)
-            && let Err(error) = self.recorders.stop_acting(&server.address, recorder_name).await
+            && let Err(error) = self.recorders.stop_acting(&at, recorder_name).await
         {
             tracing::error!(%error, server = %server.name, "cannot make the failover server stop acting");
         }
     }
 
-    async fn licence_allows_failover(&self) -> Result<Result<(), Refusal>, Failure> {
+    async fn licence_allows_failover(&self) -> Result<Result<(), Refusal>, Refusal> {
         let Some(licence) = self.store.licence().await?.filter(|licence| licence.failover_enabled)
         else {
             return Ok(Err(Refusal::new(
-                reason::NO_LICENSE,
+                Reason::NoLicense,
                 "Failover is not enabled in the licence.",
             )));
         };
         let acting = self.store.open_failovers().await?.len() as i64;
         if acting >= licence.failover_servers {
             return Ok(Err(Refusal::new(
-                reason::NO_LICENSE,
+                Reason::NoLicense,
                 format!(
                     "The licence allows {} failover server(s), and all are in use.",
                     licence.failover_servers
@@ -254,10 +215,10 @@ impl Engine {
         Ok(Ok(()))
     }
 
-    pub(crate) async fn open_failover_for(
+    pub(super) async fn open_failover_for(
         &self,
         recorder_id: i64,
-    ) -> Result<Option<Failover>, Failure> {
+    ) -> Result<Option<Failover>, StoreError> {
         Ok(self
             .store
             .open_failovers()
@@ -267,7 +228,7 @@ impl Engine {
     }
 
     /// Idle, healthy failover servers allowed for the recorder, in the order to try them.
-    async fn free_failover_servers(&self, recorder: &Server) -> Result<Vec<Server>, Failure> {
+    async fn free_failover_servers(&self, recorder: &Server) -> Result<Vec<Server>, StoreError> {
         let allowed = self.store.failover_candidates(recorder.id).await?;
         let servers = self.store.list_servers().await?;
         Ok(allowed
@@ -280,62 +241,9 @@ impl Engine {
             .collect())
     }
 
-    pub(crate) async fn note(&self, failover_id: i64, level: &str, code: &str, message: String) {
-        let note = FailoverNote {
-            at: Utc::now(),
-            level: level.to_owned(),
-            code: code.to_owned(),
-            message,
-        };
-        if let Err(error) = self.store.add_note(failover_id, &note).await {
-            tracing::error!(%error, failover_id, "cannot write a failover note");
-        }
-    }
-
-    /// Sends the entry to every client; returns it.
-    pub(crate) async fn publish_failover(&self, id: i64) -> Option<Failover> {
-        match self.failover_with_copy(id).await {
-            Ok(Some(failover)) => {
-                self.events.publish(SystemEvent::FailoverChanged { failover: failover.clone() });
-                Some(failover)
-            }
-            Ok(None) => None,
-            Err(error) => {
-                tracing::error!(%error, id, "cannot read a failover entry");
-                None
-            }
-        }
-    }
-
-    pub(crate) async fn publish_servers(&self, ids: &[i64]) {
-        for id in ids {
-            if let Ok(Some(server)) = self.store.server(*id).await {
-                self.events.publish(SystemEvent::ServerChanged { server });
-            }
-        }
-    }
-
-    pub(crate) fn alert(&self, level: &str, code: &str, message: String) {
-        self.events.publish(SystemEvent::Alert {
-            level: level.to_owned(),
-            code: code.to_owned(),
-            message,
-        });
-    }
-
-    /// A warning announced once per recorder outage, not on every monitor round.
-    fn warn_once(&self, recorder: &Server, code: &str, message: &str) {
-        let key = (recorder.id, code.to_owned(), recorder.last_seen_at);
-        let mut warned = self.warned.lock().unwrap_or_else(|poison| poison.into_inner());
-        if warned.insert(key) {
-            tracing::warn!(recorder = %recorder.name, code, "{message}");
-            self.alert("warning", code, format!("{}: {message}", recorder.name));
-        }
-    }
-
     /// On start: entries left `failing_over` by a manager that died are completed when the
     /// failover server does act for the recorder, and rolled back otherwise, visibly in the log.
-    pub async fn recover_failovers(&self) -> Result<(), Failure> {
+    pub(super) async fn recover_failovers(&self) -> Result<(), Refusal> {
         for entry in self.store.open_failovers().await? {
             if entry.status != FailoverStatus::FailingOver {
                 continue;
@@ -346,7 +254,8 @@ impl Engine {
                 continue;
             };
             let Some(server) = self.store.server(server_ref.id).await? else { continue };
-            let health = self.recorders.health(&server.address, self.monitor_timeout()).await;
+            let health =
+                self.recorders.health(&Endpoint::from(&server), self.check_timeout()).await;
             let acting = health.as_ref().ok().and_then(|health| health.acting_for.as_deref())
                 == Some(recorder.name.as_str());
             if acting {
@@ -354,7 +263,7 @@ impl Engine {
                 self.finish_failover(entry.id, &recorder, &server).await?;
             } else {
                 let refusal = Refusal::new(
-                    reason::INTERNAL_ERROR,
+                    Reason::InternalError,
                     "The manager stopped during this failover; it was rolled back and will be retried.",
                 );
                 self.abandon(entry.id, FailoverStatus::FailingOver, refusal).await?;

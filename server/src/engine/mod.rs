@@ -1,141 +1,123 @@
-//! The engine: what the REST API, the server functions and the background tasks share. Every
-//! action takes the [`Caller`] and checks its right first; that is the one place rights are
-//! checked.
+//! The engine: the one door every person, script and page goes through ([`door`], the
+//! implementation of [`app::port::Console`]), the process steps behind it (failover, failback,
+//! material copying), and the background work that drives them (the health monitor and what the
+//! engine does about what it observes). Its parts are its own: nothing outside reaches the store
+//! or the recorders through it.
 
-mod access;
+mod accounts;
 mod audit;
-mod console;
-pub mod copy;
-pub mod failback;
-pub mod failover;
-mod log;
-mod views;
+mod copy;
+mod door;
+mod failback;
+mod failover;
+mod groups;
+mod licence;
+mod log_view;
+mod notify;
+mod reactions;
+pub mod refusal;
+mod servers;
 
-pub use access::Login;
+#[cfg(test)]
+mod tests;
 
 use crate::auth::SessionPolicy;
 use crate::auth::login_guard::LoginGuard;
 use crate::demo::DemoSite;
 use crate::events::EventBus;
-use crate::monitor::MonitorConfig;
-use crate::recorders::RecorderClient;
-use crate::servers;
-use crate::store::{SharedStore, StoreError};
-use app::auth::{Caller, Right};
-use app::failure::Failure;
-use app::model::{NewServer, Server, ServerPatch, SystemEvent};
+use crate::monitor::{Monitor, MonitorConfig};
+use crate::recorders::{HttpRecorders, Recorders};
+use crate::store::SharedStore;
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
+use tokio_util::sync::CancellationToken;
 
 /// A warning already announced: (recorder, code, when its outage began).
-type Warned = (i64, String, Option<DateTime<Utc>>);
+type Warned = (i64, &'static str, Option<DateTime<Utc>>);
 
-pub struct Engine {
+/// What an engine is made of; everything but the store has a default.
+pub struct Parts {
     pub store: SharedStore,
-    pub events: EventBus,
-    pub recorders: RecorderClient,
+    pub recorders: Recorders,
     pub sessions: SessionPolicy,
     pub monitor: MonitorConfig,
+    pub demo: Option<Arc<DemoSite>>,
+}
+
+impl Parts {
+    pub fn new(store: SharedStore) -> Self {
+        Parts {
+            store,
+            recorders: Arc::new(HttpRecorders::new()),
+            sessions: SessionPolicy::default(),
+            monitor: MonitorConfig::default(),
+            demo: None,
+        }
+    }
+}
+
+pub struct Engine {
+    store: SharedStore,
+    recorders: Recorders,
+    events: EventBus,
+    sessions: SessionPolicy,
+    monitor: MonitorConfig,
     login_guard: LoginGuard,
     demo: Option<Arc<DemoSite>>,
     warned: Mutex<HashSet<Warned>>,
 }
 
 impl Engine {
-    pub fn new(store: SharedStore, demo: Option<Arc<DemoSite>>) -> Self {
-        Engine {
-            store,
+    pub fn new(parts: Parts) -> Arc<Self> {
+        Arc::new(Engine {
+            store: parts.store,
+            recorders: parts.recorders,
             events: EventBus::default(),
-            recorders: RecorderClient::new(),
-            sessions: SessionPolicy::default(),
-            monitor: MonitorConfig::default(),
+            sessions: parts.sessions,
+            monitor: parts.monitor,
             login_guard: LoginGuard::default(),
-            demo,
+            demo: parts.demo,
             warned: Mutex::default(),
+        })
+    }
+
+    /// On start: failovers and failbacks left mid-step by a manager that died are finished or
+    /// rolled back, visibly in the failover log.
+    pub async fn recover(&self) {
+        if let Err(refusal) = self.recover_failovers().await {
+            tracing::error!("recovering interrupted failovers failed: {refusal}");
+        }
+        if let Err(refusal) = self.recover_failbacks().await {
+            tracing::error!("recovering interrupted failbacks failed: {refusal}");
         }
     }
 
-    pub fn with_monitor(mut self, monitor: MonitorConfig) -> Self {
-        self.monitor = monitor;
-        self
+    /// The background work until `stop`: the health monitor, and failover, failback and
+    /// material-copy follow-up for what it observes.
+    pub async fn run(self: &Arc<Self>, stop: CancellationToken) {
+        let monitor = Monitor::new(
+            self.store.clone(),
+            self.recorders.clone(),
+            self.events.clone(),
+            self.monitor,
+        );
+        monitor.run(Arc::new(reactions::Reactions::new(self.clone())), stop).await;
     }
 
-    pub fn monitor_timeout(&self) -> std::time::Duration {
+    fn check_timeout(&self) -> std::time::Duration {
         self.monitor.check_timeout
-    }
-
-    pub fn with_session_policy(mut self, sessions: SessionPolicy) -> Self {
-        self.sessions = sessions;
-        self
-    }
-
-    pub async fn servers(&self, caller: &Caller) -> Result<Vec<Server>, Failure> {
-        caller.require(Right::Read)?;
-        Ok(self.store.list_servers().await?)
-    }
-
-    pub async fn server(&self, caller: &Caller, id: i64) -> Result<Server, Failure> {
-        caller.require(Right::Read)?;
-        self.store.server(id).await?.ok_or_else(|| Failure::not_found(format!("Server {id}")))
-    }
-
-    pub async fn add_server(&self, caller: &Caller, new: NewServer) -> Result<Server, Failure> {
-        let target = Some(new.name.trim().to_owned());
-        let result = async {
-            caller.require(Right::ManageServers)?;
-            let settings = servers::new_settings(new)?;
-            Ok(self.store.insert_server(&settings).await?)
-        }
-        .await;
-        let server = self.audited(caller, "server.add", target, result).await?;
-        tracing::info!(server = %server.name, address = %server.address, "server added");
-        self.events.publish(SystemEvent::ServerChanged { server: server.clone() });
-        Ok(server)
-    }
-
-    /// Maintenance mode alone is an operator's switch; every other field is an administrator's.
-    pub async fn edit_server(
-        &self,
-        caller: &Caller,
-        id: i64,
-        patch: ServerPatch,
-    ) -> Result<Server, Failure> {
-        let only_maintenance =
-            patch == ServerPatch { maintenance_mode: patch.maintenance_mode, ..Default::default() };
-        let action = if only_maintenance { "server.maintenance" } else { "server.edit" };
-        let result = async {
-            caller.require(if only_maintenance {
-                Right::SetMaintenanceMode
-            } else {
-                Right::ManageServers
-            })?;
-            let current = self.server(caller, id).await?;
-            let settings = servers::patched(&current, patch)?;
-            self.store
-                .update_server(id, &settings)
-                .await?
-                .ok_or_else(|| Failure::not_found(format!("Server {id}")))
-        }
-        .await;
-        let server = self.audited(caller, action, Some(id.to_string()), result).await?;
-        tracing::info!(server = %server.name, "server settings changed");
-        self.events.publish(SystemEvent::ServerChanged { server: server.clone() });
-        Ok(server)
     }
 }
 
-impl From<StoreError> for Failure {
-    fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::Duplicate { what, name } => Failure::conflict(
-                "duplicate_name",
-                format!("A {what} named {name:?} already exists; choose another name."),
-            ),
-            other => {
-                tracing::error!(error = %other, "store failure");
-                Failure::internal()
-            }
-        }
+/// Test builds only: `STANDBY_TEST_CRASH_AT=<step>` kills the manager at that step, so the
+/// integration tests can prove recovery from every step. Release builds have no such hook.
+fn crash_point(step: &str) {
+    #[cfg(debug_assertions)]
+    if std::env::var("STANDBY_TEST_CRASH_AT").is_ok_and(|wanted| wanted == step) {
+        eprintln!("standby: crashing at {step} (STANDBY_TEST_CRASH_AT)");
+        std::process::abort();
     }
+    #[cfg(not(debug_assertions))]
+    let _ = step;
 }

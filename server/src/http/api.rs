@@ -4,12 +4,12 @@
 use super::auth::AuthenticatedCaller as Auth;
 use super::error::{ApiError, no_such_route};
 use super::{AppState, events, openapi};
-use crate::auth::sessions::{SESSION_COOKIE, clear_cookie, cookie, set_cookie};
-use app::auth::{Me, RequestInfo, Role};
+use app::auth::{Me, RequestInfo};
+use app::cookies::{SESSION_COOKIE, cookie};
 use app::model::{
-    ApiToken, AuditEntry, AuditFilter, CreatedToken, FailbackAnswer, Failover, FailoverDetail,
-    FailoverFilter, FailoverGroup, GroupSettings, Licence, LicenceUpdate, NewServer, Server,
-    ServerPatch, User,
+    ApiToken, AuditEntry, AuditFilter, CachedSettingsView, CreatedToken, FailbackAnswer, Failover,
+    FailoverDetail, FailoverFilter, FailoverGroup, GroupSettings, Licence, LicenceUpdate,
+    NewServer, NewToken, NewUser, PasswordChange, Server, ServerPatch, User,
 };
 use axum::extract::{Extension, FromRequest, FromRequestParts, State};
 use axum::http::header::SET_COOKIE;
@@ -69,11 +69,8 @@ async fn login(
     Extension(request): Extension<RequestInfo>,
     Body(credentials): Body<Credentials>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let login =
-        state.engine.login(&credentials.username, &credentials.password, request.address).await?;
-    let cookie =
-        set_cookie(SESSION_COOKIE, &login.secret, login.max_age.num_seconds(), request.secure);
-    Ok((AppendHeaders([(SET_COOKIE, cookie)]), Json(login.caller.me())))
+    let login = state.console.login(&credentials.username, &credentials.password, &request).await?;
+    Ok((AppendHeaders([(SET_COOKIE, login.set_cookie)]), Json(login.me)))
 }
 
 async fn logout(
@@ -81,10 +78,9 @@ async fn logout(
     Auth(caller): Auth,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
-    if let Some(secret) = cookie(&headers, SESSION_COOKIE) {
-        state.engine.logout(&caller, &secret).await?;
-    }
-    Ok((AppendHeaders([(SET_COOKIE, clear_cookie(SESSION_COOKIE))]), StatusCode::NO_CONTENT))
+    let session = cookie(&headers, SESSION_COOKIE);
+    let cleared = state.console.logout(&caller, session.as_deref()).await?;
+    Ok((AppendHeaders([(SET_COOKIE, cleared)]), StatusCode::NO_CONTENT))
 }
 
 async fn me(Auth(caller): Auth) -> Json<Me> {
@@ -95,7 +91,7 @@ async fn list_servers(
     State(state): State<AppState>,
     Auth(caller): Auth,
 ) -> Result<Json<Vec<Server>>, ApiError> {
-    Ok(Json(state.engine.servers(&caller).await?))
+    Ok(Json(state.console.servers(&caller).await?))
 }
 
 async fn server(
@@ -103,7 +99,7 @@ async fn server(
     Auth(caller): Auth,
     Path(id): Path<i64>,
 ) -> Result<Json<Server>, ApiError> {
-    Ok(Json(state.engine.server(&caller, id).await?))
+    Ok(Json(state.console.server(&caller, id).await?))
 }
 
 async fn add_server(
@@ -111,7 +107,7 @@ async fn add_server(
     Auth(caller): Auth,
     Body(new): Body<NewServer>,
 ) -> Result<(StatusCode, Json<Server>), ApiError> {
-    Ok((StatusCode::CREATED, Json(state.engine.add_server(&caller, new).await?)))
+    Ok((StatusCode::CREATED, Json(state.console.add_server(&caller, new).await?)))
 }
 
 async fn edit_server(
@@ -120,21 +116,14 @@ async fn edit_server(
     Path(id): Path<i64>,
     Body(patch): Body<ServerPatch>,
 ) -> Result<Json<Server>, ApiError> {
-    Ok(Json(state.engine.edit_server(&caller, id, patch).await?))
-}
-
-#[derive(Deserialize)]
-struct NewUser {
-    name: String,
-    password: String,
-    role: Role,
+    Ok(Json(state.console.edit_server(&caller, id, patch).await?))
 }
 
 async fn users(
     State(state): State<AppState>,
     Auth(caller): Auth,
 ) -> Result<Json<Vec<User>>, ApiError> {
-    Ok(Json(state.engine.users(&caller).await?))
+    Ok(Json(state.console.users(&caller).await?))
 }
 
 async fn add_user(
@@ -142,7 +131,7 @@ async fn add_user(
     Auth(caller): Auth,
     Body(new): Body<NewUser>,
 ) -> Result<(StatusCode, Json<User>), ApiError> {
-    let user = state.engine.add_user(&caller, &new.name, &new.password, new.role).await?;
+    let user = state.console.add_user(&caller, new).await?;
     Ok((StatusCode::CREATED, Json(user)))
 }
 
@@ -151,36 +140,25 @@ async fn remove_user(
     Auth(caller): Auth,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.engine.remove_user(&caller, &name).await?;
+    state.console.remove_user(&caller, &name).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-#[derive(Deserialize)]
-struct NewPassword {
-    password: String,
 }
 
 async fn set_password(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Path(name): Path<String>,
-    Body(new): Body<NewPassword>,
+    Body(change): Body<PasswordChange>,
 ) -> Result<StatusCode, ApiError> {
-    state.engine.set_password(&caller, &name, &new.password).await?;
+    state.console.set_password(&caller, &name, change).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-#[derive(Deserialize)]
-struct NewToken {
-    name: String,
-    role: Role,
 }
 
 async fn tokens(
     State(state): State<AppState>,
     Auth(caller): Auth,
 ) -> Result<Json<Vec<ApiToken>>, ApiError> {
-    Ok(Json(state.engine.tokens(&caller).await?))
+    Ok(Json(state.console.tokens(&caller).await?))
 }
 
 async fn create_token(
@@ -188,7 +166,7 @@ async fn create_token(
     Auth(caller): Auth,
     Body(new): Body<NewToken>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
-    Ok((StatusCode::CREATED, Json(state.engine.create_token(&caller, &new.name, new.role).await?)))
+    Ok((StatusCode::CREATED, Json(state.console.create_token(&caller, new).await?)))
 }
 
 async fn revoke_token(
@@ -196,7 +174,7 @@ async fn revoke_token(
     Auth(caller): Auth,
     Path(id): Path<i64>,
 ) -> Result<Json<ApiToken>, ApiError> {
-    Ok(Json(state.engine.revoke_token(&caller, id).await?))
+    Ok(Json(state.console.revoke_token(&caller, id).await?))
 }
 
 async fn audit(
@@ -204,7 +182,7 @@ async fn audit(
     Auth(caller): Auth,
     Query(filter): Query<AuditFilter>,
 ) -> Result<Json<Vec<AuditEntry>>, ApiError> {
-    Ok(Json(state.engine.audit_trail(&caller, &filter).await?))
+    Ok(Json(state.console.audit_trail(&caller, filter).await?))
 }
 
 async fn failovers(
@@ -212,7 +190,7 @@ async fn failovers(
     Auth(caller): Auth,
     Query(filter): Query<FailoverFilter>,
 ) -> Result<Json<Vec<Failover>>, ApiError> {
-    Ok(Json(state.engine.failover_log(&caller, &filter).await?))
+    Ok(Json(state.console.failover_log(&caller, filter).await?))
 }
 
 async fn failover(
@@ -220,14 +198,14 @@ async fn failover(
     Auth(caller): Auth,
     Path(id): Path<i64>,
 ) -> Result<Json<FailoverDetail>, ApiError> {
-    Ok(Json(state.engine.failover_detail(&caller, id).await?))
+    Ok(Json(state.console.failover(&caller, id).await?))
 }
 
 async fn licence(
     State(state): State<AppState>,
     Auth(caller): Auth,
 ) -> Result<Json<Licence>, ApiError> {
-    Ok(Json(state.engine.licence(&caller).await?))
+    Ok(Json(state.console.licence(&caller).await?))
 }
 
 async fn set_licence(
@@ -235,14 +213,14 @@ async fn set_licence(
     Auth(caller): Auth,
     Body(update): Body<LicenceUpdate>,
 ) -> Result<Json<Licence>, ApiError> {
-    Ok(Json(state.engine.set_licence(&caller, update).await?))
+    Ok(Json(state.console.set_licence(&caller, update).await?))
 }
 
 async fn groups(
     State(state): State<AppState>,
     Auth(caller): Auth,
 ) -> Result<Json<Vec<FailoverGroup>>, ApiError> {
-    Ok(Json(state.engine.groups(&caller).await?))
+    Ok(Json(state.console.groups(&caller).await?))
 }
 
 async fn add_group(
@@ -250,7 +228,7 @@ async fn add_group(
     Auth(caller): Auth,
     Body(group): Body<GroupSettings>,
 ) -> Result<(StatusCode, Json<FailoverGroup>), ApiError> {
-    Ok((StatusCode::CREATED, Json(state.engine.save_group(&caller, None, group).await?)))
+    Ok((StatusCode::CREATED, Json(state.console.save_group(&caller, None, group).await?)))
 }
 
 async fn replace_group(
@@ -259,7 +237,7 @@ async fn replace_group(
     Path(id): Path<i64>,
     Body(group): Body<GroupSettings>,
 ) -> Result<Json<FailoverGroup>, ApiError> {
-    Ok(Json(state.engine.save_group(&caller, Some(id), group).await?))
+    Ok(Json(state.console.save_group(&caller, Some(id), group).await?))
 }
 
 async fn delete_group(
@@ -267,7 +245,7 @@ async fn delete_group(
     Auth(caller): Auth,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
-    state.engine.delete_group(&caller, id).await?;
+    state.console.delete_group(&caller, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -276,8 +254,8 @@ async fn cached_settings(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Path(id): Path<i64>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    Ok(Json(state.engine.cached_settings(&caller, id).await?))
+) -> Result<Json<CachedSettingsView>, ApiError> {
+    Ok(Json(state.console.cached_settings(&caller, id).await?))
 }
 
 /// Manual failback: "Failback OK" with start time, end time and duration, or the refusal.
@@ -286,7 +264,7 @@ async fn failback(
     Auth(caller): Auth,
     Path(id): Path<i64>,
 ) -> Result<Json<FailbackAnswer>, ApiError> {
-    Ok(Json(state.engine.manual_failback(&caller, id).await?))
+    Ok(Json(state.console.failback(&caller, id).await?))
 }
 
 /// Start (or resume) material copying for a finalized entry.
@@ -295,5 +273,5 @@ async fn material_copy(
     Auth(caller): Auth,
     Path(id): Path<i64>,
 ) -> Result<(StatusCode, Json<Failover>), ApiError> {
-    Ok((StatusCode::ACCEPTED, Json(state.engine.start_material_copy(&caller, id).await?)))
+    Ok((StatusCode::ACCEPTED, Json(state.console.material_copy(&caller, id).await?)))
 }

@@ -5,9 +5,10 @@
 
 use super::AppState;
 use super::error::ApiError;
-use crate::auth::sessions::{SESSION_COOKIE, TOKEN_COOKIE, cookie, set_cookie};
 use app::auth::{Caller, RequestInfo};
+use app::cookies::{SESSION_COOKIE, TOKEN_COOKIE, cookie, set_cookie};
 use app::failure::{Failure, FailureKind};
+use app::port::Credential;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, HOST, LOCATION, ORIGIN, SET_COOKIE};
 use axum::http::request::Parts;
@@ -40,29 +41,29 @@ pub async fn layer(State(state): State<AppState>, mut request: Request, next: Ne
         }
     }
 
-    let engine = &state.engine;
+    let console = &state.console;
     let address = info.address.clone();
     let link_token = (method == Method::GET && is_page(&path))
         .then(|| query_token(request.uri().query()))
         .flatten();
     let caller = if let Some(secret) = bearer(&headers) {
-        match engine.token_caller(&secret, address).await {
+        match console.identify(Credential::Token(&secret), address).await {
             Some(caller) => Some(caller),
             // A wrong token is an error, not an anonymous request.
             None => return ApiError(invalid_token()).into_response(),
         }
     } else if let Some(secret) = &link_token {
-        engine.token_caller(secret, address).await
+        console.identify(Credential::Token(secret), address).await
     } else if let Some(secret) = cookie(&headers, SESSION_COOKIE) {
-        match engine.session_caller(&secret, address.clone()).await {
+        match console.identify(Credential::Session(&secret), address.clone()).await {
             Some(caller) => Some(caller),
             None => match cookie(&headers, TOKEN_COOKIE) {
-                Some(token) => engine.token_caller(&token, address).await,
+                Some(token) => console.identify(Credential::Token(&token), address).await,
                 None => None,
             },
         }
     } else if let Some(secret) = cookie(&headers, TOKEN_COOKIE) {
-        engine.token_caller(&secret, address).await
+        console.identify(Credential::Token(&secret), address).await
     } else {
         None
     };

@@ -8,8 +8,7 @@ mod headers;
 mod metrics;
 mod openapi;
 
-use crate::engine::Engine;
-use app::port::ConsoleHandle;
+use app::port::{Console, ConsoleHandle};
 use axum::Router;
 use axum::extract::FromRef;
 use axum::routing::get;
@@ -21,14 +20,15 @@ use tower_http::trace::TraceLayer;
 #[derive(Clone, FromRef)]
 pub struct AppState {
     pub leptos: LeptosOptions,
-    pub engine: Arc<Engine>,
+    /// The one door into the engine.
+    pub console: Arc<dyn Console>,
     /// Cancelled when the manager shuts down.
     pub stop: tokio_util::sync::CancellationToken,
 }
 
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(app::App);
-    let console = ConsoleHandle(state.engine.clone());
+    let console = ConsoleHandle(state.console.clone());
     let options = state.leptos.clone();
     Router::new()
         .route("/healthz", get(healthz))

@@ -1,12 +1,14 @@
 //! The manager's router in process, with one user and one token per role.
 
 use app::auth::{Caller, Role};
+use app::model::{NewToken, NewUser};
+use app::port::Console;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use leptos::prelude::LeptosOptions;
 use serde_json::Value;
 use standby::auth::SessionPolicy;
-use standby::engine::Engine;
+use standby::engine::{Engine, Parts};
 use standby::http::{AppState, router};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,7 +18,8 @@ pub const PASSWORD: &str = "a long enough password";
 
 pub struct TestApp {
     pub router: axum::Router,
-    pub engine: Arc<Engine>,
+    /// The engine's one door, as the REST API and the pages use it.
+    pub engine: Arc<dyn Console>,
     pub database_url: String,
     /// A token per role.
     pub tokens: HashMap<Role, String>,
@@ -45,19 +48,20 @@ pub async fn test_app_with(policy: SessionPolicy, reuse: Option<tempfile::TempDi
     let dir = reuse.unwrap_or_else(|| tempfile::tempdir().unwrap());
     let database_url = format!("sqlite://{}", dir.path().join("standby.db").display());
     let store = standby::store::open(&database_url).await.unwrap();
-    let engine = Arc::new(Engine::new(store, None).with_session_policy(policy));
+    let engine: Arc<dyn Console> = Engine::new(Parts { sessions: policy, ..Parts::new(store) });
     let system = Caller::system("test");
     let mut tokens = HashMap::new();
     for role in Role::ALL {
         if engine.users(&system).await.unwrap().iter().all(|user| user.name != role.as_str()) {
-            engine.add_user(&system, role.as_str(), PASSWORD, role).await.unwrap();
+            let new = NewUser { name: role.as_str().into(), password: PASSWORD.into(), role };
+            engine.add_user(&system, new).await.unwrap();
         }
-        let name = format!("{role}-{}", rand_suffix());
-        tokens.insert(role, engine.create_token(&system, &name, role).await.unwrap().secret);
+        let new = NewToken { name: format!("{role}-{}", rand_suffix()), role };
+        tokens.insert(role, engine.create_token(&system, new).await.unwrap().secret);
     }
     let state = AppState {
         leptos: LeptosOptions::builder().output_name("standby").build(),
-        engine: engine.clone(),
+        console: engine.clone(),
         stop: Default::default(),
     };
     TestApp { router: router(state), engine, database_url, tokens, dir }

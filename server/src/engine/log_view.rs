@@ -1,12 +1,15 @@
-//! What the pages show: the failover log with its buttons' reasons, and the dashboard.
+//! Reading the failover log, and what the pages show: the log with its buttons' reasons, an
+//! entry with its notes, the dashboard, and the figures of `/metrics`.
 
 use super::Engine;
+use crate::store::StoreError;
 use app::auth::{Caller, Right};
 use app::failure::Failure;
 use app::model::{
-    CopyStatus, Failover, FailoverFilter, FailoverSection, FailoverStatus, ServerKind, ServerRef,
-    ServerState,
+    CopyStatus, Failover, FailoverDetail, FailoverFilter, FailoverSection, FailoverStatus,
+    ServerKind, ServerRef, ServerState,
 };
+use app::port::Metrics;
 use app::view::{DashboardView, FailoverLogView, LogRow};
 use chrono::Utc;
 
@@ -15,12 +18,27 @@ const BACK_ON_THE_NETWORK: chrono::Duration = chrono::Duration::seconds(5);
 const PAGE: u32 = 25;
 
 impl Engine {
-    pub async fn failover_log_view(
+    /// The entry with its material-copy progress per channel.
+    pub(super) async fn failover_with_copy(&self, id: i64) -> Result<Option<Failover>, StoreError> {
+        let Some(mut failover) = self.store.failover(id).await? else { return Ok(None) };
+        failover.copy.channels = self.store.copy_channels(id).await?;
+        Ok(Some(failover))
+    }
+
+    pub(super) async fn failover_detail(&self, id: i64) -> Result<FailoverDetail, Failure> {
+        let failover = self
+            .failover_with_copy(id)
+            .await?
+            .ok_or_else(|| Failure::not_found(format!("Failover log entry {id}")))?;
+        let notes = self.store.notes(id).await?;
+        Ok(FailoverDetail { failover, notes })
+    }
+
+    pub(super) async fn log_view(
         &self,
         caller: &Caller,
         filter: FailoverFilter,
     ) -> Result<FailoverLogView, Failure> {
-        caller.require(Right::Read)?;
         let servers = self.store.list_servers().await?;
         let active_filter = FailoverFilter {
             state: Some(FailoverSection::Active),
@@ -68,11 +86,44 @@ impl Engine {
         })
     }
 
-    pub async fn dashboard(&self, caller: &Caller) -> Result<DashboardView, Failure> {
-        caller.require(Right::Read)?;
+    pub(super) async fn dashboard_view(&self) -> Result<DashboardView, Failure> {
         let servers = self.store.list_servers().await?;
         let active = self.store.open_failovers().await?;
         Ok(DashboardView { servers, active, recent: self.events.recent() })
+    }
+
+    pub(super) async fn figures(&self) -> Result<Metrics, Failure> {
+        let servers = self.store.list_servers().await?;
+        let open = self.store.open_failovers().await?;
+        let copies = self.store.copies_in_progress().await?;
+        let count = |state: ServerState| servers.iter().filter(|s| s.state == state).count();
+        Ok(Metrics {
+            servers: [
+                ServerState::Ok,
+                ServerState::Unreachable,
+                ServerState::Broken,
+                ServerState::Standby,
+                ServerState::Acting,
+            ]
+            .into_iter()
+            .map(|state| (state, count(state)))
+            .collect(),
+            open_failovers: [
+                FailoverStatus::FailingOver,
+                FailoverStatus::Active,
+                FailoverStatus::FailingBack,
+            ]
+            .into_iter()
+            .map(|status| (status, open.iter().filter(|entry| entry.status == status).count()))
+            .collect(),
+            copies: [CopyStatus::Queued, CopyStatus::Copying]
+                .into_iter()
+                .map(|status| {
+                    (status, copies.iter().filter(|entry| entry.copy.status == status).count())
+                })
+                .collect(),
+            event_subscribers: self.events.subscribers(),
+        })
     }
 }
 

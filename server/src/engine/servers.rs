@@ -1,11 +1,42 @@
 //! Adding and editing servers: validation that names the field, then the store.
 
+use super::Engine;
 use crate::store::ServerSettings;
 use app::failure::Failure;
-use app::model::{NewServer, Server, ServerPatch};
+use app::model::{NewServer, Server, ServerPatch, SystemEvent};
 use reqwest::Url;
 
 const MAX_NAME_CHARS: usize = 100;
+
+impl Engine {
+    pub(super) async fn insert_server(&self, new: NewServer) -> Result<Server, Failure> {
+        let server = self.store.insert_server(&new_settings(new)?).await?;
+        tracing::info!(server = %server.name, address = %server.address, "server added");
+        self.events.publish(SystemEvent::ServerChanged { server: server.clone() });
+        Ok(server)
+    }
+
+    pub(super) async fn find_server(&self, id: i64) -> Result<Server, Failure> {
+        self.store.server(id).await?.ok_or_else(|| Failure::not_found(format!("Server {id}")))
+    }
+
+    pub(super) async fn change_server(
+        &self,
+        id: i64,
+        patch: ServerPatch,
+    ) -> Result<Server, Failure> {
+        let current = self.find_server(id).await?;
+        let settings = patched(&current, patch)?;
+        let server = self
+            .store
+            .update_server(id, &settings)
+            .await?
+            .ok_or_else(|| Failure::not_found(format!("Server {id}")))?;
+        tracing::info!(server = %server.name, "server settings changed");
+        self.events.publish(SystemEvent::ServerChanged { server: server.clone() });
+        Ok(server)
+    }
+}
 
 /// A settings change of an existing server, with the fields the patch leaves out kept.
 pub fn patched(current: &Server, patch: ServerPatch) -> Result<ServerSettings, Failure> {

@@ -3,7 +3,7 @@
 use super::Engine;
 use crate::auth::passwords::{self, MIN_PASSWORD_CHARS};
 use crate::auth::secrets::{fingerprint, new_secret};
-use app::auth::{Caller, Right, Role, Via};
+use app::auth::{Caller, Role, Via};
 use app::failure::{Failure, FailureKind};
 use app::model::{ApiToken, CreatedToken, User};
 use chrono::{Duration, Utc};
@@ -13,8 +13,8 @@ use std::time::Instant;
 const TOUCH_EVERY: Duration = Duration::seconds(30);
 const TOKEN_PREFIX: &str = "sbt_";
 
-/// A successful login: who, and the cookie value that carries the session.
-pub struct Login {
+/// A successful login: who, and the secret the session cookie carries.
+pub(super) struct Login {
     pub caller: Caller,
     pub secret: String,
     pub max_age: Duration,
@@ -30,21 +30,15 @@ fn bad_credentials() -> Failure {
 }
 
 impl Engine {
-    pub async fn login(
+    pub(super) async fn sign_in(
         &self,
         name: &str,
         password: &str,
         address: Option<String>,
     ) -> Result<Login, Failure> {
         let from = address.clone().unwrap_or_default();
-        let anonymous =
-            Caller { name: name.trim().to_owned(), role: Role::Viewer, via: Via::Session, address };
-        let result = self.check_password(name, password, &from).await;
-        let result = match result {
-            Ok(user) => self.open_session(user, anonymous.address.clone()).await,
-            Err(failure) => Err(failure),
-        };
-        self.audited(&anonymous, "login", None, result).await
+        let user = self.check_password(name, password, &from).await?;
+        self.open_session(user, address).await
     }
 
     async fn check_password(
@@ -94,13 +88,16 @@ impl Engine {
         Ok(Login { caller, secret, max_age })
     }
 
-    pub async fn logout(&self, caller: &Caller, secret: &str) -> Result<(), Failure> {
-        self.store.delete_session(&fingerprint(secret)).await?;
-        self.audited(caller, "logout", None, Ok(())).await
+    pub(super) async fn end_session(&self, secret: &str) -> Result<(), Failure> {
+        Ok(self.store.delete_session(&fingerprint(secret)).await?)
     }
 
     /// The caller behind a session cookie, if the session is still valid.
-    pub async fn session_caller(&self, secret: &str, address: Option<String>) -> Option<Caller> {
+    pub(super) async fn session_caller(
+        &self,
+        secret: &str,
+        address: Option<String>,
+    ) -> Option<Caller> {
         let hash = fingerprint(secret);
         let session = match self.store.session(&hash).await {
             Ok(session) => session?,
@@ -124,7 +121,11 @@ impl Engine {
     }
 
     /// The caller behind an API token, unless it is unknown or revoked.
-    pub async fn token_caller(&self, secret: &str, address: Option<String>) -> Option<Caller> {
+    pub(super) async fn token_caller(
+        &self,
+        secret: &str,
+        address: Option<String>,
+    ) -> Option<Caller> {
         let token = match self.store.token_by_secret(&fingerprint(secret)).await {
             Ok(token) => token?,
             Err(error) => {
@@ -149,102 +150,53 @@ impl Engine {
         })
     }
 
-    pub async fn add_user(
+    pub(super) async fn insert_user(
         &self,
-        caller: &Caller,
         name: &str,
         password: &str,
         role: Role,
     ) -> Result<User, Failure> {
-        let target = Some(name.trim().to_owned());
-        let result = async {
-            caller.require(Right::ManageUsers)?;
-            let name = valid_user_name(name)?;
-            let hash = hash_password(password).await?;
-            Ok(self.store.insert_user(&name, &hash, role).await?)
+        let name = valid_user_name(name)?;
+        let hash = hash_password(password).await?;
+        Ok(self.store.insert_user(&name, &hash, role).await?)
+    }
+
+    pub(super) async fn change_password(&self, name: &str, password: &str) -> Result<(), Failure> {
+        let hash = hash_password(password).await?;
+        if self.store.set_password(name.trim(), &hash).await? {
+            Ok(())
+        } else {
+            Err(Failure::not_found(format!("User {:?}", name.trim())))
         }
-        .await;
-        self.audited(caller, "user.add", target, result).await
     }
 
-    pub async fn users(&self, caller: &Caller) -> Result<Vec<User>, Failure> {
-        caller.require(Right::ManageUsers)?;
-        Ok(self.store.list_users().await?)
+    pub(super) async fn delete_user(&self, name: &str) -> Result<(), Failure> {
+        if self.store.remove_user(name.trim()).await? {
+            Ok(())
+        } else {
+            Err(Failure::not_found(format!("User {:?}", name.trim())))
+        }
     }
 
-    pub async fn set_password(
+    pub(super) async fn new_token(
         &self,
-        caller: &Caller,
-        name: &str,
-        password: &str,
-    ) -> Result<(), Failure> {
-        let result = async {
-            // Everyone may change their own password; other people's need the right.
-            if !caller.name.eq_ignore_ascii_case(name.trim()) || caller.via != Via::Session {
-                caller.require(Right::ManageUsers)?;
-            }
-            let hash = hash_password(password).await?;
-            if self.store.set_password(name.trim(), &hash).await? {
-                Ok(())
-            } else {
-                Err(Failure::not_found(format!("User {:?}", name.trim())))
-            }
-        }
-        .await;
-        self.audited(caller, "user.passwd", Some(name.trim().to_owned()), result).await
-    }
-
-    pub async fn remove_user(&self, caller: &Caller, name: &str) -> Result<(), Failure> {
-        let result = async {
-            caller.require(Right::ManageUsers)?;
-            if self.store.remove_user(name.trim()).await? {
-                Ok(())
-            } else {
-                Err(Failure::not_found(format!("User {:?}", name.trim())))
-            }
-        }
-        .await;
-        self.audited(caller, "user.remove", Some(name.trim().to_owned()), result).await
-    }
-
-    pub async fn create_token(
-        &self,
-        caller: &Caller,
         name: &str,
         role: Role,
+        created_by: &str,
     ) -> Result<CreatedToken, Failure> {
-        let result = async {
-            caller.require(Right::ManageTokens)?;
-            let name = valid_user_name(name)?;
-            let secret = new_secret(TOKEN_PREFIX);
-            let token =
-                self.store.insert_token(&name, &fingerprint(&secret), role, &caller.name).await?;
-            Ok(CreatedToken { token, secret })
-        }
-        .await;
-        self.audited(caller, "token.create", Some(name.trim().to_owned()), result).await
+        let name = valid_user_name(name)?;
+        let secret = new_secret(TOKEN_PREFIX);
+        let token = self.store.insert_token(&name, &fingerprint(&secret), role, created_by).await?;
+        Ok(CreatedToken { token, secret })
     }
 
-    pub async fn tokens(&self, caller: &Caller) -> Result<Vec<ApiToken>, Failure> {
-        caller.require(Right::ManageTokens)?;
-        Ok(self.store.list_tokens().await?)
-    }
-
-    pub async fn revoke_token(&self, caller: &Caller, id: i64) -> Result<ApiToken, Failure> {
-        let result = async {
-            caller.require(Right::ManageTokens)?;
-            self.store
-                .revoke_token(id)
-                .await?
-                .ok_or_else(|| Failure::not_found(format!("Token {id}")))
-        }
-        .await;
-        self.audited(caller, "token.revoke", Some(id.to_string()), result).await
+    pub(super) async fn revoke(&self, id: i64) -> Result<ApiToken, Failure> {
+        self.store.revoke_token(id).await?.ok_or_else(|| Failure::not_found(format!("Token {id}")))
     }
 }
 
 fn valid_user_name(name: &str) -> Result<String, Failure> {
-    let name = crate::servers::valid_name(name)?;
+    let name = super::servers::valid_name(name)?;
     if name.starts_with("token:") {
         return Err(Failure::invalid("name", "must not start with \"token:\"."));
     }

@@ -1,7 +1,7 @@
 //! The cookies that carry a session or a dashboard's token.
 
-use axum::http::HeaderMap;
-use axum::http::header::COOKIE;
+use http::HeaderMap;
+use http::header::COOKIE;
 
 pub const SESSION_COOKIE: &str = "standby_session";
 /// Set when a wall screen opens a page with `?token=…`, so it stays signed in.

@@ -1,0 +1,310 @@
+//! The one door: every operation of [`Console`], each with the right it needs and the audit
+//! action it writes. Reads need [`Right::Read`] and are not audited; everything that changes
+//! something goes through [`Engine::act`], so no operation can forget either.
+
+use super::Engine;
+use super::failback::Trigger;
+use app::auth::{Caller, RequestInfo, Right, Role, Via};
+use app::cookies::{SESSION_COOKIE, clear_cookie, set_cookie};
+use app::failure::Failure;
+use app::model::{
+    ApiToken, AuditEntry, AuditFilter, CachedSettingsView, CreatedToken, DemoPower, FailbackAnswer,
+    Failover, FailoverDetail, FailoverFilter, FailoverGroup, GroupSettings, Licence, LicenceUpdate,
+    NewServer, NewToken, NewUser, PasswordChange, Server, ServerPatch, User,
+};
+use app::port::{Console, Credential, EventStream, LoggedIn, Metrics};
+use app::view::{DashboardView, DemoSwitch, FailoverLogView};
+use async_trait::async_trait;
+use std::future::Future;
+
+impl Engine {
+    /// An action that changes something: the right first, then the work, and the outcome (done
+    /// or refused, and why) in the audit trail either way.
+    async fn act<T>(
+        &self,
+        caller: &Caller,
+        right: Right,
+        action: &str,
+        target: Option<String>,
+        work: impl Future<Output = Result<T, Failure>>,
+    ) -> Result<T, Failure> {
+        let result = match caller.require(right) {
+            Ok(()) => work.await,
+            Err(refusal) => Err(refusal),
+        };
+        self.audited(caller, action, target, result).await
+    }
+
+    /// A read: anyone logged in may look.
+    async fn read<T>(
+        &self,
+        caller: &Caller,
+        work: impl Future<Output = Result<T, Failure>>,
+    ) -> Result<T, Failure> {
+        caller.require(Right::Read)?;
+        work.await
+    }
+}
+
+#[async_trait]
+impl Console for Engine {
+    async fn login(
+        &self,
+        name: &str,
+        password: &str,
+        request: &RequestInfo,
+    ) -> Result<LoggedIn, Failure> {
+        let anonymous = Caller {
+            name: name.trim().to_owned(),
+            role: Role::Viewer,
+            via: Via::Session,
+            address: request.address.clone(),
+        };
+        let result = self.sign_in(name, password, request.address.clone()).await;
+        let login = self.audited(&anonymous, "login", None, result).await?;
+        let cookie =
+            set_cookie(SESSION_COOKIE, &login.secret, login.max_age.num_seconds(), request.secure);
+        Ok(LoggedIn { me: login.caller.me(), set_cookie: cookie })
+    }
+
+    async fn logout(&self, caller: &Caller, session: Option<&str>) -> Result<String, Failure> {
+        if let Some(secret) = session {
+            let result = self.end_session(secret).await;
+            self.audited(caller, "logout", None, result).await?;
+        }
+        Ok(clear_cookie(SESSION_COOKIE))
+    }
+
+    async fn identify(
+        &self,
+        credential: Credential<'_>,
+        address: Option<String>,
+    ) -> Option<Caller> {
+        match credential {
+            Credential::Session(secret) => self.session_caller(secret, address).await,
+            Credential::Token(secret) => self.token_caller(secret, address).await,
+        }
+    }
+
+    async fn servers(&self, caller: &Caller) -> Result<Vec<Server>, Failure> {
+        self.read(caller, async { Ok(self.store.list_servers().await?) }).await
+    }
+
+    async fn server(&self, caller: &Caller, id: i64) -> Result<Server, Failure> {
+        self.read(caller, self.find_server(id)).await
+    }
+
+    async fn add_server(&self, caller: &Caller, new: NewServer) -> Result<Server, Failure> {
+        let target = Some(new.name.trim().to_owned());
+        self.act(caller, Right::ManageServers, "server.add", target, self.insert_server(new)).await
+    }
+
+    async fn edit_server(
+        &self,
+        caller: &Caller,
+        id: i64,
+        patch: ServerPatch,
+    ) -> Result<Server, Failure> {
+        let only_maintenance =
+            patch == ServerPatch { maintenance_mode: patch.maintenance_mode, ..Default::default() };
+        let (right, action) = if only_maintenance {
+            (Right::SetMaintenanceMode, "server.maintenance")
+        } else {
+            (Right::ManageServers, "server.edit")
+        };
+        self.act(caller, right, action, Some(id.to_string()), self.change_server(id, patch)).await
+    }
+
+    async fn cached_settings(
+        &self,
+        caller: &Caller,
+        id: i64,
+    ) -> Result<CachedSettingsView, Failure> {
+        self.read(caller, async {
+            let cached = self.store.cached_settings(id).await?.ok_or_else(|| {
+                Failure::not_found(format!("Cached settings of server {id} (not read from it yet)"))
+            })?;
+            Ok(CachedSettingsView {
+                version: cached.version,
+                fetched_at: cached.fetched_at,
+                bundle: cached.bundle,
+            })
+        })
+        .await
+    }
+
+    async fn groups(&self, caller: &Caller) -> Result<Vec<FailoverGroup>, Failure> {
+        self.read(caller, async { Ok(self.store.groups().await?) }).await
+    }
+
+    async fn save_group(
+        &self,
+        caller: &Caller,
+        id: Option<i64>,
+        group: GroupSettings,
+    ) -> Result<FailoverGroup, Failure> {
+        let target = Some(group.name.trim().to_owned());
+        self.act(caller, Right::ManageServers, "group.save", target, self.store_group(id, group))
+            .await
+    }
+
+    async fn delete_group(&self, caller: &Caller, id: i64) -> Result<(), Failure> {
+        let target = Some(id.to_string());
+        self.act(caller, Right::ManageServers, "group.delete", target, self.remove_group(id)).await
+    }
+
+    async fn assign_group(
+        &self,
+        caller: &Caller,
+        server_id: i64,
+        group_id: Option<i64>,
+    ) -> Result<(), Failure> {
+        let target = Some(format!("server {server_id} → group {group_id:?}"));
+        let work = self.move_to_group(server_id, group_id);
+        self.act(caller, Right::ManageServers, "group.assign", target, work).await
+    }
+
+    async fn licence(&self, caller: &Caller) -> Result<Licence, Failure> {
+        self.read(caller, self.current_licence()).await
+    }
+
+    async fn set_licence(
+        &self,
+        caller: &Caller,
+        update: LicenceUpdate,
+    ) -> Result<Licence, Failure> {
+        let target = Some(format!(
+            "failover_enabled={} failover_servers={}",
+            update.failover_enabled, update.failover_servers
+        ));
+        let work = self.change_licence(update, &caller.name);
+        self.act(caller, Right::ManageLicence, "licence.set", target, work).await
+    }
+
+    async fn users(&self, caller: &Caller) -> Result<Vec<User>, Failure> {
+        caller.require(Right::ManageUsers)?;
+        Ok(self.store.list_users().await?)
+    }
+
+    async fn add_user(&self, caller: &Caller, new: NewUser) -> Result<User, Failure> {
+        let target = Some(new.name.trim().to_owned());
+        let work = self.insert_user(&new.name, &new.password, new.role);
+        self.act(caller, Right::ManageUsers, "user.add", target, work).await
+    }
+
+    async fn remove_user(&self, caller: &Caller, name: &str) -> Result<(), Failure> {
+        let target = Some(name.trim().to_owned());
+        self.act(caller, Right::ManageUsers, "user.remove", target, self.delete_user(name)).await
+    }
+
+    async fn set_password(
+        &self,
+        caller: &Caller,
+        name: &str,
+        change: PasswordChange,
+    ) -> Result<(), Failure> {
+        // Everyone may change their own password; other people's need the right.
+        let own = caller.name.eq_ignore_ascii_case(name.trim()) && caller.via == Via::Session;
+        let right = if own { Right::Read } else { Right::ManageUsers };
+        let target = Some(name.trim().to_owned());
+        let work = self.change_password(name, &change.password);
+        self.act(caller, right, "user.passwd", target, work).await
+    }
+
+    async fn tokens(&self, caller: &Caller) -> Result<Vec<ApiToken>, Failure> {
+        caller.require(Right::ManageTokens)?;
+        Ok(self.store.list_tokens().await?)
+    }
+
+    async fn create_token(&self, caller: &Caller, new: NewToken) -> Result<CreatedToken, Failure> {
+        let target = Some(new.name.trim().to_owned());
+        let work = self.new_token(&new.name, new.role, &caller.name);
+        self.act(caller, Right::ManageTokens, "token.create", target, work).await
+    }
+
+    async fn revoke_token(&self, caller: &Caller, id: i64) -> Result<ApiToken, Failure> {
+        let target = Some(id.to_string());
+        self.act(caller, Right::ManageTokens, "token.revoke", target, self.revoke(id)).await
+    }
+
+    async fn audit_trail(
+        &self,
+        caller: &Caller,
+        filter: AuditFilter,
+    ) -> Result<Vec<AuditEntry>, Failure> {
+        self.read(caller, async { Ok(self.store.list_audit(&filter).await?) }).await
+    }
+
+    async fn failover_log(
+        &self,
+        caller: &Caller,
+        filter: FailoverFilter,
+    ) -> Result<Vec<Failover>, Failure> {
+        self.read(caller, async { Ok(self.store.failovers(&filter).await?) }).await
+    }
+
+    async fn failover(&self, caller: &Caller, id: i64) -> Result<FailoverDetail, Failure> {
+        self.read(caller, self.failover_detail(id)).await
+    }
+
+    async fn failback(&self, caller: &Caller, id: i64) -> Result<FailbackAnswer, Failure> {
+        let work = self.fail_back(id, Trigger::Manual, &caller.name);
+        self.act(caller, Right::ManualFailback, "failback", Some(id.to_string()), work).await
+    }
+
+    async fn material_copy(&self, caller: &Caller, id: i64) -> Result<Failover, Failure> {
+        let work = self.start_material_copy(id);
+        self.act(caller, Right::StartMaterialCopy, "material_copy", Some(id.to_string()), work)
+            .await
+    }
+
+    async fn failover_log_view(
+        &self,
+        caller: &Caller,
+        filter: FailoverFilter,
+    ) -> Result<FailoverLogView, Failure> {
+        self.read(caller, self.log_view(caller, filter)).await
+    }
+
+    async fn dashboard(&self, caller: &Caller) -> Result<DashboardView, Failure> {
+        self.read(caller, self.dashboard_view()).await
+    }
+
+    async fn demo_switches(&self, caller: &Caller) -> Result<Option<Vec<DemoSwitch>>, Failure> {
+        self.read(caller, async {
+            Ok(match &self.demo {
+                Some(demo) => Some(demo.switches().await),
+                None => None,
+            })
+        })
+        .await
+    }
+
+    async fn set_demo_power(
+        &self,
+        caller: &Caller,
+        server_id: i64,
+        power: DemoPower,
+    ) -> Result<(), Failure> {
+        let action = match power {
+            DemoPower::On => "demo.power_on",
+            DemoPower::Off => "demo.power_off",
+        };
+        let work = async {
+            let demo = self.demo.as_ref().ok_or_else(|| {
+                Failure::not_found("A demo site (this manager was not started with `standby demo`)")
+            })?;
+            demo.set_power(server_id, power).await
+        };
+        self.act(caller, Right::DemoPower, action, Some(server_id.to_string()), work).await
+    }
+
+    async fn metrics(&self, caller: &Caller) -> Result<Metrics, Failure> {
+        self.read(caller, self.figures()).await
+    }
+
+    fn events(&self, caller: &Caller) -> Result<EventStream, Failure> {
+        caller.require(Right::Read)?;
+        Ok(self.events.stream())
+    }
+}

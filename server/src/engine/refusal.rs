@@ -1,0 +1,146 @@
+//! One vocabulary for why a failover, failback or material copy did not happen: the reason codes
+//! of the failover log (the seed's notification reasons) and the sentence shown with them.
+
+use crate::store::StoreError;
+use app::failure::{Failure, FailureKind};
+use std::fmt;
+
+/// Every reason code the failover log, the REST API and the pages may show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    // Failover.
+    NoLicense,
+    /// The recorder answered again right before acting.
+    OperationCancelled,
+    FailoverAlreadyRunning,
+    NoFailoverServer,
+    NoRecorderSettings,
+    NoFailoverServerConnection,
+    FailoverServerWrongState,
+    InvalidLogState,
+    InternalError,
+    // Failback.
+    FailoverNotPerformed,
+    FailbackAlreadyPerformed,
+    FailbackInProgress,
+    ServerWrongState,
+    NoRecorderConnection,
+    SettingsSavingFailed,
+    // Material copying.
+    FailbackNotPerformed,
+    AlreadyCopied,
+}
+
+impl Reason {
+    pub const fn code(self) -> &'static str {
+        match self {
+            Reason::NoLicense => "no_license",
+            Reason::OperationCancelled => "operation_cancelled",
+            Reason::FailoverAlreadyRunning => "failover_already_running",
+            Reason::NoFailoverServer => "no_failover_server",
+            Reason::NoRecorderSettings => "no_recorder_settings",
+            Reason::NoFailoverServerConnection => "no_failover_server_connection",
+            Reason::FailoverServerWrongState => "failover_server_wrong_state",
+            Reason::InvalidLogState => "invalid_log_state",
+            Reason::InternalError => "internal_error",
+            Reason::FailoverNotPerformed => "failover_not_performed",
+            Reason::FailbackAlreadyPerformed => "failback_already_performed",
+            Reason::FailbackInProgress => "failback_in_progress",
+            Reason::ServerWrongState => "server_wrong_state",
+            Reason::NoRecorderConnection => "no_recorder_connection",
+            Reason::SettingsSavingFailed => "settings_saving_failed",
+            Reason::FailbackNotPerformed => "failback_not_performed",
+            Reason::AlreadyCopied => "already_copied",
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// Why something did not happen: a reason and a sentence for people.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Refusal {
+    pub reason: Reason,
+    pub message: String,
+}
+
+impl Refusal {
+    pub fn new(reason: Reason, message: impl Into<String>) -> Self {
+        Refusal { reason, message: message.into() }
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.reason.code()
+    }
+
+    /// A failure inside the manager (most often the database): the cause goes to the log, the
+    /// failover log and the user get a sentence without internals.
+    pub fn internal(cause: &dyn fmt::Display) -> Self {
+        tracing::error!(%cause, "internal error during a failover step");
+        Refusal::new(
+            Reason::InternalError,
+            "The manager could not complete this step (see its log); it is retried or rolled back.",
+        )
+    }
+}
+
+/// A refusal answers the caller with 409 and its reason code.
+impl From<Refusal> for Failure {
+    fn from(refusal: Refusal) -> Self {
+        let kind = match refusal.reason {
+            Reason::InternalError => FailureKind::Internal,
+            _ => FailureKind::Conflict,
+        };
+        Failure::new(kind, refusal.code(), refusal.message)
+    }
+}
+
+/// Store errors at the edge: a duplicate name is the caller's to fix; anything else is logged
+/// and answered with a sentence without internals.
+impl From<StoreError> for Failure {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Duplicate { what, name } => Failure::conflict(
+                "duplicate_name",
+                format!("A {what} named {name:?} already exists; choose another name."),
+            ),
+            other => {
+                tracing::error!(error = %other, "store failure");
+                Failure::internal()
+            }
+        }
+    }
+}
+
+impl From<StoreError> for Refusal {
+    fn from(error: crate::store::StoreError) -> Self {
+        Refusal::internal(&error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_errors_never_reach_the_sentence() {
+        let error = StoreError::Corrupt("secret table name".into());
+        let refusal = Refusal::from(error);
+        assert_eq!(refusal.reason, Reason::InternalError);
+        assert!(!refusal.message.contains("secret"), "{}", refusal.message);
+        let failure = Failure::from(refusal);
+        assert_eq!(failure.kind, FailureKind::Internal);
+    }
+
+    #[test]
+    fn refusals_are_conflicts_with_their_code() {
+        let failure = Failure::from(Refusal::new(Reason::FailbackInProgress, "Busy."));
+        assert_eq!(failure.kind.http_status(), 409);
+        assert_eq!(failure.code, "failback_in_progress");
+    }
+}

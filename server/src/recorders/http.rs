@@ -1,0 +1,160 @@
+//! The recorder API over HTTP (`/api/v1/…` on every recorder agent).
+
+use super::{CopyTask, Endpoint, Health, Peer, RecorderApi, RecorderError, StartDataCopy};
+use async_trait::async_trait;
+use std::time::Duration;
+
+/// Paths of the recorder API beyond the contract's (see recorder/API.md).
+mod paths {
+    pub const HEALTH: &str = "/api/v1/health";
+    pub const SETTINGS: &str = "/api/v1/settings";
+    pub const ACTING: &str = "/api/v1/acting";
+    pub const COPY_TASKS: &str = "/api/v1/copy-tasks";
+}
+
+/// Calls that change a recorder may take longer than a health check.
+const SLOW_CALL: Duration = Duration::from_secs(10);
+
+#[derive(Clone)]
+pub struct HttpRecorders {
+    http: reqwest::Client,
+}
+
+impl HttpRecorders {
+    pub fn new() -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build()
+            .unwrap_or_default();
+        HttpRecorders { http }
+    }
+}
+
+impl Default for HttpRecorders {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[async_trait]
+impl RecorderApi for HttpRecorders {
+    async fn health(&self, at: &Endpoint, timeout: Duration) -> Result<Health, RecorderError> {
+        let request = self.http.get(url(at, paths::HEALTH)).timeout(timeout);
+        answer(at, timeout, request).await
+    }
+
+    async fn settings(&self, at: &Endpoint) -> Result<serde_json::Value, RecorderError> {
+        let request = self.http.get(url(at, paths::SETTINGS)).timeout(SLOW_CALL);
+        answer(at, SLOW_CALL, request).await
+    }
+
+    async fn replace_settings(
+        &self,
+        at: &Endpoint,
+        bundle: &serde_json::Value,
+    ) -> Result<(), RecorderError> {
+        let request = self.http.put(url(at, paths::SETTINGS)).json(bundle).timeout(SLOW_CALL);
+        answer::<serde_json::Value>(at, SLOW_CALL, request).await.map(drop)
+    }
+
+    async fn act_for(
+        &self,
+        at: &Endpoint,
+        recorder: &str,
+        bundle: &serde_json::Value,
+    ) -> Result<(), RecorderError> {
+        let body = serde_json::json!({ "recorder": recorder, "settings": bundle });
+        let request = self.http.put(url(at, paths::ACTING)).json(&body).timeout(SLOW_CALL);
+        answer::<serde_json::Value>(at, SLOW_CALL, request).await.map(drop)
+    }
+
+    async fn stop_acting(&self, at: &Endpoint, recorder: &str) -> Result<(), RecorderError> {
+        let request = self
+            .http
+            .delete(url(at, paths::ACTING))
+            .query(&[("recorder", recorder)])
+            .timeout(SLOW_CALL);
+        answer::<serde_json::Value>(at, SLOW_CALL, request).await.map(drop)
+    }
+
+    async fn start_data_copy(
+        &self,
+        at: &Endpoint,
+        task: &StartDataCopy,
+    ) -> Result<CopyTask, RecorderError> {
+        let request = self.http.post(url(at, paths::COPY_TASKS)).json(task).timeout(SLOW_CALL);
+        answer(at, SLOW_CALL, request).await
+    }
+
+    async fn update_client_info(
+        &self,
+        at: &Endpoint,
+        task_id: i64,
+        source: &Peer,
+    ) -> Result<CopyTask, RecorderError> {
+        let path = format!("{}/{task_id}/client-info", paths::COPY_TASKS);
+        let request = self.http.put(url(at, &path)).json(source).timeout(SLOW_CALL);
+        answer(at, SLOW_CALL, request).await
+    }
+
+    async fn copy_task(
+        &self,
+        at: &Endpoint,
+        failover_id: i64,
+    ) -> Result<Option<CopyTask>, RecorderError> {
+        let request = self
+            .http
+            .get(url(at, paths::COPY_TASKS))
+            .query(&[("failover_id", failover_id)])
+            .timeout(SLOW_CALL);
+        let tasks: Vec<CopyTask> = answer(at, SLOW_CALL, request).await?;
+        Ok(tasks.into_iter().find(|task| task.failover_id == failover_id))
+    }
+}
+
+fn url(at: &Endpoint, path: &str) -> String {
+    format!("{}{path}", at.address.trim_end_matches('/'))
+}
+
+async fn answer<T: serde::de::DeserializeOwned>(
+    at: &Endpoint,
+    timeout: Duration,
+    request: reqwest::RequestBuilder,
+) -> Result<T, RecorderError> {
+    let address = || at.address.clone();
+    let response = request.send().await.map_err(|source| {
+        if source.is_timeout() {
+            RecorderError::Timeout { address: address(), timeout }
+        } else {
+            RecorderError::Unreachable { address: address(), reason: reason(&source) }
+        }
+    })?;
+    let status = response.status();
+    if !status.is_success() {
+        let body = response.text().await.unwrap_or_default();
+        // The recorder API's errors are `{error, message}`; show the sentence.
+        let message = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|error| error["message"].as_str().map(str::to_owned))
+            .unwrap_or(body);
+        return Err(RecorderError::Refused {
+            address: address(),
+            status: status.as_u16(),
+            message,
+        });
+    }
+    response
+        .json::<T>()
+        .await
+        .map_err(|source| RecorderError::Malformed { address: address(), reason: reason(&source) })
+}
+
+/// The innermost cause is the readable one ("Connection refused (os error 111)").
+fn reason(error: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}

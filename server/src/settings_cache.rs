@@ -1,0 +1,40 @@
+//! The recorder settings cache: each recorder's latest settings bundle, read from the recorder
+//! while it records for itself and from its failover server while one acts for it (so changes
+//! made during the failover period go home at failback).
+
+use crate::recorders::{Endpoint, Health, RecorderApi, RecorderError};
+use crate::store::{CachedSettings, SharedStore, StoreError};
+use chrono::Utc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    #[error("cannot read the settings: {0}")]
+    Read(#[from] RecorderError),
+    #[error("cannot write the settings cache: {0}")]
+    Write(#[from] StoreError),
+}
+
+/// Whether the cached bundle is behind what the server reports.
+pub fn is_stale(cached: Option<&CachedSettings>, health: &Health) -> bool {
+    match (cached, health.settings_version) {
+        (None, _) => true,
+        (Some(cached), Some(version)) => cached.version != version,
+        // An agent that does not report its version is read again every minute.
+        (Some(cached), None) => Utc::now() - cached.fetched_at > chrono::Duration::minutes(1),
+    }
+}
+
+/// Reads the bundle `from` records by and keeps it as the settings of recorder `owner`.
+pub async fn refresh(
+    store: &SharedStore,
+    recorders: &dyn RecorderApi,
+    from: &Endpoint,
+    owner: i64,
+) -> Result<CachedSettings, RefreshError> {
+    let bundle = recorders.settings(from).await?;
+    let version = bundle.get("version").and_then(serde_json::Value::as_i64).unwrap_or_default();
+    let settings = CachedSettings { version, bundle, fetched_at: Utc::now() };
+    store.cache_settings(owner, &settings).await?;
+    tracing::info!(server = %from.name, version, "recorder settings cached");
+    Ok(settings)
+}
