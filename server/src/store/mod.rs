@@ -1,23 +1,30 @@
-//! The store: one trait, one implementation per database (SQLite embedded, PostgreSQL for
-//! large sites). Both run the same SQL text where the dialects agree; see `queries.rs`.
+//! The store: one trait per area, all combined in [`Store`], and one implementation per database
+//! (SQLite embedded, PostgreSQL for large sites). Each area module holds its SQL, which both
+//! databases run as it is (`$n` placeholders work in SQLite too), and one macro that implements
+//! its trait for either backend.
 
 pub(crate) mod audit;
+pub(crate) mod copies;
 pub(crate) mod failovers;
+pub(crate) mod groups;
+pub(crate) mod licence;
 mod postgres;
 pub(crate) mod rows;
 pub(crate) mod servers;
+pub(crate) mod settings_cache;
 mod sqlite;
 pub(crate) mod users;
 
+pub use copies::CopyStore;
+pub use failovers::FailoverStore;
+pub use groups::GroupStore;
+pub use licence::LicenceStore;
 pub use postgres::PgStore;
+pub use settings_cache::{CachedSettings, SettingsCacheStore};
 pub use sqlite::SqliteStore;
 
 use app::auth::Role;
-use app::model::{
-    ApiToken, AuditEntry, AuditFilter, ChannelCopy, CopyStatus, Failover, FailoverFilter,
-    FailoverGroup, FailoverNote, FailoverStatus, GroupSettings, Licence, LicenceUpdate, Server,
-    ServerKind, ServerState, User,
-};
+use app::model::{ApiToken, AuditEntry, AuditFilter, Server, ServerKind, ServerState, User};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -66,9 +73,29 @@ pub struct HealthRecord {
 }
 
 /// Everything the engine keeps.
-pub trait Store: ServerStore + UserStore + AuditStore + FailoverStore {}
+pub trait Store:
+    ServerStore
+    + UserStore
+    + AuditStore
+    + FailoverStore
+    + CopyStore
+    + LicenceStore
+    + SettingsCacheStore
+    + GroupStore
+{
+}
 
-impl<T: ServerStore + UserStore + AuditStore + FailoverStore> Store for T {}
+impl<T> Store for T where
+    T: ServerStore
+        + UserStore
+        + AuditStore
+        + FailoverStore
+        + CopyStore
+        + LicenceStore
+        + SettingsCacheStore
+        + GroupStore
+{
+}
 
 #[async_trait]
 pub trait ServerStore: Send + Sync + 'static {
@@ -152,118 +179,6 @@ pub trait AuditStore: Send + Sync + 'static {
     async fn append_audit(&self, entry: &NewAudit) -> Result<(), StoreError>;
     /// Newest first.
     async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError>;
-}
-
-/// A recorder's settings bundle as the cache keeps it; the manager treats the bundle as opaque.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CachedSettings {
-    pub version: i64,
-    pub bundle: serde_json::Value,
-    pub fetched_at: DateTime<Utc>,
-}
-
-#[async_trait]
-pub trait FailoverStore: Send + Sync + 'static {
-    /// Newest first.
-    async fn failovers(&self, filter: &FailoverFilter) -> Result<Vec<Failover>, StoreError>;
-    async fn count_failovers(&self, filter: &FailoverFilter) -> Result<i64, StoreError>;
-    async fn failover(&self, id: i64) -> Result<Option<Failover>, StoreError>;
-    /// Entries failing over, active or failing back, oldest first.
-    async fn open_failovers(&self) -> Result<Vec<Failover>, StoreError>;
-    /// A new entry `failing_over`; [`StoreError::AlreadyOpen`] when the recorder or the
-    /// failover server has one open already.
-    async fn begin_failover(
-        &self,
-        recorder_id: i64,
-        failover_server_id: i64,
-        now: DateTime<Utc>,
-    ) -> Result<i64, StoreError>;
-    /// A refused failover: an entry that is `failed` from the start.
-    async fn record_refusal(
-        &self,
-        recorder_id: i64,
-        failover_server_id: Option<i64>,
-        now: DateTime<Utc>,
-        code: &str,
-        message: &str,
-    ) -> Result<i64, StoreError>;
-    /// The reason code of the recorder's latest refused failover since `since`.
-    async fn last_refusal_since(
-        &self,
-        recorder_id: i64,
-        since: DateTime<Utc>,
-    ) -> Result<Option<String>, StoreError>;
-    /// Entry `active`, recorder `broken`, failover server `acting`: one transaction. False when
-    /// the entry was no longer `failing_over`.
-    async fn complete_failover(
-        &self,
-        id: i64,
-        recorder_id: i64,
-        failover_server_id: i64,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError>;
-    /// Entry `failed` (if it still is in `from`), its servers released: one transaction.
-    async fn abandon_failover(
-        &self,
-        id: i64,
-        from: FailoverStatus,
-        code: &str,
-        message: &str,
-    ) -> Result<bool, StoreError>;
-    /// `active` → `failing_back`; false when the entry was not `active` (someone else won).
-    async fn begin_failback(
-        &self,
-        id: i64,
-        now: DateTime<Utc>,
-        trigger: &str,
-        by: &str,
-    ) -> Result<bool, StoreError>;
-    /// Entry `finalized`, recorder `ok`, failover server idle: one transaction.
-    async fn complete_failback(
-        &self,
-        id: i64,
-        recorder_id: i64,
-        failover_server_id: i64,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError>;
-    /// `failing_back` → `active` again (the recorder stays broken).
-    async fn rollback_failback(&self, id: i64) -> Result<bool, StoreError>;
-    /// Entries whose material copy is queued or copying, oldest first.
-    async fn copies_in_progress(&self) -> Result<Vec<Failover>, StoreError>;
-    /// Copy `queued`, its start time now (a restart of the copy counts anew).
-    async fn start_copy(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError>;
-    /// The copy's status, why it waits or failed, and its channels' progress: one transaction.
-    async fn save_copy_progress(
-        &self,
-        id: i64,
-        status: CopyStatus,
-        error: Option<&str>,
-        channels: &[ChannelCopy],
-    ) -> Result<(), StoreError>;
-    async fn copy_channels(&self, id: i64) -> Result<Vec<ChannelCopy>, StoreError>;
-    async fn add_note(&self, failover_id: i64, note: &FailoverNote) -> Result<(), StoreError>;
-    async fn notes(&self, failover_id: i64) -> Result<Vec<FailoverNote>, StoreError>;
-
-    async fn licence(&self) -> Result<Option<Licence>, StoreError>;
-    async fn set_licence(&self, licence: &LicenceUpdate, by: &str) -> Result<Licence, StoreError>;
-
-    async fn cache_settings(
-        &self,
-        server_id: i64,
-        settings: &CachedSettings,
-    ) -> Result<(), StoreError>;
-    async fn cached_settings(&self, server_id: i64) -> Result<Option<CachedSettings>, StoreError>;
-
-    async fn groups(&self) -> Result<Vec<FailoverGroup>, StoreError>;
-    /// Creates (`id` None) or replaces a group. `None` when there is no group with that id.
-    async fn save_group(
-        &self,
-        id: Option<i64>,
-        group: &GroupSettings,
-    ) -> Result<Option<i64>, StoreError>;
-    async fn delete_group(&self, id: i64) -> Result<bool, StoreError>;
-    /// Failover server ids that may cover the recorder, in the order to try them.
-    async fn failover_candidates(&self, recorder_id: i64) -> Result<Vec<i64>, StoreError>;
 }
 
 pub type SharedStore = Arc<dyn Store>;
