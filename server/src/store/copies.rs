@@ -58,7 +58,7 @@ impl TryFrom<CopyChannelRow> for ChannelCopy {
     }
 }
 
-/// Implements [`CopyStore`] for a store with a `pool` field (an sqlx pool of its database).
+/// Implements [`CopyStore`] for a store whose `pool` field is its database's sqlx pool.
 macro_rules! impl_copy_store {
     ($store:ty) => {
         #[async_trait::async_trait]

@@ -246,7 +246,7 @@ pub fn like(search: Option<&str>) -> Option<String> {
     Some(format!("%{escaped}%"))
 }
 
-/// Implements [`FailoverStore`] for a store with a `pool` field (an sqlx pool of its database).
+/// Implements [`FailoverStore`] for a store whose `pool` field is its database's sqlx pool.
 macro_rules! impl_failover_store {
     ($store:ty) => {
         #[async_trait::async_trait]

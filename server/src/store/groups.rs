@@ -80,7 +80,7 @@ pub fn member_elsewhere(error: sqlx::Error) -> StoreError {
     }
 }
 
-/// Implements [`GroupStore`] for a store with a `pool` field (an sqlx pool of its database).
+/// Implements [`GroupStore`] for a store whose `pool` field is its database's sqlx pool.
 macro_rules! impl_group_store {
     ($store:ty) => {
         #[async_trait::async_trait]

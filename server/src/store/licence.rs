@@ -38,7 +38,7 @@ impl From<LicenceRow> for Licence {
     }
 }
 
-/// Implements [`LicenceStore`] for a store with a `pool` field (an sqlx pool of its database).
+/// Implements [`LicenceStore`] for a store whose `pool` field is its database's sqlx pool.
 macro_rules! impl_licence_store {
     ($store:ty) => {
         #[async_trait::async_trait]

@@ -46,7 +46,7 @@ impl TryFrom<SettingsRow> for CachedSettings {
     }
 }
 
-/// Implements [`SettingsCacheStore`] for a store with a `pool` field (an sqlx pool of its database).
+/// Implements [`SettingsCacheStore`] for a store whose `pool` field is its database's sqlx pool.
 macro_rules! impl_settings_cache_store {
     ($store:ty) => {
         #[async_trait::async_trait]
