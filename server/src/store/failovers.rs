@@ -1,5 +1,83 @@
-//! The failover log, the licence, the recorder settings cache and failover groups: SQL shared by
-//! both databases and the one implementation of [`FailoverStore`](super::FailoverStore).
+//! The failover log: entries, their notes, and the failover and failback state transitions, each
+//! guarded by the entry's status so that two concurrent triggers cannot both pass. SQL shared by
+//! both databases and the one implementation of [`FailoverStore`] that both backends instantiate.
+
+use super::StoreError;
+use app::model::{
+    CopyProgress, CopyStatus, Failover, FailoverFilter, FailoverNote, FailoverStatus, ServerRef,
+};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+#[async_trait]
+pub trait FailoverStore: Send + Sync + 'static {
+    /// Newest first.
+    async fn failovers(&self, filter: &FailoverFilter) -> Result<Vec<Failover>, StoreError>;
+    async fn count_failovers(&self, filter: &FailoverFilter) -> Result<i64, StoreError>;
+    async fn failover(&self, id: i64) -> Result<Option<Failover>, StoreError>;
+    /// Entries failing over, active or failing back, oldest first.
+    async fn open_failovers(&self) -> Result<Vec<Failover>, StoreError>;
+    /// A new entry `failing_over`; [`StoreError::AlreadyOpen`] when the recorder or the
+    /// failover server has one open already.
+    async fn begin_failover(
+        &self,
+        recorder_id: i64,
+        failover_server_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError>;
+    /// A refused failover: an entry that is `failed` from the start.
+    async fn record_refusal(
+        &self,
+        recorder_id: i64,
+        failover_server_id: Option<i64>,
+        now: DateTime<Utc>,
+        code: &str,
+        message: &str,
+    ) -> Result<i64, StoreError>;
+    /// The reason code of the recorder's latest refused failover since `since`.
+    async fn last_refusal_since(
+        &self,
+        recorder_id: i64,
+        since: DateTime<Utc>,
+    ) -> Result<Option<String>, StoreError>;
+    /// Entry `active`, recorder `broken`, failover server `acting`: one transaction. False when
+    /// the entry was no longer `failing_over`.
+    async fn complete_failover(
+        &self,
+        id: i64,
+        recorder_id: i64,
+        failover_server_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Entry `failed` (if it still is in `from`), its servers released: one transaction.
+    async fn abandon_failover(
+        &self,
+        id: i64,
+        from: FailoverStatus,
+        code: &str,
+        message: &str,
+    ) -> Result<bool, StoreError>;
+    /// `active` → `failing_back`; false when the entry was not `active` (someone else won).
+    async fn begin_failback(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+        trigger: &str,
+        by: &str,
+    ) -> Result<bool, StoreError>;
+    /// Entry `finalized`, recorder `ok`, failover server idle: one transaction.
+    async fn complete_failback(
+        &self,
+        id: i64,
+        recorder_id: i64,
+        failover_server_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// `failing_back` → `active` again (the recorder stays broken).
+    async fn rollback_failback(&self, id: i64) -> Result<bool, StoreError>;
+    async fn add_note(&self, failover_id: i64, note: &FailoverNote) -> Result<(), StoreError>;
+    async fn notes(&self, failover_id: i64) -> Result<Vec<FailoverNote>, StoreError>;
+}
 
 pub const OPEN: &str = "('failing_over', 'active', 'failing_back')";
 
@@ -60,16 +138,6 @@ pub const ROLLBACK_FAILBACK: &str = "\
 /// The recorder answered just now (failback checked it), so it counts as seen.
 pub const MARK_OK: &str = "UPDATE servers SET state = 'ok', last_seen_at = $2 WHERE id = $1";
 
-pub const SET_COPY_STATUS: &str =
-    "UPDATE failovers SET copy_status = $2, copy_error = $3 WHERE id = $1";
-pub const START_COPY: &str = "UPDATE failovers SET copy_status = 'queued', copy_started_at = $2, copy_error = NULL WHERE id = $1";
-pub const UPSERT_COPY_CHANNEL: &str = "\
-    INSERT INTO copy_channels (failover_id, channel, kind, status, copied_until, bytes) \
-    VALUES ($1, $2, $3, $4, $5, $6) \
-    ON CONFLICT (failover_id, channel) DO UPDATE SET kind = $3, status = $4, copied_until = $5, bytes = $6";
-pub const COPY_CHANNELS: &str = "\
-    SELECT channel, kind, status, copied_until, bytes FROM copy_channels WHERE failover_id = $1 ORDER BY channel";
-
 pub const MARK_BROKEN: &str = "UPDATE servers SET state = 'broken' WHERE id = $1";
 pub const MARK_ACTING: &str =
     "UPDATE servers SET state = 'acting', acting_for_id = $2 WHERE id = $1";
@@ -90,41 +158,95 @@ pub const ADD_NOTE: &str = "\
 pub const NOTES: &str = "\
     SELECT at, level, code, message FROM failover_notes WHERE failover_id = $1 ORDER BY id";
 
-pub const LICENCE: &str =
-    "SELECT failover_enabled, failover_servers, updated_at, updated_by FROM licence WHERE id = 1";
-pub const SET_LICENCE: &str = "\
-    INSERT INTO licence (id, failover_enabled, failover_servers, updated_at, updated_by) \
-    VALUES (1, $1, $2, $3, $4) \
-    ON CONFLICT (id) DO UPDATE SET failover_enabled = $1, failover_servers = $2, \
-                                   updated_at = $3, updated_by = $4";
+#[derive(Debug, sqlx::FromRow)]
+pub struct FailoverRow {
+    pub id: i64,
+    pub recorder_id: i64,
+    pub recorder_name: String,
+    pub failover_server_id: Option<i64>,
+    pub failover_server_name: Option<String>,
+    pub status: String,
+    pub failover_started_at: DateTime<Utc>,
+    pub failover_finished_at: Option<DateTime<Utc>>,
+    pub failback_started_at: Option<DateTime<Utc>>,
+    pub failback_finished_at: Option<DateTime<Utc>>,
+    pub failback_trigger: Option<String>,
+    pub failback_by: Option<String>,
+    pub error_code: Option<String>,
+    pub error: Option<String>,
+    pub copy_status: String,
+    pub copy_started_at: Option<DateTime<Utc>>,
+    pub copy_error: Option<String>,
+}
 
-pub const CACHE_SETTINGS: &str = "\
-    INSERT INTO recorder_settings (server_id, version, bundle, fetched_at) VALUES ($1, $2, $3, $4) \
-    ON CONFLICT (server_id) DO UPDATE SET version = $2, bundle = $3, fetched_at = $4";
-pub const CACHED_SETTINGS: &str = "\
-    SELECT version, bundle, fetched_at FROM recorder_settings WHERE server_id = $1";
+impl TryFrom<FailoverRow> for Failover {
+    type Error = StoreError;
 
-pub const GROUPS: &str = "SELECT id, name FROM failover_groups ORDER BY name";
-pub const GROUP_MEMBERS: &str = "\
-    SELECT m.group_id, s.id, s.name, s.kind, m.position FROM failover_group_members m \
-    JOIN servers s ON s.id = m.server_id ORDER BY m.group_id, m.position, s.name";
-pub const INSERT_GROUP: &str = "INSERT INTO failover_groups (name) VALUES ($1) RETURNING id";
-pub const RENAME_GROUP: &str = "UPDATE failover_groups SET name = $2 WHERE id = $1";
-pub const CLEAR_GROUP: &str = "DELETE FROM failover_group_members WHERE group_id = $1";
-pub const ADD_MEMBER: &str = "\
-    INSERT INTO failover_group_members (group_id, server_id, position) VALUES ($1, $2, $3)";
-pub const DELETE_GROUP: &str = "DELETE FROM failover_groups WHERE id = $1";
+    fn try_from(row: FailoverRow) -> Result<Self, StoreError> {
+        let status = FailoverStatus::parse(&row.status)
+            .ok_or_else(|| StoreError::Corrupt(format!("failover status {:?}", row.status)))?;
+        let copy_status = CopyStatus::parse(&row.copy_status)
+            .ok_or_else(|| StoreError::Corrupt(format!("copy status {:?}", row.copy_status)))?;
+        let failover_server = match (row.failover_server_id, row.failover_server_name) {
+            (Some(id), Some(name)) => Some(ServerRef { id, name }),
+            _ => None,
+        };
+        Ok(Failover {
+            id: row.id,
+            recorder: ServerRef { id: row.recorder_id, name: row.recorder_name },
+            failover_server,
+            status,
+            failover_started_at: row.failover_started_at,
+            failover_finished_at: row.failover_finished_at,
+            failback_started_at: row.failback_started_at,
+            failback_finished_at: row.failback_finished_at,
+            failback_trigger: row.failback_trigger,
+            failback_by: row.failback_by,
+            error_code: row.error_code,
+            error: row.error,
+            copy: CopyProgress {
+                status: copy_status,
+                started_at: row.copy_started_at,
+                error: row.copy_error,
+                channels: Vec::new(),
+            },
+        })
+    }
+}
 
-/// The failover servers that may cover a recorder, in the order to try them: its group's, by
-/// position; for a recorder in no group, every failover server.
-pub const CANDIDATES: &str = "\
-    SELECT s.id FROM servers s \
-    LEFT JOIN failover_group_members fm ON fm.server_id = s.id \
-    WHERE s.kind = 'failover' AND ( \
-        (NOT EXISTS (SELECT 1 FROM failover_group_members rm WHERE rm.server_id = $1)) \
-        OR fm.group_id = (SELECT rm.group_id FROM failover_group_members rm WHERE rm.server_id = $1)) \
-    ORDER BY COALESCE(fm.position, -1), s.id";
+#[derive(Debug, sqlx::FromRow)]
+pub struct NoteRow {
+    pub at: DateTime<Utc>,
+    pub level: String,
+    pub code: String,
+    pub message: String,
+}
 
+impl From<NoteRow> for FailoverNote {
+    fn from(row: NoteRow) -> Self {
+        FailoverNote { at: row.at, level: row.level, code: row.code, message: row.message }
+    }
+}
+
+/// A second open failover for the same recorder or failover server is refused by the database.
+pub fn already_open(error: sqlx::Error) -> StoreError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::AlreadyOpen,
+        _ => StoreError::Database(error),
+    }
+}
+
+/// A case-insensitive "contains" pattern; LIKE's own wildcards in the search are dropped.
+pub fn like(search: Option<&str>) -> Option<String> {
+    let search = search?.trim().to_lowercase();
+    if search.is_empty() {
+        return None;
+    }
+    let escaped: String = search.chars().filter(|c| *c != '%' && *c != '_').collect();
+    Some(format!("%{escaped}%"))
+}
+
+/// Implements [`FailoverStore`] for a store whose `pool` field is its database's sqlx pool.
 macro_rules! impl_failover_store {
     ($store:ty) => {
         #[async_trait::async_trait]
@@ -139,13 +261,13 @@ macro_rules! impl_failover_store {
                     app::model::FailoverSection::Finalized => "finalized",
                 });
                 let query = format!("{}{}", sql::SELECT_FAILOVERS, sql::FILTER_FAILOVERS);
-                let rows = sqlx::query_as::<_, $crate::store::rows::FailoverRow>(&query)
+                let rows = sqlx::query_as::<_, $crate::store::failovers::FailoverRow>(&query)
                     .bind(section)
                     .bind(filter.recorder_id)
                     .bind(filter.status.map(app::model::FailoverStatus::as_str))
                     .bind(i64::from(filter.limit.unwrap_or(100).clamp(1, 1000)))
                     .bind(i64::from(filter.offset.unwrap_or(0)))
-                    .bind($crate::store::rows::like(filter.search.as_deref()))
+                    .bind($crate::store::failovers::like(filter.search.as_deref()))
                     .fetch_all(&self.pool)
                     .await?;
                 $crate::store::rows::all(rows)
@@ -170,7 +292,7 @@ macro_rules! impl_failover_store {
                     .bind(filter.status.map(app::model::FailoverStatus::as_str))
                     .bind(0_i64)
                     .bind(0_i64)
-                    .bind($crate::store::rows::like(filter.search.as_deref()))
+                    .bind($crate::store::failovers::like(filter.search.as_deref()))
                     .fetch_one(&self.pool)
                     .await?)
             }
@@ -181,7 +303,7 @@ macro_rules! impl_failover_store {
             ) -> Result<Option<app::model::Failover>, $crate::store::StoreError> {
                 let query =
                     format!("{} WHERE f.id = $1", $crate::store::failovers::SELECT_FAILOVERS);
-                let row = sqlx::query_as::<_, $crate::store::rows::FailoverRow>(&query)
+                let row = sqlx::query_as::<_, $crate::store::failovers::FailoverRow>(&query)
                     .bind(id)
                     .fetch_optional(&self.pool)
                     .await?;
@@ -197,7 +319,7 @@ macro_rules! impl_failover_store {
                     sql::SELECT_FAILOVERS,
                     sql::OPEN
                 );
-                let rows = sqlx::query_as::<_, $crate::store::rows::FailoverRow>(&query)
+                let rows = sqlx::query_as::<_, $crate::store::failovers::FailoverRow>(&query)
                     .fetch_all(&self.pool)
                     .await?;
                 $crate::store::rows::all(rows)
@@ -215,7 +337,7 @@ macro_rules! impl_failover_store {
                     .bind(now)
                     .fetch_one(&self.pool)
                     .await
-                    .map_err($crate::store::rows::already_open)
+                    .map_err($crate::store::failovers::already_open)
             }
 
             async fn record_refusal(
@@ -356,75 +478,6 @@ macro_rules! impl_failover_store {
                 Ok(done.rows_affected() == 1)
             }
 
-            async fn copies_in_progress(
-                &self,
-            ) -> Result<Vec<app::model::Failover>, $crate::store::StoreError> {
-                let query = format!(
-                    "{} WHERE f.copy_status IN ('queued', 'copying') ORDER BY f.id",
-                    $crate::store::failovers::SELECT_FAILOVERS
-                );
-                let rows = sqlx::query_as::<_, $crate::store::rows::FailoverRow>(&query)
-                    .fetch_all(&self.pool)
-                    .await?;
-                $crate::store::rows::all(rows)
-            }
-
-            async fn start_copy(
-                &self,
-                id: i64,
-                now: chrono::DateTime<chrono::Utc>,
-            ) -> Result<(), $crate::store::StoreError> {
-                sqlx::query($crate::store::failovers::START_COPY)
-                    .bind(id)
-                    .bind(now)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
-            }
-
-            async fn save_copy_progress(
-                &self,
-                id: i64,
-                status: app::model::CopyStatus,
-                error: Option<&str>,
-                channels: &[app::model::ChannelCopy],
-            ) -> Result<(), $crate::store::StoreError> {
-                use $crate::store::failovers as sql;
-                let mut tx = self.pool.begin().await?;
-                sqlx::query(sql::SET_COPY_STATUS)
-                    .bind(id)
-                    .bind(status.as_str())
-                    .bind(error)
-                    .execute(&mut *tx)
-                    .await?;
-                for channel in channels {
-                    sqlx::query(sql::UPSERT_COPY_CHANNEL)
-                        .bind(id)
-                        .bind(&channel.channel)
-                        .bind(&channel.kind)
-                        .bind(channel.status.as_str())
-                        .bind(channel.copied_until)
-                        .bind(channel.bytes)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                tx.commit().await?;
-                Ok(())
-            }
-
-            async fn copy_channels(
-                &self,
-                id: i64,
-            ) -> Result<Vec<app::model::ChannelCopy>, $crate::store::StoreError> {
-                let rows = sqlx::query_as::<_, $crate::store::rows::CopyChannelRow>(
-                    $crate::store::failovers::COPY_CHANNELS,
-                )
-                .bind(id)
-                .fetch_all(&self.pool)
-                .await?;
-                $crate::store::rows::all(rows)
-            }
-
             async fn add_note(
                 &self,
                 failover_id: i64,
@@ -445,151 +498,13 @@ macro_rules! impl_failover_store {
                 &self,
                 failover_id: i64,
             ) -> Result<Vec<app::model::FailoverNote>, $crate::store::StoreError> {
-                let rows = sqlx::query_as::<_, $crate::store::rows::NoteRow>(
+                let rows = sqlx::query_as::<_, $crate::store::failovers::NoteRow>(
                     $crate::store::failovers::NOTES,
                 )
                 .bind(failover_id)
                 .fetch_all(&self.pool)
                 .await?;
                 Ok(rows.into_iter().map(Into::into).collect())
-            }
-
-            async fn licence(
-                &self,
-            ) -> Result<Option<app::model::Licence>, $crate::store::StoreError> {
-                let row = sqlx::query_as::<_, $crate::store::rows::LicenceRow>(
-                    $crate::store::failovers::LICENCE,
-                )
-                .fetch_optional(&self.pool)
-                .await?;
-                Ok(row.map(Into::into))
-            }
-
-            async fn set_licence(
-                &self,
-                licence: &app::model::LicenceUpdate,
-                by: &str,
-            ) -> Result<app::model::Licence, $crate::store::StoreError> {
-                sqlx::query($crate::store::failovers::SET_LICENCE)
-                    .bind(licence.failover_enabled)
-                    .bind(licence.failover_servers)
-                    .bind(chrono::Utc::now())
-                    .bind(by)
-                    .execute(&self.pool)
-                    .await?;
-                self.licence().await?.ok_or_else(|| {
-                    $crate::store::StoreError::Corrupt("the licence vanished".into())
-                })
-            }
-
-            async fn cache_settings(
-                &self,
-                server_id: i64,
-                settings: &$crate::store::CachedSettings,
-            ) -> Result<(), $crate::store::StoreError> {
-                sqlx::query($crate::store::failovers::CACHE_SETTINGS)
-                    .bind(server_id)
-                    .bind(settings.version)
-                    .bind(settings.bundle.to_string())
-                    .bind(settings.fetched_at)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
-            }
-
-            async fn cached_settings(
-                &self,
-                server_id: i64,
-            ) -> Result<Option<$crate::store::CachedSettings>, $crate::store::StoreError> {
-                let row = sqlx::query_as::<_, $crate::store::rows::SettingsRow>(
-                    $crate::store::failovers::CACHED_SETTINGS,
-                )
-                .bind(server_id)
-                .fetch_optional(&self.pool)
-                .await?;
-                row.map($crate::store::CachedSettings::try_from).transpose()
-            }
-
-            async fn groups(
-                &self,
-            ) -> Result<Vec<app::model::FailoverGroup>, $crate::store::StoreError> {
-                use $crate::store::failovers as sql;
-                let groups =
-                    sqlx::query_as::<_, (i64, String)>(sql::GROUPS).fetch_all(&self.pool).await?;
-                let members =
-                    sqlx::query_as::<_, $crate::store::rows::MemberRow>(sql::GROUP_MEMBERS)
-                        .fetch_all(&self.pool)
-                        .await?;
-                Ok($crate::store::rows::groups(groups, members))
-            }
-
-            async fn save_group(
-                &self,
-                id: Option<i64>,
-                group: &app::model::GroupSettings,
-            ) -> Result<Option<i64>, $crate::store::StoreError> {
-                use $crate::store::failovers as sql;
-                let mut tx = self.pool.begin().await?;
-                let id = match id {
-                    Some(id) => {
-                        let renamed = sqlx::query(sql::RENAME_GROUP)
-                            .bind(id)
-                            .bind(&group.name)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(|error| {
-                                $crate::store::rows::duplicate(error, "failover group", &group.name)
-                            })?;
-                        if renamed.rows_affected() == 0 {
-                            return Ok(None);
-                        }
-                        sqlx::query(sql::CLEAR_GROUP).bind(id).execute(&mut *tx).await?;
-                        id
-                    }
-                    None => sqlx::query_scalar(sql::INSERT_GROUP)
-                        .bind(&group.name)
-                        .fetch_one(&mut *tx)
-                        .await
-                        .map_err(|error| {
-                            $crate::store::rows::duplicate(error, "failover group", &group.name)
-                        })?,
-                };
-                let members = group.recorders.iter().map(|server| (*server, None)).chain(
-                    group
-                        .failover_servers
-                        .iter()
-                        .enumerate()
-                        .map(|(at, server)| (*server, Some(at as i64))),
-                );
-                for (server, position) in members {
-                    sqlx::query(sql::ADD_MEMBER)
-                        .bind(id)
-                        .bind(server)
-                        .bind(position)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err($crate::store::rows::member_elsewhere)?;
-                }
-                tx.commit().await?;
-                Ok(Some(id))
-            }
-
-            async fn delete_group(&self, id: i64) -> Result<bool, $crate::store::StoreError> {
-                let done = sqlx::query($crate::store::failovers::DELETE_GROUP)
-                    .bind(id)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(done.rows_affected() > 0)
-            }
-
-            async fn failover_candidates(
-                &self,
-                recorder_id: i64,
-            ) -> Result<Vec<i64>, $crate::store::StoreError> {
-                Ok(sqlx::query_scalar($crate::store::failovers::CANDIDATES)
-                    .bind(recorder_id)
-                    .fetch_all(&self.pool)
-                    .await?)
             }
         }
     };

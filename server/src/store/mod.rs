@@ -1,25 +1,31 @@
-//! The store: one trait, one implementation per database (SQLite embedded, PostgreSQL for
-//! large sites). Both run the same SQL text where the dialects agree; see `queries.rs`.
+//! The store: one trait per area, all combined in [`Store`], and one implementation per database
+//! (SQLite embedded, PostgreSQL for large sites). Each area module holds its SQL, which both
+//! databases run as it is (`$n` placeholders work in SQLite too), and one macro that implements
+//! its trait for either backend.
 
 pub(crate) mod audit;
+pub(crate) mod copies;
 pub(crate) mod failovers;
+pub(crate) mod groups;
+pub(crate) mod licence;
 mod postgres;
 pub(crate) mod rows;
 pub(crate) mod servers;
+pub(crate) mod settings_cache;
 mod sqlite;
 pub(crate) mod users;
 
+pub use audit::{AuditStore, NewAudit};
+pub use copies::CopyStore;
+pub use failovers::FailoverStore;
+pub use groups::GroupStore;
+pub use licence::LicenceStore;
 pub use postgres::PgStore;
+pub use servers::{HealthRecord, INITIAL_STATE, ServerSettings, ServerStore};
+pub use settings_cache::{CachedSettings, SettingsCacheStore};
 pub use sqlite::SqliteStore;
+pub use users::{SessionRecord, UserStore};
 
-use app::auth::Role;
-use app::model::{
-    ApiToken, AuditEntry, AuditFilter, ChannelCopy, CopyStatus, Failover, FailoverFilter,
-    FailoverGroup, FailoverNote, FailoverStatus, GroupSettings, Licence, LicenceUpdate, Server,
-    ServerKind, ServerState, User,
-};
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
@@ -42,228 +48,29 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
 }
 
-/// The fields of a server that an administrator sets, already validated.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServerSettings {
-    pub name: String,
-    pub address: String,
-    pub kind: ServerKind,
-    pub failover_enabled: bool,
-    pub auto_failback: bool,
-    pub maintenance_mode: bool,
-    pub copy_after_failback: bool,
-}
-
-/// One health check's outcome, to be written with others of the same tick.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HealthRecord {
-    pub server_id: i64,
-    /// The state the monitor read before its checks: written over only if still current.
-    pub read_state: ServerState,
-    pub state: ServerState,
-    /// Set when the server answered.
-    pub seen_at: Option<DateTime<Utc>>,
-}
-
 /// Everything the engine keeps.
-pub trait Store: ServerStore + UserStore + AuditStore + FailoverStore {}
-
-impl<T: ServerStore + UserStore + AuditStore + FailoverStore> Store for T {}
-
-#[async_trait]
-pub trait ServerStore: Send + Sync + 'static {
-    async fn list_servers(&self) -> Result<Vec<Server>, StoreError>;
-    async fn server(&self, id: i64) -> Result<Option<Server>, StoreError>;
-    async fn server_by_name(&self, name: &str) -> Result<Option<Server>, StoreError>;
-    async fn insert_server(&self, settings: &ServerSettings) -> Result<Server, StoreError>;
-    /// Returns `None` when no server has this id.
-    async fn update_server(
-        &self,
-        id: i64,
-        settings: &ServerSettings,
-    ) -> Result<Option<Server>, StoreError>;
-    /// Writes a whole monitor tick in one transaction.
-    async fn record_health(&self, records: &[HealthRecord]) -> Result<(), StoreError>;
+pub trait Store:
+    ServerStore
+    + UserStore
+    + AuditStore
+    + FailoverStore
+    + CopyStore
+    + LicenceStore
+    + SettingsCacheStore
+    + GroupStore
+{
 }
 
-/// A session as found by its cookie.
-#[derive(Debug, Clone)]
-pub struct SessionRecord {
-    pub user: User,
-    pub last_used_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
-}
-
-#[async_trait]
-pub trait UserStore: Send + Sync + 'static {
-    async fn insert_user(
-        &self,
-        name: &str,
-        password_hash: &str,
-        role: Role,
-    ) -> Result<User, StoreError>;
-    /// The user and their password hash, for logging in.
-    async fn credentials(&self, name: &str) -> Result<Option<(User, String)>, StoreError>;
-    async fn list_users(&self) -> Result<Vec<User>, StoreError>;
-    /// Also ends the user's sessions. False when there is no such user.
-    async fn set_password(&self, name: &str, password_hash: &str) -> Result<bool, StoreError>;
-    async fn set_role(&self, name: &str, role: Role) -> Result<bool, StoreError>;
-    async fn remove_user(&self, name: &str) -> Result<bool, StoreError>;
-
-    async fn insert_session(
-        &self,
-        secret_hash: &str,
-        user_id: i64,
-        now: DateTime<Utc>,
-        expires_at: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
-    async fn session(&self, secret_hash: &str) -> Result<Option<SessionRecord>, StoreError>;
-    async fn touch_session(&self, secret_hash: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
-    async fn delete_session(&self, secret_hash: &str) -> Result<(), StoreError>;
-
-    async fn insert_token(
-        &self,
-        name: &str,
-        secret_hash: &str,
-        role: Role,
-        created_by: &str,
-    ) -> Result<ApiToken, StoreError>;
-    async fn token_by_secret(&self, secret_hash: &str) -> Result<Option<ApiToken>, StoreError>;
-    async fn touch_token(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError>;
-    async fn list_tokens(&self) -> Result<Vec<ApiToken>, StoreError>;
-    /// Revoking twice keeps the first time. `None` when there is no such token.
-    async fn revoke_token(&self, id: i64) -> Result<Option<ApiToken>, StoreError>;
-}
-
-/// One line to append to the audit trail.
-#[derive(Debug, Clone)]
-pub struct NewAudit {
-    pub at: DateTime<Utc>,
-    pub actor: String,
-    pub address: Option<String>,
-    pub action: String,
-    pub target: Option<String>,
-    pub outcome: String,
-    pub detail: Option<String>,
-}
-
-#[async_trait]
-pub trait AuditStore: Send + Sync + 'static {
-    async fn append_audit(&self, entry: &NewAudit) -> Result<(), StoreError>;
-    /// Newest first.
-    async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError>;
-}
-
-/// A recorder's settings bundle as the cache keeps it; the manager treats the bundle as opaque.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CachedSettings {
-    pub version: i64,
-    pub bundle: serde_json::Value,
-    pub fetched_at: DateTime<Utc>,
-}
-
-#[async_trait]
-pub trait FailoverStore: Send + Sync + 'static {
-    /// Newest first.
-    async fn failovers(&self, filter: &FailoverFilter) -> Result<Vec<Failover>, StoreError>;
-    async fn count_failovers(&self, filter: &FailoverFilter) -> Result<i64, StoreError>;
-    async fn failover(&self, id: i64) -> Result<Option<Failover>, StoreError>;
-    /// Entries failing over, active or failing back, oldest first.
-    async fn open_failovers(&self) -> Result<Vec<Failover>, StoreError>;
-    /// A new entry `failing_over`; [`StoreError::AlreadyOpen`] when the recorder or the
-    /// failover server has one open already.
-    async fn begin_failover(
-        &self,
-        recorder_id: i64,
-        failover_server_id: i64,
-        now: DateTime<Utc>,
-    ) -> Result<i64, StoreError>;
-    /// A refused failover: an entry that is `failed` from the start.
-    async fn record_refusal(
-        &self,
-        recorder_id: i64,
-        failover_server_id: Option<i64>,
-        now: DateTime<Utc>,
-        code: &str,
-        message: &str,
-    ) -> Result<i64, StoreError>;
-    /// The reason code of the recorder's latest refused failover since `since`.
-    async fn last_refusal_since(
-        &self,
-        recorder_id: i64,
-        since: DateTime<Utc>,
-    ) -> Result<Option<String>, StoreError>;
-    /// Entry `active`, recorder `broken`, failover server `acting`: one transaction. False when
-    /// the entry was no longer `failing_over`.
-    async fn complete_failover(
-        &self,
-        id: i64,
-        recorder_id: i64,
-        failover_server_id: i64,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError>;
-    /// Entry `failed` (if it still is in `from`), its servers released: one transaction.
-    async fn abandon_failover(
-        &self,
-        id: i64,
-        from: FailoverStatus,
-        code: &str,
-        message: &str,
-    ) -> Result<bool, StoreError>;
-    /// `active` → `failing_back`; false when the entry was not `active` (someone else won).
-    async fn begin_failback(
-        &self,
-        id: i64,
-        now: DateTime<Utc>,
-        trigger: &str,
-        by: &str,
-    ) -> Result<bool, StoreError>;
-    /// Entry `finalized`, recorder `ok`, failover server idle: one transaction.
-    async fn complete_failback(
-        &self,
-        id: i64,
-        recorder_id: i64,
-        failover_server_id: i64,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError>;
-    /// `failing_back` → `active` again (the recorder stays broken).
-    async fn rollback_failback(&self, id: i64) -> Result<bool, StoreError>;
-    /// Entries whose material copy is queued or copying, oldest first.
-    async fn copies_in_progress(&self) -> Result<Vec<Failover>, StoreError>;
-    /// Copy `queued`, its start time now (a restart of the copy counts anew).
-    async fn start_copy(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError>;
-    /// The copy's status, why it waits or failed, and its channels' progress: one transaction.
-    async fn save_copy_progress(
-        &self,
-        id: i64,
-        status: CopyStatus,
-        error: Option<&str>,
-        channels: &[ChannelCopy],
-    ) -> Result<(), StoreError>;
-    async fn copy_channels(&self, id: i64) -> Result<Vec<ChannelCopy>, StoreError>;
-    async fn add_note(&self, failover_id: i64, note: &FailoverNote) -> Result<(), StoreError>;
-    async fn notes(&self, failover_id: i64) -> Result<Vec<FailoverNote>, StoreError>;
-
-    async fn licence(&self) -> Result<Option<Licence>, StoreError>;
-    async fn set_licence(&self, licence: &LicenceUpdate, by: &str) -> Result<Licence, StoreError>;
-
-    async fn cache_settings(
-        &self,
-        server_id: i64,
-        settings: &CachedSettings,
-    ) -> Result<(), StoreError>;
-    async fn cached_settings(&self, server_id: i64) -> Result<Option<CachedSettings>, StoreError>;
-
-    async fn groups(&self) -> Result<Vec<FailoverGroup>, StoreError>;
-    /// Creates (`id` None) or replaces a group. `None` when there is no group with that id.
-    async fn save_group(
-        &self,
-        id: Option<i64>,
-        group: &GroupSettings,
-    ) -> Result<Option<i64>, StoreError>;
-    async fn delete_group(&self, id: i64) -> Result<bool, StoreError>;
-    /// Failover server ids that may cover the recorder, in the order to try them.
-    async fn failover_candidates(&self, recorder_id: i64) -> Result<Vec<i64>, StoreError>;
+impl<T> Store for T where
+    T: ServerStore
+        + UserStore
+        + AuditStore
+        + FailoverStore
+        + CopyStore
+        + LicenceStore
+        + SettingsCacheStore
+        + GroupStore
+{
 }
 
 pub type SharedStore = Arc<dyn Store>;
@@ -278,6 +85,3 @@ pub async fn open(url: &str) -> Result<SharedStore, StoreError> {
         Err(StoreError::UnsupportedUrl(url.to_owned()))
     }
 }
-
-/// Until its first health check nothing is known about a new server.
-pub const INITIAL_STATE: ServerState = ServerState::Unreachable;

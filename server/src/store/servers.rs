@@ -1,5 +1,52 @@
-//! Servers: SQL shared by both databases (`$n` placeholders work in SQLite too), and the one
-//! implementation of [`ServerStore`](super::ServerStore) that both backends instantiate.
+//! Servers: their settings and health. SQL shared by both databases and the one implementation
+//! of [`ServerStore`] that both backends instantiate.
+
+use super::StoreError;
+use app::model::{Server, ServerKind, ServerState};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+/// The fields of a server that an administrator sets, already validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerSettings {
+    pub name: String,
+    pub address: String,
+    pub kind: ServerKind,
+    pub failover_enabled: bool,
+    pub auto_failback: bool,
+    pub maintenance_mode: bool,
+    pub copy_after_failback: bool,
+}
+
+/// One health check's outcome, to be written with others of the same tick.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthRecord {
+    pub server_id: i64,
+    /// The state the monitor read before its checks: written over only if still current.
+    pub read_state: ServerState,
+    pub state: ServerState,
+    /// Set when the server answered.
+    pub seen_at: Option<DateTime<Utc>>,
+}
+
+#[async_trait]
+pub trait ServerStore: Send + Sync + 'static {
+    async fn list_servers(&self) -> Result<Vec<Server>, StoreError>;
+    async fn server(&self, id: i64) -> Result<Option<Server>, StoreError>;
+    async fn server_by_name(&self, name: &str) -> Result<Option<Server>, StoreError>;
+    async fn insert_server(&self, settings: &ServerSettings) -> Result<Server, StoreError>;
+    /// Returns `None` when no server has this id.
+    async fn update_server(
+        &self,
+        id: i64,
+        settings: &ServerSettings,
+    ) -> Result<Option<Server>, StoreError>;
+    /// Writes a whole monitor tick in one transaction.
+    async fn record_health(&self, records: &[HealthRecord]) -> Result<(), StoreError>;
+}
+
+/// Until its first health check nothing is known about a new server.
+pub const INITIAL_STATE: ServerState = ServerState::Unreachable;
 
 pub const SELECT_SERVERS: &str = "\
     SELECT s.id, s.name, s.address, s.kind, s.state, a.name AS acting_for, \
@@ -26,7 +73,46 @@ pub const RECORD_HEALTH: &str = "\
                        last_seen_at = COALESCE($3, last_seen_at) \
     WHERE id = $1";
 
-/// Implements `Store` for a struct with a `pool` field of the given sqlx pool type.
+#[derive(Debug, sqlx::FromRow)]
+pub struct ServerRow {
+    pub id: i64,
+    pub name: String,
+    pub address: String,
+    pub kind: String,
+    pub state: String,
+    pub acting_for: Option<String>,
+    pub failover_enabled: bool,
+    pub auto_failback: bool,
+    pub maintenance_mode: bool,
+    pub copy_after_failback: bool,
+    pub last_seen_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<ServerRow> for Server {
+    type Error = StoreError;
+
+    fn try_from(row: ServerRow) -> Result<Self, StoreError> {
+        let kind = ServerKind::parse(&row.kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("server kind {:?}", row.kind)))?;
+        let state = ServerState::parse(&row.state)
+            .ok_or_else(|| StoreError::Corrupt(format!("server state {:?}", row.state)))?;
+        Ok(Server {
+            id: row.id,
+            name: row.name,
+            address: row.address,
+            kind,
+            state,
+            acting_for: row.acting_for,
+            failover_enabled: row.failover_enabled,
+            auto_failback: row.auto_failback,
+            maintenance_mode: row.maintenance_mode,
+            copy_after_failback: row.copy_after_failback,
+            last_seen_at: row.last_seen_at,
+        })
+    }
+}
+
+/// Implements [`ServerStore`] for a store whose `pool` field is its database's sqlx pool.
 macro_rules! impl_server_store {
     ($store:ty) => {
         #[async_trait::async_trait]
@@ -39,7 +125,7 @@ macro_rules! impl_server_store {
                     $crate::store::servers::SELECT_SERVERS,
                     $crate::store::servers::ORDER_SERVERS
                 );
-                let rows = sqlx::query_as::<_, $crate::store::rows::ServerRow>(&sql)
+                let rows = sqlx::query_as::<_, $crate::store::servers::ServerRow>(&sql)
                     .fetch_all(&self.pool)
                     .await?;
                 $crate::store::rows::all(rows)
@@ -50,7 +136,7 @@ macro_rules! impl_server_store {
                 id: i64,
             ) -> Result<Option<app::model::Server>, $crate::store::StoreError> {
                 let sql = format!("{} WHERE s.id = $1", $crate::store::servers::SELECT_SERVERS);
-                let row = sqlx::query_as::<_, $crate::store::rows::ServerRow>(&sql)
+                let row = sqlx::query_as::<_, $crate::store::servers::ServerRow>(&sql)
                     .bind(id)
                     .fetch_optional(&self.pool)
                     .await?;
@@ -65,7 +151,7 @@ macro_rules! impl_server_store {
                     "{} WHERE lower(s.name) = lower($1)",
                     $crate::store::servers::SELECT_SERVERS
                 );
-                let row = sqlx::query_as::<_, $crate::store::rows::ServerRow>(&sql)
+                let row = sqlx::query_as::<_, $crate::store::servers::ServerRow>(&sql)
                     .bind(name)
                     .fetch_optional(&self.pool)
                     .await?;

@@ -1,6 +1,8 @@
 //! The embedded default: one SQLite file, created on first use.
 
-use super::{StoreError, audit, failovers, servers, users};
+use super::{
+    StoreError, audit, copies, failovers, groups, licence, servers, settings_cache, users,
+};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use std::str::FromStr;
 use std::time::Duration;
@@ -27,3 +29,7 @@ servers::impl_server_store!(SqliteStore);
 users::impl_user_store!(SqliteStore);
 audit::impl_audit_store!(SqliteStore);
 failovers::impl_failover_store!(SqliteStore);
+copies::impl_copy_store!(SqliteStore);
+licence::impl_licence_store!(SqliteStore);
+settings_cache::impl_settings_cache_store!(SqliteStore);
+groups::impl_group_store!(SqliteStore);

@@ -1,5 +1,60 @@
 //! Users, sessions and API tokens: SQL shared by both databases and the one implementation of
-//! [`UserStore`](super::UserStore).
+//! [`UserStore`] that both backends instantiate.
+
+use super::StoreError;
+use app::auth::Role;
+use app::model::{ApiToken, User};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+/// A session as found by its cookie.
+#[derive(Debug, Clone)]
+pub struct SessionRecord {
+    pub user: User,
+    pub last_used_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[async_trait]
+pub trait UserStore: Send + Sync + 'static {
+    async fn insert_user(
+        &self,
+        name: &str,
+        password_hash: &str,
+        role: Role,
+    ) -> Result<User, StoreError>;
+    /// The user and their password hash, for logging in.
+    async fn credentials(&self, name: &str) -> Result<Option<(User, String)>, StoreError>;
+    async fn list_users(&self) -> Result<Vec<User>, StoreError>;
+    /// Also ends the user's sessions. False when there is no such user.
+    async fn set_password(&self, name: &str, password_hash: &str) -> Result<bool, StoreError>;
+    async fn set_role(&self, name: &str, role: Role) -> Result<bool, StoreError>;
+    async fn remove_user(&self, name: &str) -> Result<bool, StoreError>;
+
+    async fn insert_session(
+        &self,
+        secret_hash: &str,
+        user_id: i64,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    async fn session(&self, secret_hash: &str) -> Result<Option<SessionRecord>, StoreError>;
+    async fn touch_session(&self, secret_hash: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
+    async fn delete_session(&self, secret_hash: &str) -> Result<(), StoreError>;
+
+    async fn insert_token(
+        &self,
+        name: &str,
+        secret_hash: &str,
+        role: Role,
+        created_by: &str,
+    ) -> Result<ApiToken, StoreError>;
+    async fn token_by_secret(&self, secret_hash: &str) -> Result<Option<ApiToken>, StoreError>;
+    async fn touch_token(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError>;
+    async fn list_tokens(&self) -> Result<Vec<ApiToken>, StoreError>;
+    /// Revoking twice keeps the first time. `None` when there is no such token.
+    async fn revoke_token(&self, id: i64) -> Result<Option<ApiToken>, StoreError>;
+}
 
 pub const INSERT_USER: &str = "\
     INSERT INTO users (name, password_hash, role, created_at) VALUES ($1, $2, $3, $4) \
@@ -37,6 +92,69 @@ pub const REVOKE_TOKEN: &str = "\
     UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1 \
     RETURNING id, name, role, created_by, created_at, last_used_at, revoked_at";
 
+fn role(text: &str) -> Result<Role, StoreError> {
+    Role::parse(text).ok_or_else(|| StoreError::Corrupt(format!("role {text:?}")))
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct UserRow {
+    pub id: i64,
+    pub name: String,
+    pub role: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = StoreError;
+
+    fn try_from(row: UserRow) -> Result<Self, StoreError> {
+        Ok(User { id: row.id, name: row.name, role: role(&row.role)?, created_at: row.created_at })
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct CredentialsRow {
+    #[sqlx(flatten)]
+    pub user: UserRow,
+    pub password_hash: String,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct SessionRow {
+    #[sqlx(flatten)]
+    pub user: UserRow,
+    pub last_used_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct TokenRow {
+    pub id: i64,
+    pub name: String,
+    pub role: String,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<TokenRow> for ApiToken {
+    type Error = StoreError;
+
+    fn try_from(row: TokenRow) -> Result<Self, StoreError> {
+        Ok(ApiToken {
+            id: row.id,
+            name: row.name,
+            role: role(&row.role)?,
+            created_by: row.created_by,
+            created_at: row.created_at,
+            last_used_at: row.last_used_at,
+            revoked_at: row.revoked_at,
+        })
+    }
+}
+
+/// Implements [`UserStore`] for a store whose `pool` field is its database's sqlx pool.
 macro_rules! impl_user_store {
     ($store:ty) => {
         #[async_trait::async_trait]
@@ -47,7 +165,7 @@ macro_rules! impl_user_store {
                 password_hash: &str,
                 role: app::auth::Role,
             ) -> Result<app::model::User, $crate::store::StoreError> {
-                let row = sqlx::query_as::<_, $crate::store::rows::UserRow>(
+                let row = sqlx::query_as::<_, $crate::store::users::UserRow>(
                     $crate::store::users::INSERT_USER,
                 )
                 .bind(name)
@@ -64,7 +182,7 @@ macro_rules! impl_user_store {
                 &self,
                 name: &str,
             ) -> Result<Option<(app::model::User, String)>, $crate::store::StoreError> {
-                let row = sqlx::query_as::<_, $crate::store::rows::CredentialsRow>(
+                let row = sqlx::query_as::<_, $crate::store::users::CredentialsRow>(
                     $crate::store::users::CREDENTIALS,
                 )
                 .bind(name)
@@ -75,7 +193,7 @@ macro_rules! impl_user_store {
             }
 
             async fn list_users(&self) -> Result<Vec<app::model::User>, $crate::store::StoreError> {
-                let rows = sqlx::query_as::<_, $crate::store::rows::UserRow>(
+                let rows = sqlx::query_as::<_, $crate::store::users::UserRow>(
                     $crate::store::users::LIST_USERS,
                 )
                 .fetch_all(&self.pool)
@@ -148,7 +266,7 @@ macro_rules! impl_user_store {
                 &self,
                 secret_hash: &str,
             ) -> Result<Option<$crate::store::SessionRecord>, $crate::store::StoreError> {
-                let row = sqlx::query_as::<_, $crate::store::rows::SessionRow>(
+                let row = sqlx::query_as::<_, $crate::store::users::SessionRow>(
                     $crate::store::users::SESSION,
                 )
                 .bind(secret_hash)
@@ -195,7 +313,7 @@ macro_rules! impl_user_store {
                 role: app::auth::Role,
                 created_by: &str,
             ) -> Result<app::model::ApiToken, $crate::store::StoreError> {
-                let row = sqlx::query_as::<_, $crate::store::rows::TokenRow>(
+                let row = sqlx::query_as::<_, $crate::store::users::TokenRow>(
                     $crate::store::users::INSERT_TOKEN,
                 )
                 .bind(name)
@@ -214,7 +332,7 @@ macro_rules! impl_user_store {
                 secret_hash: &str,
             ) -> Result<Option<app::model::ApiToken>, $crate::store::StoreError> {
                 let sql = format!("{} WHERE secret_hash = $1", $crate::store::users::TOKEN_COLUMNS);
-                let row = sqlx::query_as::<_, $crate::store::rows::TokenRow>(&sql)
+                let row = sqlx::query_as::<_, $crate::store::users::TokenRow>(&sql)
                     .bind(secret_hash)
                     .fetch_optional(&self.pool)
                     .await?;
@@ -238,7 +356,7 @@ macro_rules! impl_user_store {
                 &self,
             ) -> Result<Vec<app::model::ApiToken>, $crate::store::StoreError> {
                 let sql = format!("{} ORDER BY name", $crate::store::users::TOKEN_COLUMNS);
-                let rows = sqlx::query_as::<_, $crate::store::rows::TokenRow>(&sql)
+                let rows = sqlx::query_as::<_, $crate::store::users::TokenRow>(&sql)
                     .fetch_all(&self.pool)
                     .await?;
                 $crate::store::rows::all(rows)
@@ -248,7 +366,7 @@ macro_rules! impl_user_store {
                 &self,
                 id: i64,
             ) -> Result<Option<app::model::ApiToken>, $crate::store::StoreError> {
-                let row = sqlx::query_as::<_, $crate::store::rows::TokenRow>(
+                let row = sqlx::query_as::<_, $crate::store::users::TokenRow>(
                     $crate::store::users::REVOKE_TOKEN,
                 )
                 .bind(id)
