@@ -6,18 +6,22 @@
 
 use crate::agent::Agent;
 use crate::archive::channel::ChannelArchive;
-use crate::channel_kind::ChannelKind;
 use crate::digest;
 use crate::error::ApiError;
 use crate::ingest;
-use crate::time::{Micros, TimeRange, format_micros, now_micros, parse_instant};
+use crate::time::{Micros, TimeRange, ceil_micros, format_micros, micros_to_time, now_micros};
 use crate::wire;
+use agent_api::{
+    Channel, ChannelCopyState, ChannelKind, CopyStatus, CopyTask, Digest, IngestOutcome, Peer,
+    SearchPage, StartDataCopy,
+};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::convert::Infallible;
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -28,78 +32,20 @@ const EVENT_PAGE: usize = 1000;
 /// After a failed attempt (source unreachable, error), the task waits this long.
 const RETRY_AFTER: Duration = Duration::from_secs(2);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    NotStarted,
-    Queued,
-    Copying,
-    Done,
-    Failed,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Peer {
-    pub name: String,
-    pub address: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ChannelState {
-    pub channel: String,
-    pub kind: ChannelKind,
-    pub status: Status,
-    /// Everything before this instant is copied.
-    #[serde(skip)]
-    position: Option<Micros>,
-    pub copied_until: Option<String>,
-    pub bytes: i64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Task {
-    pub id: i64,
-    pub failover_id: i64,
-    pub status: Status,
-    pub source: Peer,
-    pub recorder: String,
-    pub from: String,
-    pub to: String,
-    pub error: Option<String>,
-    pub channels: Vec<ChannelState>,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
-impl Task {
-    /// Back in the queue, the channel under way with it: nothing is copying until the worker
-    /// takes the task up again.
-    fn requeue(&mut self) {
-        self.status = Status::Queued;
-        for channel in &mut self.channels {
-            if channel.status == Status::Copying {
-                channel.status = Status::Queued;
-            }
+/// Back in the queue, the channel under way with it: nothing is copying until the worker takes
+/// the task up again.
+fn requeue(task: &mut CopyTask) {
+    task.status = CopyStatus::Queued;
+    for channel in &mut task.channels {
+        if channel.status == CopyStatus::Copying {
+            channel.status = CopyStatus::Queued;
         }
     }
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StartDataCopy {
-    failover_id: i64,
-    source: Peer,
-    recorder: String,
-    from: String,
-    to: String,
-    #[serde(default)]
-    channels: Vec<ChannelRequest>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ChannelRequest {
-    id: String,
-    kind: ChannelKind,
+/// Everything before this instant is copied.
+fn copied_until_micros(channel: &ChannelCopyState) -> Option<Micros> {
+    channel.copied_until.map(|time| time.timestamp_micros())
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -114,7 +60,7 @@ pub struct CopyConfig {
 pub struct CopyService {
     config: CopyConfig,
     path: PathBuf,
-    tasks: Mutex<Vec<Task>>,
+    tasks: Mutex<Vec<CopyTask>>,
     wake: tokio::sync::Notify,
     http: reqwest::Client,
 }
@@ -122,19 +68,15 @@ pub struct CopyService {
 impl CopyService {
     pub fn open(data_dir: &FsPath, config: CopyConfig) -> std::io::Result<Self> {
         let path = data_dir.join("copy-tasks.json");
-        let mut tasks: Vec<Task> = match std::fs::read(&path) {
+        let mut tasks: Vec<CopyTask> = match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(std::io::Error::other)?,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(error) => return Err(error),
         };
         for task in &mut tasks {
-            for channel in &mut task.channels {
-                channel.position =
-                    channel.copied_until.as_deref().and_then(|text| parse_instant(text).ok());
-            }
             // A task interrupted mid-copy goes on where its channels stopped.
-            if task.status == Status::Copying {
-                task.requeue();
+            if task.status == CopyStatus::Copying {
+                requeue(task);
             }
         }
         let http = reqwest::Client::builder()
@@ -150,11 +92,11 @@ impl CopyService {
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Task>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<CopyTask>> {
         self.tasks.lock().unwrap_or_else(|poison| poison.into_inner())
     }
 
-    fn save(&self, tasks: &[Task]) -> std::io::Result<()> {
+    fn save(&self, tasks: &[CopyTask]) -> std::io::Result<()> {
         let temporary = self.path.with_extension("json.tmp");
         let bytes = serde_json::to_vec_pretty(tasks).map_err(std::io::Error::other)?;
         {
@@ -166,7 +108,7 @@ impl CopyService {
         std::fs::rename(&temporary, &self.path)
     }
 
-    fn update<T>(&self, change: impl FnOnce(&mut Vec<Task>) -> T) -> Result<T, ApiError> {
+    fn update<T>(&self, change: impl FnOnce(&mut Vec<CopyTask>) -> T) -> Result<T, ApiError> {
         let mut tasks = self.lock();
         let answer = change(&mut tasks);
         self.save(&tasks)
@@ -175,20 +117,23 @@ impl CopyService {
     }
 }
 
-fn now_text() -> String {
-    format_micros(now_micros())
+/// Now, to the microsecond, as every time the task service reports.
+fn now() -> DateTime<Utc> {
+    micros_to_time(now_micros())
 }
 
 /// StartDataCopy.
 pub async fn start(
     State(agent): State<Arc<Agent>>,
     body: Result<Json<StartDataCopy>, axum::extract::rejection::JsonRejection>,
-) -> Result<(StatusCode, Json<Task>), ApiError> {
+) -> Result<(StatusCode, Json<CopyTask>), ApiError> {
     let Json(request) =
         body.map_err(|rejection| ApiError::invalid_field("body", rejection.body_text()))?;
     let service = agent.copies.clone();
-    let from = parse_instant(&request.from).map_err(|why| ApiError::invalid_field("from", why))?;
-    let to = parse_instant(&request.to).map_err(|why| ApiError::invalid_field("to", why))?;
+    let from = ceil_micros(request.from)
+        .ok_or_else(|| ApiError::invalid_field("from", "is out of range"))?;
+    let to =
+        ceil_micros(request.to).ok_or_else(|| ApiError::invalid_field("to", "is out of range"))?;
     if from >= to {
         return Err(ApiError::invalid_field("to", "must be after from"));
     }
@@ -203,13 +148,12 @@ pub async fn start(
     let answer = service.update(|tasks| {
         if let Some(task) = tasks.iter_mut().find(|task| task.failover_id == request.failover_id) {
             // The same failover again: one task. A failed one is retried.
-            if task.status == Status::Failed {
-                task.status = Status::Queued;
+            if task.status == CopyStatus::Failed {
+                task.status = CopyStatus::Queued;
                 task.error = None;
                 for channel in &mut task.channels {
-                    if channel.status == Status::Failed {
-                        channel.status = Status::Queued;
-                        channel.position = None;
+                    if channel.status == CopyStatus::Failed {
+                        channel.status = CopyStatus::Queued;
                         channel.copied_until = None;
                         channel.bytes = 0;
                     }
@@ -218,28 +162,27 @@ pub async fn start(
             return (StatusCode::OK, task.clone());
         }
         let id = tasks.iter().map(|task| task.id).max().unwrap_or(0) + 1;
-        let task = Task {
+        let task = CopyTask {
             id,
             failover_id: request.failover_id,
-            status: Status::Queued,
+            status: CopyStatus::Queued,
             source: request.source,
             recorder: request.recorder,
-            from: format_micros(from),
-            to: format_micros(to),
+            from: micros_to_time(from),
+            to: micros_to_time(to),
             error: None,
             channels: channels
                 .into_iter()
-                .map(|(channel, kind)| ChannelState {
+                .map(|(channel, kind)| ChannelCopyState {
                     channel,
                     kind,
-                    status: Status::Queued,
-                    position: None,
+                    status: CopyStatus::Queued,
                     copied_until: None,
                     bytes: 0,
                 })
                 .collect(),
-            created_at: now_text(),
-            updated_at: now_text(),
+            created_at: now(),
+            updated_at: now(),
         };
         tasks.push(task.clone());
         (StatusCode::CREATED, task)
@@ -252,13 +195,8 @@ async fn source_channels(
     http: &reqwest::Client,
     source: &Peer,
 ) -> Result<Vec<(String, ChannelKind)>, ApiError> {
-    #[derive(Deserialize)]
-    struct Entry {
-        id: String,
-        kind: ChannelKind,
-    }
-    let url = format!("{}/api/v1/channels", source.address.trim_end_matches('/'));
-    let entries: Vec<Entry> =
+    let url = format!("{}{}", source.address.trim_end_matches('/'), agent_api::paths::CHANNELS);
+    let entries: Vec<Channel> =
         async { http.get(url).send().await?.error_for_status()?.json().await }.await.map_err(
             |error| {
                 ApiError::Conflict(format!(
@@ -279,7 +217,7 @@ pub struct ListQuery {
 pub async fn list(
     State(agent): State<Arc<Agent>>,
     Query(query): Query<ListQuery>,
-) -> Json<Vec<Task>> {
+) -> Json<Vec<CopyTask>> {
     let tasks = agent.copies.lock();
     Json(
         tasks
@@ -293,7 +231,7 @@ pub async fn list(
 pub async fn one(
     State(agent): State<Arc<Agent>>,
     Path(id): Path<i64>,
-) -> Result<Json<Task>, ApiError> {
+) -> Result<Json<CopyTask>, ApiError> {
     let tasks = agent.copies.lock();
     tasks
         .iter()
@@ -308,7 +246,7 @@ pub async fn client_info(
     State(agent): State<Arc<Agent>>,
     Path(id): Path<i64>,
     body: Result<Json<Peer>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<Task>, ApiError> {
+) -> Result<Json<CopyTask>, ApiError> {
     let Json(peer) =
         body.map_err(|rejection| ApiError::invalid_field("body", rejection.body_text()))?;
     if reqwest::Url::parse(&peer.address).is_err() {
@@ -318,7 +256,7 @@ pub async fn client_info(
     let task = service.update(|tasks| {
         let task = tasks.iter_mut().find(|task| task.id == id)?;
         task.source = peer;
-        task.updated_at = now_text();
+        task.updated_at = now();
         Some(task.clone())
     })?;
     service.wake.notify_one();
@@ -332,14 +270,14 @@ pub async fn run(agent: Arc<Agent>) {
             .copies
             .lock()
             .iter()
-            .find(|task| matches!(task.status, Status::Queued | Status::Copying))
+            .find(|task| matches!(task.status, CopyStatus::Queued | CopyStatus::Copying))
             .map(|task| task.id);
         match next {
             Some(id) => {
                 if let Err(error) = process(&agent, id).await {
                     tracing::warn!(task = id, %error, "material copy interrupted; it resumes later");
                     let requeued = set(&agent.copies, id, |task| {
-                        task.requeue();
+                        requeue(task);
                         task.error = Some(error.clone());
                     });
                     if let Err(why) = requeued {
@@ -362,17 +300,16 @@ async fn process(agent: &Agent, id: i64) -> Result<(), String> {
     let Some(task) = service.lock().iter().find(|task| task.id == id).cloned() else {
         return Ok(());
     };
-    let from = parse_instant(&task.from)?;
-    let to = parse_instant(&task.to)?;
+    let (from, to) = (task.from.timestamp_micros(), task.to.timestamp_micros());
     let mut pace = Pace::new(service.config.max_rate);
-    set(service, id, |task| task.status = Status::Copying)?;
-    for channel in task.channels.iter().filter(|channel| channel.status != Status::Done) {
+    set(service, id, |task| task.status = CopyStatus::Copying)?;
+    for channel in task.channels.iter().filter(|channel| channel.status != CopyStatus::Done) {
         let local = agent
             .archive
             .ensure_channel(&channel.channel, channel.kind)
             .map_err(|error| error.to_string())?;
-        let mut position = channel.position.unwrap_or(from).max(from);
-        set_channel(service, id, &channel.channel, |state| state.status = Status::Copying)?;
+        let mut position = copied_until_micros(channel).unwrap_or(from).max(from);
+        set_channel(service, id, &channel.channel, |state| state.status = CopyStatus::Copying)?;
         while position < to {
             let end = (position + service.config.slice).min(to);
             // Read every slice: UpdateClientInfo may have moved the source meanwhile.
@@ -395,13 +332,12 @@ async fn process(agent: &Agent, id: i64) -> Result<(), String> {
                 // A slice got through: whatever the task was waiting for is over.
                 task.error = None;
                 if let Some(state) = channel_of(task, &channel.channel) {
-                    state.position = Some(end);
-                    state.copied_until = Some(format_micros(end));
+                    state.copied_until = Some(micros_to_time(end));
                     state.bytes += outcome.bytes_stored as i64;
                 }
             })?;
         }
-        set_channel(service, id, &channel.channel, |state| state.status = Status::Done)?;
+        set_channel(service, id, &channel.channel, |state| state.status = CopyStatus::Done)?;
     }
     verify(agent, id, from, to).await
 }
@@ -436,7 +372,7 @@ impl Pace {
 struct Pull<'a> {
     http: &'a reqwest::Client,
     source: &'a Peer,
-    channel: &'a ChannelState,
+    channel: &'a ChannelCopyState,
     from: Micros,
     to: Micros,
 }
@@ -466,7 +402,7 @@ impl Pull<'_> {
         &self,
         local: Arc<ChannelArchive>,
         pace: &mut Pace,
-    ) -> Result<ingest::IngestOutcome, String> {
+    ) -> Result<IngestOutcome, String> {
         let response = self
             .request("playback")
             .send()
@@ -491,19 +427,7 @@ impl Pull<'_> {
         &self,
         local: Arc<ChannelArchive>,
         pace: &mut Pace,
-    ) -> Result<ingest::IngestOutcome, String> {
-        #[derive(Deserialize)]
-        struct Page {
-            items: Vec<Item>,
-            next_cursor: Option<String>,
-        }
-        #[derive(Deserialize)]
-        struct Item {
-            timestamp_us: Micros,
-            sequence: u64,
-            origin: String,
-            payload: String,
-        }
+    ) -> Result<IngestOutcome, String> {
         let service = match self.channel.kind {
             ChannelKind::Alarm => "alarms",
             _ => "anpr",
@@ -515,7 +439,7 @@ impl Pull<'_> {
             if let Some(cursor) = &cursor {
                 request = request.query(&[("cursor", cursor)]);
             }
-            let page: Page = async { request.send().await?.error_for_status()?.json().await }
+            let page: SearchPage = async { request.send().await?.error_for_status()?.json().await }
                 .await
                 .map_err(self.unreachable())?;
             for item in &page.items {
@@ -560,6 +484,7 @@ async fn verify(agent: &Agent, id: i64, from: Micros, to: Micros) -> Result<(), 
         return Ok(());
     };
     let range = TimeRange::new(from, to)?;
+    let (from_text, to_text) = (format_micros(from), format_micros(to));
     let mut different = Vec::new();
     for channel in &task.channels {
         let request = source_request(
@@ -567,49 +492,48 @@ async fn verify(agent: &Agent, id: i64, from: Micros, to: Micros) -> Result<(), 
             &task.source,
             &channel.channel,
             "digest",
-            &task.from,
-            &task.to,
+            &from_text,
+            &to_text,
         );
         let local = agent.archive.channel(&channel.channel).ok_or("the copied channel vanished")?;
         let origin = Some(task.source.name.clone());
         // Both sides read the whole period: at the same time, not one after the other.
         let (theirs, ours) = tokio::join!(
-            async { request.send().await?.error_for_status()?.json::<serde_json::Value>().await },
+            async { request.send().await?.error_for_status()?.json::<Digest>().await },
             tokio::task::spawn_blocking(move || digest::digest(&local, range, origin))
         );
         let theirs = theirs
             .map_err(|error| format!("verification: {}", unreachable(&task.source, &error)))?;
         let ours = ours.map_err(|error| error.to_string())?.map_err(|error| error.to_string())?;
-        let ours = serde_json::to_value(&ours).map_err(|error| error.to_string())?;
         if ours != theirs {
             different.push(channel.channel.clone());
         }
     }
     set(service, id, |task| {
         if different.is_empty() {
-            task.status = Status::Done;
+            task.status = CopyStatus::Done;
             task.error = None;
         } else {
-            task.status = Status::Failed;
+            task.status = CopyStatus::Failed;
             task.error = Some(format!(
                 "Verification failed: the copy differs from the failover server on {}.",
                 different.join(", ")
             ));
             for channel in &mut task.channels {
                 if different.contains(&channel.channel) {
-                    channel.status = Status::Failed;
+                    channel.status = CopyStatus::Failed;
                 }
             }
         }
     })
 }
 
-fn set(service: &CopyService, id: i64, change: impl FnOnce(&mut Task)) -> Result<(), String> {
+fn set(service: &CopyService, id: i64, change: impl FnOnce(&mut CopyTask)) -> Result<(), String> {
     service
         .update(|tasks| {
             if let Some(task) = tasks.iter_mut().find(|task| task.id == id) {
                 change(task);
-                task.updated_at = now_text();
+                task.updated_at = now();
             }
         })
         .map_err(|error| format!("{error:?}"))
@@ -619,7 +543,7 @@ fn set_channel(
     service: &CopyService,
     id: i64,
     channel: &str,
-    change: impl FnOnce(&mut ChannelState),
+    change: impl FnOnce(&mut ChannelCopyState),
 ) -> Result<(), String> {
     set(service, id, |task| {
         if let Some(state) = channel_of(task, channel) {
@@ -628,7 +552,7 @@ fn set_channel(
     })
 }
 
-fn channel_of<'a>(task: &'a mut Task, channel: &str) -> Option<&'a mut ChannelState> {
+fn channel_of<'a>(task: &'a mut CopyTask, channel: &str) -> Option<&'a mut ChannelCopyState> {
     task.channels.iter_mut().find(|state| state.channel == channel)
 }
 

@@ -5,13 +5,13 @@
 use crate::agent::{Agent, AgentError};
 use crate::archive::ArchiveError;
 use crate::archive::channel::ChannelArchive;
-use crate::channel_kind::ChannelKind;
 use crate::error::ApiError;
 use crate::ingest::{self, IngestError};
 use crate::search::{self, Cursor, Filter};
-use crate::settings::{self, InvalidSettings, SettingsBundle};
 use crate::time::{TimeRange, parse_instant};
 use crate::{copy_tasks, digest, playback, wire};
+use agent_api::settings::parse;
+use agent_api::{ActAs, Acting, ChannelKind, InvalidSettings, SettingsBundle};
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, OriginalUri, Path, Query, State};
@@ -19,7 +19,6 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use serde::Deserialize;
 use std::sync::Arc;
 
 /// Settings bodies may carry several configuration files of up to 1 MiB each.
@@ -198,23 +197,13 @@ async fn put_settings(
 ) -> Result<Json<SettingsBundle>, ApiError> {
     let params = Params::parse(query, &["expected_version"])?;
     require_json(&headers)?;
-    let bundle: SettingsBundle = settings::parse(&body)?;
+    let bundle: SettingsBundle = parse(&body)?;
     Ok(Json(agent.replace_settings(bundle, params.number("expected_version")?)?))
 }
 
 async fn get_acting(State(agent): State<Arc<Agent>>) -> impl IntoResponse {
     let health = agent.health();
-    Json(crate::agent::Acting {
-        acting_for: health.acting_for,
-        settings_version: health.settings_version,
-    })
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ActAs {
-    recorder: String,
-    settings: SettingsBundle,
+    Json(Acting { acting_for: health.acting_for, settings_version: health.settings_version })
 }
 
 async fn put_acting(
@@ -223,7 +212,7 @@ async fn put_acting(
     body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
     require_json(&headers)?;
-    let request: ActAs = settings::parse(&body)?;
+    let request: ActAs = parse(&body)?;
     Ok(Json(agent.act_as(&request.recorder, request.settings)?))
 }
 
