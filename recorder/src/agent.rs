@@ -39,8 +39,6 @@ pub struct Agent {
     /// concurrent changes apply one after the other.
     state: Mutex<Persisted>,
     recording: Recording,
-    /// Material copying from failover periods (the seed's DVRFailoverService).
-    pub copies: Arc<crate::copy_tasks::CopyService>,
 }
 
 const STATE_FILE: &str = "state.json";
@@ -53,7 +51,6 @@ impl Agent {
         data_dir: &Path,
         archive: Arc<Archive>,
         recording: Recording,
-        copy: crate::copy_tasks::CopyConfig,
     ) -> Result<Self, AgentError> {
         let state_path = data_dir.join(STATE_FILE);
         let persisted = match std::fs::read(&state_path) {
@@ -71,11 +68,7 @@ impl Agent {
                 });
             }
         };
-        let copies = crate::copy_tasks::CopyService::open(data_dir, copy).map_err(|source| {
-            AgentError::Io { context: "reading the copy tasks".into(), source }
-        })?;
         let agent = Agent {
-            copies: Arc::new(copies),
             name,
             kind,
             archive,

@@ -5,16 +5,17 @@
 use crate::agent::{Agent, AgentError};
 use crate::archive::ArchiveError;
 use crate::archive::channel::ChannelArchive;
+use crate::copy::{CopyService, handlers as copy_tasks};
 use crate::error::ApiError;
 use crate::ingest::{self, IngestError};
 use crate::search::{self, Cursor, Filter};
 use crate::time::{TimeRange, parse_instant};
-use crate::{copy_tasks, digest, playback, wire};
+use crate::{digest, playback, wire};
 use agent_api::settings::parse;
 use agent_api::{ActAs, Acting, ChannelKind, InvalidSettings, SettingsBundle};
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, OriginalUri, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, FromRef, OriginalUri, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -24,7 +25,14 @@ use std::sync::Arc;
 /// Settings bodies may carry several configuration files of up to 1 MiB each.
 const SETTINGS_BODY_LIMIT: usize = 16 * 1024 * 1024;
 
-pub fn router(agent: Arc<Agent>) -> Router {
+/// The agent and the copy-task service side by side: each route takes the part it serves.
+#[derive(Clone, FromRef)]
+pub struct ApiState {
+    pub agent: Arc<Agent>,
+    pub copies: CopyService,
+}
+
+pub fn router(state: ApiState) -> Router {
     let api = Router::new()
         .route("/v1/health", get(health))
         .route("/v1/openapi.json", get(openapi))
@@ -42,7 +50,7 @@ pub fn router(agent: Arc<Agent>) -> Router {
         .layer(DefaultBodyLimit::max(SETTINGS_BODY_LIMIT))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
-    Router::new().nest("/api", api).with_state(agent)
+    Router::new().nest("/api", api).with_state(state)
 }
 
 impl From<AgentError> for ApiError {

@@ -6,7 +6,7 @@
 pub mod agent;
 pub mod archive;
 pub mod cli;
-pub mod copy_tasks;
+pub mod copy;
 pub mod default_settings;
 pub mod digest;
 pub mod error;

@@ -1,0 +1,99 @@
+//! The copy-task service's routes: StartDataCopy, UpdateClientInfo, UpdateFailoverTaskStates.
+
+use super::CopyService;
+use super::queue::{Added, NewTask, QueueError};
+use crate::error::ApiError;
+use crate::time::ceil_micros;
+use agent_api::{CopyTask, Peer, StartDataCopy};
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+
+impl From<QueueError> for ApiError {
+    fn from(error: QueueError) -> Self {
+        ApiError::internal(error)
+    }
+}
+
+fn no_such_task(id: i64) -> ApiError {
+    ApiError::NotFound(format!("There is no copy task {id}."))
+}
+
+/// StartDataCopy.
+pub async fn start(
+    State(copies): State<CopyService>,
+    body: Result<Json<StartDataCopy>, JsonRejection>,
+) -> Result<(StatusCode, Json<CopyTask>), ApiError> {
+    let Json(request) =
+        body.map_err(|rejection| ApiError::invalid_field("body", rejection.body_text()))?;
+    let from = ceil_micros(request.from)
+        .ok_or_else(|| ApiError::invalid_field("from", "is out of range"))?;
+    let to =
+        ceil_micros(request.to).ok_or_else(|| ApiError::invalid_field("to", "is out of range"))?;
+    if from >= to {
+        return Err(ApiError::invalid_field("to", "must be after from"));
+    }
+    if reqwest::Url::parse(&request.source.address).is_err() {
+        return Err(ApiError::invalid_field("source.address", "is not a URL"));
+    }
+    let channels = if request.channels.is_empty() {
+        let listed = copies.pull.channels(&request.source).await.map_err(|error| {
+            ApiError::Conflict(format!(
+                "the failover server {} could not list its channels: {error}",
+                request.source.name
+            ))
+        })?;
+        listed.into_iter().map(|channel| (channel.id, channel.kind)).collect()
+    } else {
+        request.channels.into_iter().map(|channel| (channel.id, channel.kind)).collect()
+    };
+    let (added, task) = copies.queue.add(NewTask {
+        failover_id: request.failover_id,
+        source: request.source,
+        recorder: request.recorder,
+        from,
+        to,
+        channels,
+    })?;
+    let status = match added {
+        Added::Created => StatusCode::CREATED,
+        Added::Existing => StatusCode::OK,
+    };
+    Ok((status, Json(task)))
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    failover_id: Option<i64>,
+}
+
+/// UpdateFailoverTaskStates: every task, or the one of a failover.
+pub async fn list(
+    State(copies): State<CopyService>,
+    Query(query): Query<ListQuery>,
+) -> Json<Vec<CopyTask>> {
+    Json(copies.queue.list(query.failover_id))
+}
+
+pub async fn one(
+    State(copies): State<CopyService>,
+    Path(id): Path<i64>,
+) -> Result<Json<CopyTask>, ApiError> {
+    copies.queue.get(id).map(Json).ok_or_else(|| no_such_task(id))
+}
+
+/// UpdateClientInfo: where the failover server is now.
+pub async fn client_info(
+    State(copies): State<CopyService>,
+    Path(id): Path<i64>,
+    body: Result<Json<Peer>, JsonRejection>,
+) -> Result<Json<CopyTask>, ApiError> {
+    let Json(peer) =
+        body.map_err(|rejection| ApiError::invalid_field("body", rejection.body_text()))?;
+    if reqwest::Url::parse(&peer.address).is_err() {
+        return Err(ApiError::invalid_field("address", "is not a URL"));
+    }
+    copies.queue.move_source(id, peer)?.map(Json).ok_or_else(|| no_such_task(id))
+}
