@@ -16,6 +16,7 @@ pub struct ActAs {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Acting {
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub acting_for: Option<String>,
     pub settings_version: u64,
 }
@@ -24,10 +25,12 @@ pub struct Acting {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Stopped {
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub acting_for: Option<String>,
     pub settings_version: u64,
     /// The recorder it acted for and its settings as they stood at the stop (changes made
     /// during the failover period included), or `null` if it was idle already.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub previous: Option<Previous>,
 }
 

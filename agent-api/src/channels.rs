@@ -63,6 +63,7 @@ pub struct Channel {
     pub kind: ChannelKind,
     /// In the current settings (as opposed to only having material in the archive). Not in
     /// the contract's `{id, kind}`, so a list without it reads as not configured.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     #[serde(default)]
     pub configured: bool,
 }

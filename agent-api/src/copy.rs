@@ -67,6 +67,7 @@ pub struct CopyTask {
     #[serde(with = "crate::time::micros")]
     pub to: DateTime<Utc>,
     /// Why copying waits (it retries by itself) or why it failed.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub error: Option<String>,
     /// In the order they are copied.
     pub channels: Vec<ChannelCopyState>,
@@ -84,6 +85,7 @@ pub struct ChannelCopyState {
     pub kind: ChannelKind,
     pub status: CopyStatus,
     /// Everything before this instant is copied; `null` before the first slice.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     #[serde(with = "crate::time::micros_option")]
     pub copied_until: Option<DateTime<Utc>>,
     /// Payload bytes newly stored by this copy.

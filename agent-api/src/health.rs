@@ -51,6 +51,7 @@ pub struct Health {
     pub name: String,
     pub kind: ServerKind,
     /// The recorder a failover server records for, else `null`.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub acting_for: Option<String>,
     /// Whether the recording loop has channels to record.
     pub recording: bool,

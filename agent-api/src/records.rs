@@ -35,6 +35,7 @@ pub struct IngestOutcome {
 pub struct SearchPage {
     pub items: Vec<SearchItem>,
     /// Pass as `cursor` for the next page; `null` when this was the last.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub next_cursor: Option<String>,
 }
 

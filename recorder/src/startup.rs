@@ -6,7 +6,6 @@ use crate::archive::{Archive, ArchiveError};
 use crate::cli::Args;
 use crate::copy::queue::QueueError;
 use crate::copy::{CopyConfig, CopyService, PullClient, TaskQueue, Worker};
-use crate::http::ApiState;
 use crate::recording::{Recording, RecordingConfig};
 use crate::synthetic::VideoDefaults;
 use crate::time::now_micros;
@@ -89,9 +88,8 @@ pub async fn run(args: Args) -> Result<(), StartupError> {
     tracing::info!(%address, name = %args.name, kind = args.kind.as_str(), "listening");
     let signalled = Arc::new(tokio::sync::Notify::new());
     let notify = signalled.clone();
-    let state = ApiState { agent: agent.clone(), copies };
-    let serve =
-        axum::serve(listener, crate::http::router(state)).with_graceful_shutdown(async move {
+    let serve = axum::serve(listener, crate::http::router(agent.clone(), copies))
+        .with_graceful_shutdown(async move {
             shutdown().await;
             notify.notify_one();
         });

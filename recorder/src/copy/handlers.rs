@@ -4,7 +4,7 @@ use super::CopyService;
 use super::queue::{Added, NewTask, QueueError};
 use crate::error::ApiError;
 use crate::time::ceil_micros;
-use agent_api::{CopyTask, Peer, StartDataCopy};
+use agent_api::{CopyTask, ErrorBody, Peer, StartDataCopy, paths};
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
@@ -21,7 +21,20 @@ fn no_such_task(id: i64) -> ApiError {
     ApiError::NotFound(format!("There is no copy task {id}."))
 }
 
-/// StartDataCopy.
+/// StartDataCopy: copy what the failover server recorded for a recorder in [from, to)
+///
+/// One task per failover: asking again answers 200 with its task (a failed one is queued again,
+/// its failed channels copied from the start). Without `channels`, every channel the source
+/// lists. Tasks are processed one at a time, channel by channel, slice by slice, then verified
+/// by digests.
+#[utoipa::path(post, path = paths::COPY_TASKS, tag = "copy-tasks",
+    request_body = StartDataCopy,
+    responses(
+        (status = 201, description = "Queued", body = CopyTask),
+        (status = 200, description = "The failover's task, already there", body = CopyTask),
+        (status = 400, description = "Not a StartDataCopy, an empty period, or a source address that is not a URL", body = ErrorBody),
+        (status = 409, description = "No channels given and the source could not list its own", body = ErrorBody),
+    ))]
 pub async fn start(
     State(copies): State<CopyService>,
     body: Result<Json<StartDataCopy>, JsonRejection>,
@@ -64,12 +77,20 @@ pub async fn start(
     Ok((status, Json(task)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Only the task of this failover.
     failover_id: Option<i64>,
 }
 
-/// UpdateFailoverTaskStates: every task, or the one of a failover.
+/// UpdateFailoverTaskStates: every copy task, or the one of a failover
+#[utoipa::path(get, path = paths::COPY_TASKS, tag = "copy-tasks",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "OK", body = Vec<CopyTask>),
+        (status = 400, description = "A malformed query", body = ErrorBody),
+    ))]
 pub async fn list(
     State(copies): State<CopyService>,
     Query(query): Query<ListQuery>,
@@ -77,6 +98,14 @@ pub async fn list(
     Json(copies.queue.list(query.failover_id))
 }
 
+/// UpdateFailoverTaskStates: one copy task
+#[utoipa::path(get, path = paths::COPY_TASK, tag = "copy-tasks",
+    params(("id" = i64, Path, description = "Copy task id")),
+    responses(
+        (status = 200, description = "OK", body = CopyTask),
+        (status = 400, description = "Not a task id", body = ErrorBody),
+        (status = 404, description = "No such task", body = ErrorBody),
+    ))]
 pub async fn one(
     State(copies): State<CopyService>,
     Path(id): Path<i64>,
@@ -84,7 +113,17 @@ pub async fn one(
     copies.queue.get(id).map(Json).ok_or_else(|| no_such_task(id))
 }
 
-/// UpdateClientInfo: where the failover server is now.
+/// UpdateClientInfo: where the failover server is now
+///
+/// Later attempts of the task use the new address.
+#[utoipa::path(put, path = paths::COPY_TASK_CLIENT_INFO, tag = "copy-tasks",
+    params(("id" = i64, Path, description = "Copy task id")),
+    request_body = Peer,
+    responses(
+        (status = 200, description = "The task with its new source", body = CopyTask),
+        (status = 400, description = "Not a peer, or an address that is not a URL", body = ErrorBody),
+        (status = 404, description = "No such task", body = ErrorBody),
+    ))]
 pub async fn client_info(
     State(copies): State<CopyService>,
     Path(id): Path<i64>,
