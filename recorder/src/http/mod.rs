@@ -30,15 +30,15 @@ const SETTINGS_BODY_LIMIT: usize = 16 * 1024 * 1024;
 
 /// The agent and the copy-task service side by side: each route takes the part it serves.
 #[derive(Clone, FromRef)]
-pub struct ApiState {
-    pub agent: Arc<Agent>,
-    pub copies: CopyService,
-    pub document: Document,
+struct ApiState {
+    agent: Arc<Agent>,
+    copies: CopyService,
+    document: Document,
 }
 
 /// The OpenAPI document of the routes being served.
 #[derive(Clone)]
-pub struct Document(Arc<utoipa::openapi::OpenApi>);
+struct Document(Arc<utoipa::openapi::OpenApi>);
 
 #[derive(OpenApi)]
 #[openapi(info(
@@ -52,7 +52,7 @@ pub struct Document(Arc<utoipa::openapi::OpenApi>);
 struct Info;
 
 /// Every route of the API with its documentation, without state or fallbacks.
-pub fn documented() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
+fn documented() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
     DocumentedRouter::new(Info::openapi())
         .with(routes!(agent::health))
         .with(routes!(openapi))
