@@ -3,10 +3,10 @@
 //! exactly (a failover server killed while acting acts again when it comes back).
 
 use crate::archive::{Archive, ArchiveError};
-use crate::channel_kind::ChannelKind;
-use crate::cli::Kind;
 use crate::recording::{Plan, Recording};
-use crate::settings::{InvalidSettings, SettingsBundle};
+use agent_api::{
+    Acting, Channel, Health, InvalidSettings, Previous, ServerKind, SettingsBundle, Stopped,
+};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -30,56 +30,15 @@ struct Persisted {
     acting_for: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Health {
-    pub name: String,
-    pub kind: Kind,
-    pub acting_for: Option<String>,
-    pub recording: bool,
-    pub settings_version: u64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ChannelEntry {
-    pub id: String,
-    pub kind: ChannelKind,
-    /// In the current settings (as opposed to only having material in the archive).
-    pub configured: bool,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Acting {
-    pub acting_for: Option<String>,
-    pub settings_version: u64,
-}
-
-/// The answer to stop-acting: idle now, and what the failover period ended with.
-#[derive(Debug, Clone, Serialize)]
-pub struct Stopped {
-    pub acting_for: Option<String>,
-    pub settings_version: u64,
-    /// The recorder it acted for and its settings as they stood at the stop (changes made
-    /// during the failover period included), or `null` if it was idle already.
-    pub previous: Option<Previous>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Previous {
-    pub recorder: String,
-    pub settings: SettingsBundle,
-}
-
 pub struct Agent {
     pub name: String,
-    pub kind: Kind,
+    pub kind: ServerKind,
     pub archive: Arc<Archive>,
     state_path: PathBuf,
     /// Held across validation, the state file write and the recording switch, so that two
     /// concurrent changes apply one after the other.
     state: Mutex<Persisted>,
     recording: Recording,
-    /// Material copying from failover periods (the seed's DVRFailoverService).
-    pub copies: Arc<crate::copy_tasks::CopyService>,
 }
 
 const STATE_FILE: &str = "state.json";
@@ -88,11 +47,10 @@ impl Agent {
     /// Loads (or initialises) the state and starts recording what it says.
     pub fn start(
         name: String,
-        kind: Kind,
+        kind: ServerKind,
         data_dir: &Path,
         archive: Arc<Archive>,
         recording: Recording,
-        copy: crate::copy_tasks::CopyConfig,
     ) -> Result<Self, AgentError> {
         let state_path = data_dir.join(STATE_FILE);
         let persisted = match std::fs::read(&state_path) {
@@ -110,11 +68,7 @@ impl Agent {
                 });
             }
         };
-        let copies = crate::copy_tasks::CopyService::open(data_dir, copy).map_err(|source| {
-            AgentError::Io { context: "reading the copy tasks".into(), source }
-        })?;
         let agent = Agent {
-            copies: Arc::new(copies),
             name,
             kind,
             archive,
@@ -123,15 +77,17 @@ impl Agent {
             recording,
         };
         let persisted = match (kind, persisted) {
-            (Kind::Recorder, Persisted { settings: None, .. }) => {
+            (ServerKind::Recorder, Persisted { settings: None, .. }) => {
                 tracing::info!("no settings yet: starting with the default set");
-                let initial =
-                    Persisted { settings: Some(SettingsBundle::default_set()), acting_for: None };
+                let initial = Persisted {
+                    settings: Some(crate::default_settings::default_set()),
+                    acting_for: None,
+                };
                 agent.persist(&initial)?;
                 initial
             }
-            (Kind::Recorder, persisted) => Persisted { acting_for: None, ..persisted },
-            (Kind::Failover, persisted) => persisted,
+            (ServerKind::Recorder, persisted) => Persisted { acting_for: None, ..persisted },
+            (ServerKind::Failover, persisted) => persisted,
         };
         if let Some(recorder) = &persisted.acting_for {
             tracing::info!(%recorder, "resuming acting as a failover server");
@@ -198,7 +154,7 @@ impl Agent {
     /// call for the same recorder replaces the settings; another recorder is refused until
     /// this one is stopped: one failover server never records as two recorders.
     pub fn act_as(&self, recorder: &str, mut bundle: SettingsBundle) -> Result<Acting, AgentError> {
-        if self.kind != Kind::Failover {
+        if self.kind != ServerKind::Failover {
             return Err(AgentError::Conflict(format!(
                 "{} is a recorder, not a failover server",
                 self.name
@@ -239,7 +195,7 @@ impl Agent {
     /// Stops acting; what was recorded stays in the archive for material copying. Idempotent.
     /// With `recorder`, refuses if acting for someone else.
     pub fn stop_acting(&self, recorder: Option<&str>) -> Result<Stopped, AgentError> {
-        if self.kind != Kind::Failover {
+        if self.kind != ServerKind::Failover {
             return Err(AgentError::Conflict(format!(
                 "{} is a recorder, not a failover server",
                 self.name
@@ -272,16 +228,16 @@ impl Agent {
     }
 
     /// Configured channels and channels with material, by id.
-    pub fn channels(&self) -> Vec<ChannelEntry> {
+    pub fn channels(&self) -> Vec<Channel> {
         let settings = self.settings();
-        let mut entries: Vec<ChannelEntry> = settings
+        let mut entries: Vec<Channel> = settings
             .channels
             .iter()
-            .map(|c| ChannelEntry { id: c.id.clone(), kind: c.kind, configured: true })
+            .map(|c| Channel { id: c.id.clone(), kind: c.kind, configured: true })
             .collect();
         for channel in self.archive.channels() {
             if settings.channel(&channel.id).is_none() {
-                entries.push(ChannelEntry {
+                entries.push(Channel {
                     id: channel.id.clone(),
                     kind: channel.kind,
                     configured: false,
@@ -326,7 +282,8 @@ impl Agent {
 
     fn switch_recording(&self, state: &Persisted) -> Result<(), AgentError> {
         let plan = match (&state.settings, self.kind, &state.acting_for) {
-            (Some(settings), Kind::Recorder, _) | (Some(settings), Kind::Failover, Some(_)) => {
+            (Some(settings), ServerKind::Recorder, _)
+            | (Some(settings), ServerKind::Failover, Some(_)) => {
                 let mut channels = Vec::new();
                 for channel in &settings.channels {
                     channels.push(

@@ -1,27 +1,11 @@
 //! Command line (and `STANDBY_RECORDER_*` environment) of `standby-recorder`.
 
 use crate::time::Micros;
-use clap::{Parser, ValueEnum};
+use agent_api::ServerKind;
+use clap::Parser;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-
-/// What the agent is: a recorder records its own channels; a failover server records nothing
-/// until told to act for a failed recorder.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    Recorder,
-    Failover,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Recorder => "recorder",
-            Kind::Failover => "failover",
-        }
-    }
-}
 
 #[derive(Debug, Clone, Parser)]
 #[command(name = "standby-recorder", version, about = "Reference recording server for Standby")]
@@ -36,8 +20,8 @@ pub struct Args {
     #[arg(long, env = "STANDBY_RECORDER_NAME")]
     pub name: String,
     /// Recorder, or failover server (idle until told to act for a recorder).
-    #[arg(long, value_enum, env = "STANDBY_RECORDER_KIND", default_value = "recorder")]
-    pub kind: Kind,
+    #[arg(long, env = "STANDBY_RECORDER_KIND", default_value = "recorder", value_parser = kind_parser())]
+    pub kind: ServerKind,
     /// Video frame rate of channels whose settings do not give one.
     #[arg(long, env = "STANDBY_RECORDER_VIDEO_FPS", default_value_t = 10.0, value_parser = parse_fps)]
     pub video_fps: f64,
@@ -70,6 +54,12 @@ pub struct Args {
     /// copy leaves room for live video on the network; 0 means no limit.
     #[arg(long, env = "STANDBY_RECORDER_COPY_MAX_RATE", default_value = "0", value_parser = parse_size)]
     pub copy_max_rate: u64,
+}
+
+/// The kinds' names, listed in `--help` as clap lists an enum's values.
+fn kind_parser() -> impl TypedValueParser<Value = ServerKind> {
+    PossibleValuesParser::new(ServerKind::ALL.map(ServerKind::as_str))
+        .try_map(|name| name.parse::<ServerKind>())
 }
 
 fn parse_fps(text: &str) -> Result<f64, String> {
@@ -149,7 +139,25 @@ mod tests {
             "failover",
         ])
         .expect("contract arguments parse");
-        assert_eq!(args.kind, Kind::Failover);
+        assert_eq!(args.kind, ServerKind::Failover);
         assert_eq!(args.video_bitrate_kbps, 2000);
+    }
+
+    #[test]
+    fn the_kind_is_one_of_two_names() {
+        let with_kind = |kind: &str| {
+            Args::try_parse_from([
+                "standby-recorder",
+                "--data-dir",
+                "/tmp/x",
+                "--name",
+                "rec-1",
+                "--kind",
+                kind,
+            ])
+        };
+        assert_eq!(with_kind("recorder").map(|args| args.kind).ok(), Some(ServerKind::Recorder));
+        let refused = with_kind("boss").err().map(|error| error.to_string()).unwrap_or_default();
+        assert!(refused.contains("[possible values: recorder, failover]"), "{refused}");
     }
 }

@@ -10,17 +10,8 @@ use crate::archive::channel::ChannelArchive;
 use crate::archive::reader::RangeReader;
 use crate::time::TimeRange;
 use crate::wire::Frame;
-use serde::Serialize;
+use agent_api::Digest;
 use sha2::{Digest as _, Sha256};
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Digest {
-    pub count: u64,
-    /// Sum of the payload sizes.
-    pub bytes: u64,
-    /// Lower-case hex SHA-256.
-    pub sha256: String,
-}
 
 /// Accumulates a digest record by record.
 #[derive(Default)]

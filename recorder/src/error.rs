@@ -1,10 +1,10 @@
 //! The one error type of the HTTP edge: every failure becomes `{"error": code, "message": text}`
 //! with the status that tells the client whose fault it was.
 
+use agent_api::ErrorBody;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 /// An error as the API shows it. Lower layers have their own typed errors and convert into this
 /// at the edge, so that the sentence a client reads is chosen deliberately.
@@ -69,10 +69,11 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
-        let mut body = json!({ "error": code, "message": self.to_string() });
-        if let ApiError::BadRequest { field: Some(field), .. } = &self {
-            body["field"] = json!(field);
-        }
-        (status, Json(body)).into_response()
+        let message = self.to_string();
+        let field = match self {
+            ApiError::BadRequest { field, .. } => field,
+            _ => None,
+        };
+        (status, Json(ErrorBody { error: code.to_owned(), field, message })).into_response()
     }
 }

@@ -7,12 +7,11 @@
 use crate::archive::channel::ChannelArchive;
 use crate::archive::reader::RangeReader;
 use crate::archive::segment::SegmentWriter;
-use crate::channel_kind::ChannelKind;
 use crate::time::{Micros, TimeRange};
 use crate::wire::{Frame, FrameDecoder, FrameError};
+use agent_api::{ChannelKind, IngestOutcome};
 use bytes::Bytes;
 use futures::StreamExt;
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -20,18 +19,6 @@ use std::sync::Arc;
 /// Records are checked against the archive in batches of about this many bytes: big enough to
 /// make one range read per batch cheap, small enough to keep memory flat.
 const BATCH: usize = 4 * 1024 * 1024;
-
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct IngestOutcome {
-    /// Records in the body.
-    pub received: u64,
-    /// Records added to the archive.
-    pub stored: u64,
-    /// Records the archive already held (or that came twice in the body).
-    pub duplicates: u64,
-    /// Payload bytes added.
-    pub bytes_stored: u64,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {

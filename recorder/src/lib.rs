@@ -5,9 +5,9 @@
 
 pub mod agent;
 pub mod archive;
-pub mod channel_kind;
 pub mod cli;
-pub mod copy_tasks;
+pub mod copy;
+pub mod default_settings;
 pub mod digest;
 pub mod error;
 pub mod http;
@@ -15,7 +15,6 @@ pub mod ingest;
 pub mod playback;
 pub mod recording;
 pub mod search;
-pub mod settings;
 pub mod startup;
 pub mod synthetic;
 pub mod time;

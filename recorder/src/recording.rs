@@ -4,10 +4,10 @@
 
 use crate::archive::channel::ChannelArchive;
 use crate::archive::segment::SegmentWriter;
-use crate::settings::SettingsBundle;
 use crate::synthetic::{Generator, VideoDefaults, noise_pool};
 use crate::time::{Micros, now_micros};
 use crate::wire::{self, Frame};
+use agent_api::SettingsBundle;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -4,9 +4,9 @@
 
 use crate::archive::channel::ChannelArchive;
 use crate::archive::reader::RangeReader;
-use crate::time::{Micros, TimeRange, format_micros};
+use crate::time::{Micros, TimeRange, micros_to_time};
 use crate::wire::Frame;
-use serde::Serialize;
+use agent_api::{SearchItem, SearchPage};
 use serde_json::Value;
 use std::cmp::Ordering;
 
@@ -73,27 +73,8 @@ pub struct Query {
     pub filter: Filter,
 }
 
-#[derive(Debug, Serialize)]
-pub struct Item {
-    pub time: String,
-    pub timestamp_us: Micros,
-    pub origin: String,
-    pub sequence: u64,
-    /// The decoded event (plate, confidence, … or alarm_id, state, …).
-    pub data: Value,
-    /// The record's payload exactly as stored, so a copy can re-create the record.
-    pub payload: String,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Page {
-    pub items: Vec<Item>,
-    /// Pass as `cursor` for the next page; `null` when this was the last.
-    pub next_cursor: Option<String>,
-}
-
 /// Runs a search (blocking).
-pub fn search(channel: &ChannelArchive, query: &Query) -> std::io::Result<Page> {
+pub fn search(channel: &ChannelArchive, query: &Query) -> std::io::Result<SearchPage> {
     let from = match &query.after {
         Some(after) => query.range.from.max(after.timestamp),
         None => query.range.from,
@@ -114,11 +95,11 @@ pub fn search(channel: &ChannelArchive, query: &Query) -> std::io::Result<Page> 
             continue;
         }
         if items.len() == query.limit {
-            return Ok(Page { items, next_cursor: last.map(|c: Cursor| c.encode()) });
+            return Ok(SearchPage { items, next_cursor: last.map(|c: Cursor| c.encode()) });
         }
         last = Some(Cursor::of(&frame));
-        items.push(Item {
-            time: format_micros(frame.timestamp()),
+        items.push(SearchItem {
+            time: micros_to_time(frame.timestamp()),
             timestamp_us: frame.timestamp(),
             origin: frame.origin().to_owned(),
             sequence: frame.sequence(),
@@ -126,7 +107,7 @@ pub fn search(channel: &ChannelArchive, query: &Query) -> std::io::Result<Page> 
             payload: String::from_utf8_lossy(frame.payload()).into_owned(),
         });
     }
-    Ok(Page { items, next_cursor: None })
+    Ok(SearchPage { items, next_cursor: None })
 }
 
 fn matches(filter: &Filter, data: &Value) -> bool {

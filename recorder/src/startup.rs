@@ -4,7 +4,8 @@ use crate::agent::{Agent, AgentError};
 use crate::archive::retention::{self, RetentionPolicy};
 use crate::archive::{Archive, ArchiveError};
 use crate::cli::Args;
-use crate::copy_tasks::CopyConfig;
+use crate::copy::queue::QueueError;
+use crate::copy::{CopyConfig, CopyService, PullClient, TaskQueue, Worker};
 use crate::recording::{Recording, RecordingConfig};
 use crate::synthetic::VideoDefaults;
 use crate::time::now_micros;
@@ -23,6 +24,10 @@ pub enum StartupError {
     Archive(#[from] ArchiveError),
     #[error(transparent)]
     Agent(#[from] AgentError),
+    #[error(transparent)]
+    Copies(#[from] QueueError),
+    #[error("starting the copy client: {0}")]
+    PullClient(#[from] reqwest::Error),
 }
 
 fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> StartupError {
@@ -56,17 +61,24 @@ pub async fn run(args: Args) -> Result<(), StartupError> {
         &args.data_dir,
         archive.clone(),
         recording,
-        CopyConfig {
+    )?);
+    let copies =
+        CopyService { queue: Arc::new(TaskQueue::open(&args.data_dir)?), pull: PullClient::new()? };
+    let worker = Worker {
+        archive: archive.clone(),
+        queue: copies.queue.clone(),
+        pull: copies.pull.clone(),
+        config: CopyConfig {
             slice: args.copy_slice,
             max_rate: (args.copy_max_rate > 0).then_some(args.copy_max_rate),
         },
-    )?);
+    };
     let policy = RetentionPolicy {
         max_age: (args.retention_max_age > 0).then_some(args.retention_max_age),
         max_bytes: (args.retention_max_bytes > 0).then_some(args.retention_max_bytes),
     };
     let retention = tokio::spawn(run_retention(archive, policy, args.retention_interval));
-    let copying = tokio::spawn(crate::copy_tasks::run(agent.clone()));
+    let copying = tokio::spawn(worker.run());
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -76,12 +88,11 @@ pub async fn run(args: Args) -> Result<(), StartupError> {
     tracing::info!(%address, name = %args.name, kind = args.kind.as_str(), "listening");
     let signalled = Arc::new(tokio::sync::Notify::new());
     let notify = signalled.clone();
-    let serve = axum::serve(listener, crate::http::router(agent.clone())).with_graceful_shutdown(
-        async move {
+    let serve = axum::serve(listener, crate::http::router(agent.clone(), copies))
+        .with_graceful_shutdown(async move {
             shutdown().await;
             notify.notify_one();
-        },
-    );
+        });
     // Graceful shutdown waits for open responses; a client slowly streaming a long playback
     // must not keep the agent from stopping, so the wait is bounded.
     let served = tokio::select! {

@@ -1,9 +1,9 @@
 //! Synthetic material at realistic rates: what a camera, a microphone, a till, a video
 //! analytics engine, a number-plate reader and an alarm panel would send.
 
-use crate::channel_kind::ChannelKind;
-use crate::settings::ChannelSettings;
 use crate::time::Micros;
+use agent_api::ChannelKind;
+use agent_api::settings::ChannelSettings;
 use std::sync::Arc;
 
 /// A small, fast pseudo-random generator (xorshift64*): payloads need variety, not secrecy.
@@ -218,11 +218,11 @@ fn write_json(out: &mut Vec<u8>, value: &serde_json::Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings::SettingsBundle;
+    use crate::default_settings::default_set;
 
     #[test]
     fn video_keeps_its_mean_bit_rate() {
-        let bundle = SettingsBundle::default_set();
+        let bundle = default_set();
         let Some(camera) = bundle.channel("video-1") else { panic!("default set has video-1") };
         let defaults = VideoDefaults { frame_rate: 10.0, bitrate_kbps: 2000 };
         let mut generator = Generator::new(camera, defaults, noise_pool(), 0);
@@ -239,7 +239,7 @@ mod tests {
 
     #[test]
     fn events_are_json_the_searches_understand() {
-        let bundle = SettingsBundle::default_set();
+        let bundle = default_set();
         let defaults = VideoDefaults { frame_rate: 10.0, bitrate_kbps: 2000 };
         let mut out = Vec::new();
         for id in ["anpr-1", "alarm-2", "metadata-1"] {

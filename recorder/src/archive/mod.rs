@@ -7,7 +7,7 @@ pub mod reader;
 pub mod retention;
 pub mod segment;
 
-use crate::channel_kind::{ChannelKind, valid_channel_id};
+use agent_api::{ChannelKind, valid_channel_id};
 use channel::ChannelArchive;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -4,9 +4,9 @@ use super::Archive;
 use super::reader::RangeReader;
 use super::retention::{self, RetentionPolicy};
 use super::segment::{self, Recovered, SegmentWriter};
-use crate::channel_kind::ChannelKind;
 use crate::time::TimeRange;
 use crate::wire::{Frame, Record};
+use agent_api::ChannelKind;
 use std::path::Path;
 
 fn record(timestamp: i64, origin: &str, size: usize) -> Record {

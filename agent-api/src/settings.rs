@@ -1,12 +1,14 @@
 //! The settings bundle: channels, configuration files, privacy masks and weekly recording
-//! schedules, with the checks that refuse an invalid bundle by naming the field.
+//! schedules, with the checks that refuse an invalid bundle by naming the field. The agent
+//! checks a bundle before it records by it; the manager before it caches one.
 
-use crate::channel_kind::{ChannelKind, valid_channel_id};
+use crate::channels::{ChannelKind, valid_channel_id};
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SettingsBundle {
     /// Set by the agent: every accepted change gets the next number. Ignored on input.
@@ -22,43 +24,52 @@ pub struct SettingsBundle {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ChannelSettings {
+    /// 1 to 64 letters, digits, `-`, `_` or `.`, not starting with `.`; unique in the bundle.
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$"))]
     pub id: String,
     pub kind: ChannelKind,
+    /// At most 100 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Metadata: the video or text channel it describes; ANPR: the video channel it reads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
-    /// Alarm channels: the alarm id.
+    /// Alarm channels (and only they): the alarm id, unique in the bundle.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alarm_id: Option<u32>,
-    /// Video: frames per second (default: the agent's `--video-fps`).
+    /// Video: frames per second, above 0 and at most 120 (default: the agent's `--video-fps`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frame_rate: Option<f64>,
-    /// Video: bit rate in kbit/s (default: the agent's `--video-bitrate-kbps`).
+    /// Video: bit rate in kbit/s, 8 to 100000 (default: the agent's `--video-bitrate-kbps`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bitrate_kbps: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
+    /// 1 to 255 bytes without `/`, `\` or NUL; unique in the bundle.
     pub name: String,
+    /// At most 1 MiB.
     pub content: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PrivacyMask {
-    /// A video channel.
+    /// A video channel; one entry per channel.
     pub channel: String,
     /// Polygons in image coordinates normalised to 0..=1, at least three points each.
     pub polygons: Vec<Vec<Point>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Point {
     pub x: f64,
@@ -66,6 +77,7 @@ pub struct Point {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Schedule {
     pub channel: String,
@@ -75,6 +87,7 @@ pub struct Schedule {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Window {
     /// `monday` … `sunday`.
@@ -110,7 +123,8 @@ pub fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, InvalidS
     Ok(bundle)
 }
 
-const DAYS: [&str; 7] =
+/// The days of a schedule window, in the order of the week.
+pub const DAYS: [&str; 7] =
     ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
 const MAX_CONFIG_FILE: usize = 1024 * 1024;
 
@@ -350,90 +364,6 @@ impl SettingsBundle {
         })
     }
 
-    /// What a recorder started without settings records: four cameras with their metadata and
-    /// ANPR, two microphones, a point-of-sale text channel with its metadata, and two alarms.
-    pub fn default_set() -> Self {
-        let mut channels = Vec::new();
-        let plain = |id: String, kind, name: String| ChannelSettings {
-            id,
-            kind,
-            name: Some(name),
-            source: None,
-            alarm_id: None,
-            frame_rate: None,
-            bitrate_kbps: None,
-        };
-        for i in 1..=4 {
-            channels.push(plain(format!("video-{i}"), ChannelKind::Video, format!("Camera {i}")));
-            channels.push(ChannelSettings {
-                source: Some(format!("video-{i}")),
-                ..plain(
-                    format!("metadata-{i}"),
-                    ChannelKind::Metadata,
-                    format!("Camera {i} metadata"),
-                )
-            });
-            channels.push(ChannelSettings {
-                source: Some(format!("video-{i}")),
-                ..plain(format!("anpr-{i}"), ChannelKind::Anpr, format!("Camera {i} ANPR"))
-            });
-        }
-        for i in 1..=2 {
-            channels.push(plain(
-                format!("audio-{i}"),
-                ChannelKind::Audio,
-                format!("Microphone {i}"),
-            ));
-        }
-        channels.push(plain("text-1".into(), ChannelKind::Text, "Point of sale 1".into()));
-        channels.push(ChannelSettings {
-            source: Some("text-1".into()),
-            ..plain(
-                "metadata-text-1".into(),
-                ChannelKind::Metadata,
-                "Point of sale 1 metadata".into(),
-            )
-        });
-        for i in 1..=2 {
-            channels.push(ChannelSettings {
-                alarm_id: Some(i),
-                ..plain(format!("alarm-{i}"), ChannelKind::Alarm, format!("Alarm input {i}"))
-            });
-        }
-        let schedules = channels
-            .iter()
-            .map(|c| Schedule {
-                channel: c.id.clone(),
-                weekly: DAYS
-                    .iter()
-                    .map(|day| Window {
-                        day: (*day).into(),
-                        start: "00:00".into(),
-                        end: "24:00".into(),
-                    })
-                    .collect(),
-            })
-            .collect();
-        SettingsBundle {
-            version: 1,
-            channels,
-            config_files: vec![ConfigFile {
-                name: "recorder.conf".into(),
-                content: "# Recording server configuration\nretention.policy = archive\nevent.pre_record_seconds = 5\n".into(),
-            }],
-            privacy_masks: vec![PrivacyMask {
-                channel: "video-2".into(),
-                polygons: vec![vec![
-                    Point { x: 0.6, y: 0.1 },
-                    Point { x: 0.9, y: 0.1 },
-                    Point { x: 0.9, y: 0.4 },
-                    Point { x: 0.6, y: 0.4 },
-                ]],
-            }],
-            schedules,
-        }
-    }
-
     /// The bundle of a failover server that acts for nobody.
     pub fn empty() -> Self {
         SettingsBundle {
@@ -465,12 +395,15 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
-    #[test]
-    fn the_default_set_is_valid() {
-        let bundle = SettingsBundle::default_set();
-        bundle.validate().expect("default set is valid");
-        for kind in ChannelKind::ALL {
-            assert!(bundle.channels.iter().any(|c| c.kind == kind), "default set lacks {kind}");
+    fn video(id: &str) -> ChannelSettings {
+        ChannelSettings {
+            id: id.into(),
+            kind: ChannelKind::Video,
+            name: None,
+            source: None,
+            alarm_id: None,
+            frame_rate: None,
+            bitrate_kbps: None,
         }
     }
 
@@ -521,7 +454,8 @@ mod tests {
 
     #[test]
     fn schedules_are_weekly_windows() {
-        let mut bundle = SettingsBundle::default_set();
+        let mut bundle = SettingsBundle::empty();
+        bundle.channels = vec![video("video-1"), video("video-2")];
         bundle.schedules = vec![Schedule {
             channel: "video-1".into(),
             weekly: vec![Window {
@@ -539,5 +473,19 @@ mod tests {
         assert!(bundle.scheduled("video-2", at(3, 0)), "unscheduled channels always record");
         let tuesday = Utc.with_ymd_and_hms(2024, 1, 2, 9, 0, 0).single().expect("valid time");
         assert!(!bundle.scheduled("video-1", tuesday));
+    }
+
+    #[test]
+    fn a_bundle_reads_back_as_it_was_written() {
+        let mut bundle = SettingsBundle::empty();
+        bundle.version = 4;
+        bundle.channels = vec![video("video-1")];
+        let json = serde_json::to_string(&bundle).expect("serialises");
+        // Absent optional fields stay absent, so a bundle round-trips byte for byte.
+        assert_eq!(
+            json,
+            r#"{"version":4,"channels":[{"id":"video-1","kind":"video"}],"config_files":[],"privacy_masks":[],"schedules":[]}"#
+        );
+        assert_eq!(parse::<SettingsBundle>(json.as_bytes()), Ok(bundle));
     }
 }

@@ -1,0 +1,137 @@
+//! The recorder API's routes. Handlers are thin: parse and check the request, call the agent,
+//! the archive or the copy service, map errors to [`ApiError`]. Each route is registered together
+//! with its OpenAPI operation (see [`documented`]), and the document is served at
+//! `GET /api/v1/openapi.json`; `recorder/API.md` explains it in prose.
+
+mod agent;
+mod documented;
+mod params;
+mod records;
+#[cfg(test)]
+mod tests;
+
+use crate::agent::{Agent, AgentError};
+use crate::archive::ArchiveError;
+use crate::copy::{CopyService, handlers as copy_tasks};
+use crate::error::ApiError;
+use crate::ingest::IngestError;
+use agent_api::{InvalidSettings, paths};
+use axum::extract::{DefaultBodyLimit, FromRef, OriginalUri, State};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use documented::DocumentedRouter;
+use std::sync::Arc;
+use utoipa::OpenApi;
+use utoipa_axum::router::UtoipaMethodRouterExt;
+use utoipa_axum::routes;
+
+/// Settings bodies may carry several configuration files of up to 1 MiB each.
+const SETTINGS_BODY_LIMIT: usize = 16 * 1024 * 1024;
+
+/// The agent and the copy-task service side by side: each route takes the part it serves.
+#[derive(Clone, FromRef)]
+struct ApiState {
+    agent: Arc<Agent>,
+    copies: CopyService,
+    document: Document,
+}
+
+/// The OpenAPI document of the routes being served.
+#[derive(Clone)]
+struct Document(Arc<utoipa::openapi::OpenApi>);
+
+#[derive(OpenApi)]
+#[openapi(info(
+    title = "Standby recorder agent API",
+    version = "1",
+    description = "The API of `standby-recorder`, the reference recording server, generated from \
+        its routes. Errors are `{error, message[, field]}` with a 4xx/5xx status. Times are \
+        RFC 3339; the agent answers in UTC with microseconds. Every endpoint is open (no \
+        authentication yet). See recorder/API.md."
+))]
+struct Info;
+
+/// Every route of the API with its documentation, without state or fallbacks.
+fn documented() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
+    DocumentedRouter::new(Info::openapi())
+        .with(routes!(agent::health))
+        .with(routes!(openapi))
+        .with(routes!(agent::get_settings, agent::put_settings))
+        .with(routes!(agent::get_acting, agent::put_acting, agent::delete_acting))
+        .with(routes!(agent::channels))
+        .with(routes!(records::channel_digest))
+        .with(routes!(records::channel_playback))
+        .with(routes!(records::channel_ingest).layer(DefaultBodyLimit::disable()))
+        .with(routes!(records::anpr_search))
+        .with(routes!(records::alarm_search))
+        .with(routes!(copy_tasks::list, copy_tasks::start))
+        .with(routes!(copy_tasks::one))
+        .with(routes!(copy_tasks::client_info))
+        .split()
+}
+
+pub fn router(agent: Arc<Agent>, copies: CopyService) -> Router {
+    let (routes, document) = documented();
+    let state = ApiState { agent, copies, document: Document(Arc::new(document)) };
+    routes
+        .layer(DefaultBodyLimit::max(SETTINGS_BODY_LIMIT))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+/// This document (OpenAPI 3.1), generated from the routes
+#[utoipa::path(get, path = paths::OPENAPI, tag = "agent",
+    responses((status = 200, description = "OK", content_type = "application/json")))]
+async fn openapi(State(Document(document)): State<Document>) -> Response {
+    Json(document.as_ref()).into_response()
+}
+
+impl From<AgentError> for ApiError {
+    fn from(error: AgentError) -> Self {
+        match error {
+            AgentError::Invalid(invalid) => invalid.into(),
+            AgentError::Conflict(message) => ApiError::Conflict(message),
+            AgentError::Archive(error) => error.into(),
+            error @ AgentError::Io { .. } => ApiError::internal(error),
+        }
+    }
+}
+
+impl From<InvalidSettings> for ApiError {
+    fn from(invalid: InvalidSettings) -> Self {
+        ApiError::invalid_field(invalid.field, invalid.message)
+    }
+}
+
+impl From<ArchiveError> for ApiError {
+    fn from(error: ArchiveError) -> Self {
+        match error {
+            ArchiveError::KindMismatch { .. } | ArchiveError::InvalidChannelId(_) => {
+                ApiError::bad_request(error.to_string())
+            }
+            error @ ArchiveError::Io { .. } => ApiError::internal(error),
+        }
+    }
+}
+
+impl From<IngestError> for ApiError {
+    fn from(error: IngestError) -> Self {
+        match error {
+            IngestError::Io(cause) => ApiError::internal(cause),
+            error => ApiError::BadRequest {
+                code: "invalid_records",
+                field: Some("body".into()),
+                message: error.to_string(),
+            },
+        }
+    }
+}
+
+async fn not_found(OriginalUri(uri): OriginalUri) -> ApiError {
+    ApiError::NotFound(format!("There is no recorder API at {}.", uri.path()))
+}
+
+async fn method_not_allowed(method: axum::http::Method, OriginalUri(uri): OriginalUri) -> ApiError {
+    ApiError::MethodNotAllowed(format!("{} does not accept {method}.", uri.path()))
+}
