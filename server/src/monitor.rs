@@ -244,10 +244,10 @@ mod tests {
     fn health(acting_for: Option<&str>) -> Health {
         Health {
             name: "x".into(),
-            kind: "failover".into(),
+            kind: agent_api::ServerKind::Failover,
             acting_for: acting_for.map(Into::into),
-            settings_version: None,
-            recording: None,
+            settings_version: 0,
+            recording: false,
         }
     }
 

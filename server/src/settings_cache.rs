@@ -16,12 +16,7 @@ pub enum RefreshError {
 
 /// Whether the cached bundle is behind what the server reports.
 pub fn is_stale(cached: Option<&CachedSettings>, health: &Health) -> bool {
-    match (cached, health.settings_version) {
-        (None, _) => true,
-        (Some(cached), Some(version)) => cached.version != version,
-        // An agent that does not report its version is read again every minute.
-        (Some(cached), None) => Utc::now() - cached.fetched_at > chrono::Duration::minutes(1),
-    }
+    cached.is_none_or(|cached| u64::try_from(cached.version).ok() != Some(health.settings_version))
 }
 
 /// Reads the bundle `from` records by and keeps it as the settings of recorder `owner`.

@@ -5,7 +5,7 @@
 
 use super::Engine;
 use super::refusal::{Reason, Refusal};
-use crate::recorders::{CopyChannel, Endpoint, Peer, StartDataCopy};
+use crate::recorders::{CopyChannel, Endpoint, Peer, StartDataCopy, copy_progress};
 use app::failure::Failure;
 use app::model::{CopyStatus, Failover, FailoverStatus};
 use chrono::Utc;
@@ -56,20 +56,20 @@ impl Engine {
             .await?
             .ok_or_else(|| Failure::not_found("The failover server"))?;
         let settings = self.store.cached_settings(recorder.id).await?;
+        // Every channel of the recorder's settings; a bundle the cache cannot read means every
+        // channel the failover server lists.
         let channels: Vec<CopyChannel> = settings
-            .as_ref()
             .and_then(|settings| {
-                settings.bundle.get("channels").and_then(|channels| channels.as_array()).cloned()
+                serde_json::from_value::<agent_api::SettingsBundle>(settings.bundle).ok()
             })
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|channel| {
-                Some(CopyChannel {
-                    id: channel.get("id")?.as_str()?.to_owned(),
-                    kind: channel.get("kind")?.as_str()?.to_owned(),
-                })
+            .map(|bundle| {
+                bundle
+                    .channels
+                    .into_iter()
+                    .map(|channel| CopyChannel { id: channel.id, kind: channel.kind })
+                    .collect()
             })
-            .collect();
+            .unwrap_or_default();
         let task = StartDataCopy {
             failover_id: entry.id,
             source: Peer { name: source.name.clone(), address: source.address.clone() },
@@ -87,14 +87,10 @@ impl Engine {
         )
         .await;
         match self.recorders.start_data_copy(&Endpoint::from(&recorder), &task).await {
-            Ok(state) => {
+            Ok(task) => {
+                let (status, channels) = copy_progress(&task);
                 self.store
-                    .save_copy_progress(
-                        entry.id,
-                        state.status,
-                        state.error.as_deref(),
-                        &state.channels,
-                    )
+                    .save_copy_progress(entry.id, status, task.error.as_deref(), &channels)
                     .await?
             }
             // The recorder may be busy or restarting: the copy stays queued and the next sync
@@ -135,17 +131,15 @@ impl Engine {
                 }
             }
             let before = self.store.copy_channels(entry.id).await?;
-            if task.status == entry.copy.status
-                && task.error == entry.copy.error
-                && task.channels == before
-            {
+            let (status, channels) = copy_progress(&task);
+            if status == entry.copy.status && task.error == entry.copy.error && channels == before {
                 continue;
             }
             self.store
-                .save_copy_progress(entry.id, task.status, task.error.as_deref(), &task.channels)
+                .save_copy_progress(entry.id, status, task.error.as_deref(), &channels)
                 .await?;
             if let Some(error) = &task.error
-                && task.status == CopyStatus::Queued
+                && status == CopyStatus::Queued
                 && entry.copy.error.is_none()
             {
                 self.note(
@@ -156,7 +150,7 @@ impl Engine {
                 )
                 .await;
             }
-            match task.status {
+            match status {
                 CopyStatus::Done => {
                     let message = format!(
                         "Material copy ready: everything {} recorded for {} during the failover period is on {}, verified.",

@@ -238,8 +238,7 @@ impl Engine {
             let health =
                 self.recorders.health(&Endpoint::from(recorder), self.check_timeout()).await;
             match health {
-                // An agent that does not say is taken at its word that it took the settings.
-                Ok(health) if health.recording.unwrap_or(true) => return Ok(()),
+                Ok(health) if health.recording => return Ok(()),
                 _ if tokio::time::Instant::now() >= deadline => {
                     return Err(Refusal::new(
                         Reason::NoRecorderConnection,

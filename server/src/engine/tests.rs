@@ -22,7 +22,7 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 struct FakeAgent {
     name: String,
-    kind: &'static str,
+    kind: agent_api::ServerKind,
     up: bool,
     acting_for: Option<String>,
     refuses_to_act: bool,
@@ -63,10 +63,10 @@ impl RecorderApi for FakeRecorders {
         let agent = self.reachable(at)?;
         Ok(Health {
             name: agent.name,
-            kind: agent.kind.into(),
+            kind: agent.kind,
             acting_for: agent.acting_for,
-            settings_version: Some(1),
-            recording: Some(true),
+            settings_version: 1,
+            recording: true,
         })
     }
 
@@ -178,7 +178,10 @@ async fn site() -> Site {
         servers.push(store.insert_server(&settings).await.unwrap());
         let agent = FakeAgent {
             name: name.into(),
-            kind: kind.as_str(),
+            kind: match kind {
+                ServerKind::Recorder => agent_api::ServerKind::Recorder,
+                ServerKind::Failover => agent_api::ServerKind::Failover,
+            },
             up: true,
             acting_for: None,
             refuses_to_act: false,

@@ -4,13 +4,7 @@ use super::{CopyTask, Endpoint, Health, Peer, RecorderApi, RecorderError, StartD
 use async_trait::async_trait;
 use std::time::Duration;
 
-/// Paths of the recorder API beyond the contract's (see recorder/API.md).
-mod paths {
-    pub const HEALTH: &str = "/api/v1/health";
-    pub const SETTINGS: &str = "/api/v1/settings";
-    pub const ACTING: &str = "/api/v1/acting";
-    pub const COPY_TASKS: &str = "/api/v1/copy-tasks";
-}
+use agent_api::paths;
 
 /// Calls that change a recorder may take longer than a health check.
 const SLOW_CALL: Duration = Duration::from_secs(10);
@@ -93,7 +87,7 @@ impl RecorderApi for HttpRecorders {
         task_id: i64,
         source: &Peer,
     ) -> Result<CopyTask, RecorderError> {
-        let path = format!("{}/{task_id}/client-info", paths::COPY_TASKS);
+        let path = paths::with_id(paths::COPY_TASK_CLIENT_INFO, task_id);
         let request = self.http.put(url(at, &path)).json(source).timeout(SLOW_CALL);
         answer(at, SLOW_CALL, request).await
     }

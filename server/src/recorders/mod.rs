@@ -6,9 +6,8 @@ mod http;
 
 pub use http::HttpRecorders;
 
-use app::model::Server;
+use app::model::{ChannelCopy, CopyStatus, Server};
 use async_trait::async_trait;
-use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,55 +36,32 @@ impl From<&Server> for Endpoint {
     }
 }
 
-/// `GET /api/v1/health` of a recorder agent.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Health {
-    pub name: String,
-    pub kind: String,
-    pub acting_for: Option<String>,
-    /// The version of the settings it records by, when the agent reports it.
-    #[serde(default)]
-    pub settings_version: Option<i64>,
-    /// Whether it records right now, when the agent reports it.
-    #[serde(default)]
-    pub recording: Option<bool>,
+pub use agent_api::{CopyChannel, CopyTask, Health, Peer, StartDataCopy};
+
+/// A copy task's progress in the failover log's words.
+pub fn copy_progress(task: &CopyTask) -> (CopyStatus, Vec<ChannelCopy>) {
+    let channels = task
+        .channels
+        .iter()
+        .map(|channel| ChannelCopy {
+            channel: channel.channel.clone(),
+            kind: channel.kind.as_str().to_owned(),
+            status: copy_status(channel.status),
+            copied_until: channel.copied_until,
+            bytes: channel.bytes,
+        })
+        .collect();
+    (copy_status(task.status), channels)
 }
 
-/// A server as a copy task names it: how the repaired recorder reaches the failover server.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
-pub struct Peer {
-    pub name: String,
-    pub address: String,
-}
-
-/// StartDataCopy: copy what `source` recorded as `recorder` in `[from, to)`.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct StartDataCopy {
-    pub failover_id: i64,
-    pub source: Peer,
-    pub recorder: String,
-    pub from: chrono::DateTime<chrono::Utc>,
-    pub to: chrono::DateTime<chrono::Utc>,
-    pub channels: Vec<CopyChannel>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
-pub struct CopyChannel {
-    pub id: String,
-    pub kind: String,
-}
-
-/// A copy task as the repaired recorder reports it (UpdateFailoverTaskStates).
-#[derive(Debug, Clone, Deserialize)]
-pub struct CopyTask {
-    pub id: i64,
-    pub failover_id: i64,
-    pub status: app::model::CopyStatus,
-    pub source: Peer,
-    #[serde(default)]
-    pub error: Option<String>,
-    #[serde(default)]
-    pub channels: Vec<app::model::ChannelCopy>,
+fn copy_status(status: agent_api::CopyStatus) -> CopyStatus {
+    match status {
+        agent_api::CopyStatus::NotStarted => CopyStatus::NotStarted,
+        agent_api::CopyStatus::Queued => CopyStatus::Queued,
+        agent_api::CopyStatus::Copying => CopyStatus::Copying,
+        agent_api::CopyStatus::Done => CopyStatus::Done,
+        agent_api::CopyStatus::Failed => CopyStatus::Failed,
+    }
 }
 
 /// What the engine asks of recorder agents and failover servers.
