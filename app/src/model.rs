@@ -6,6 +6,7 @@ use std::fmt;
 
 /// Whether a server records its own cameras or stands by to take over a failed recorder's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ServerKind {
     Recorder,
@@ -37,6 +38,7 @@ impl fmt::Display for ServerKind {
 
 /// What the manager currently knows about a server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ServerState {
     /// A recorder that answers its health checks.
@@ -93,6 +95,7 @@ impl fmt::Display for ServerState {
 
 /// A recording server or failover server as the contract describes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Server {
     pub id: i64,
     pub name: String,
@@ -111,6 +114,7 @@ pub struct Server {
 
 /// `POST /api/v1/servers`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NewServer {
     pub name: String,
     pub address: String,
@@ -129,6 +133,7 @@ fn yes() -> bool {
 
 /// `PATCH /api/v1/servers/{id}`: only the fields present change.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ServerPatch {
     pub name: Option<String>,
@@ -142,6 +147,7 @@ pub struct ServerPatch {
 
 /// A system change notification, sent to every connected client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum SystemEvent {
     /// A server was added, edited, or its state changed.
@@ -179,6 +185,7 @@ pub enum DemoPower {
 
 /// A person who may log in (never with the password hash).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct User {
     pub id: i64,
     pub name: String,
@@ -188,6 +195,7 @@ pub struct User {
 
 /// An API token as listed (the secret itself is shown once, at creation).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ApiToken {
     pub id: i64,
     pub name: String,
@@ -200,6 +208,7 @@ pub struct ApiToken {
 
 /// The answer to creating a token: the only time its secret is shown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CreatedToken {
     pub token: ApiToken,
     pub secret: String,
@@ -207,6 +216,7 @@ pub struct CreatedToken {
 
 /// One line of the audit trail: who did what, when, from where, and how it ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AuditEntry {
     pub id: i64,
     pub at: DateTime<Utc>,
@@ -221,6 +231,8 @@ pub struct AuditEntry {
 
 /// Filters of the audit page and `GET /api/v1/audit`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct AuditFilter {
     pub actor: Option<String>,
     pub action: Option<String>,
@@ -233,12 +245,14 @@ pub struct AuditFilter {
 
 /// A server named in a failover log entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ServerRef {
     pub id: i64,
     pub name: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FailoverStatus {
     FailingOver,
@@ -291,6 +305,7 @@ impl FailoverStatus {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CopyStatus {
     NotStarted,
@@ -326,6 +341,7 @@ impl CopyStatus {
 
 /// Material copying of one channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ChannelCopy {
     pub channel: String,
     pub kind: String,
@@ -335,6 +351,7 @@ pub struct ChannelCopy {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CopyProgress {
     pub status: CopyStatus,
     /// When copying was (last) started.
@@ -347,6 +364,7 @@ pub struct CopyProgress {
 
 /// A failover log entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Failover {
     pub id: i64,
     pub recorder: ServerRef,
@@ -368,6 +386,7 @@ pub struct Failover {
 
 /// One step, refusal, warning or error met by a failover log entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct FailoverNote {
     pub at: DateTime<Utc>,
     /// `info`, `warning` or `error`.
@@ -378,6 +397,7 @@ pub struct FailoverNote {
 
 /// `GET /api/v1/failovers/{id}`: the entry with what happened on the way.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct FailoverDetail {
     #[serde(flatten)]
     pub failover: Failover,
@@ -386,6 +406,7 @@ pub struct FailoverDetail {
 
 /// Which part of the log to list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FailoverSection {
     Active,
@@ -393,6 +414,8 @@ pub enum FailoverSection {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct FailoverFilter {
     pub state: Option<FailoverSection>,
     pub recorder_id: Option<i64>,
@@ -405,6 +428,7 @@ pub struct FailoverFilter {
 
 /// "Failback OK": when it started and ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct FailbackAnswer {
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
@@ -413,6 +437,7 @@ pub struct FailbackAnswer {
 
 /// The licence record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Licence {
     pub failover_enabled: bool,
     /// How many failover servers may act at the same time.
@@ -423,6 +448,7 @@ pub struct Licence {
 
 /// `PUT /api/v1/license`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LicenceUpdate {
     pub failover_enabled: bool,
@@ -431,6 +457,7 @@ pub struct LicenceUpdate {
 
 /// A failover group: its recorders may be covered only by its failover servers, in this order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct FailoverGroup {
     pub id: i64,
     pub name: String,
@@ -441,6 +468,7 @@ pub struct FailoverGroup {
 
 /// Creating or replacing a failover group.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct GroupSettings {
     pub name: String,
@@ -452,6 +480,7 @@ pub struct GroupSettings {
 
 /// `POST /api/v1/users`.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NewUser {
     pub name: String,
     pub password: String,
@@ -466,6 +495,7 @@ impl fmt::Debug for NewUser {
 
 /// `POST /api/v1/users/{name}/password`.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PasswordChange {
     pub password: String,
     /// The caller's own password, when they change it for themselves.
@@ -481,6 +511,7 @@ impl fmt::Debug for PasswordChange {
 
 /// `POST /api/v1/tokens`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NewToken {
     pub name: String,
     pub role: crate::auth::Role,
@@ -488,8 +519,10 @@ pub struct NewToken {
 
 /// `GET /api/v1/servers/{id}/settings`: the recorder settings cache's copy of a bundle.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CachedSettingsView {
     pub version: i64,
     pub fetched_at: DateTime<Utc>,
+    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
     pub bundle: serde_json::Value,
 }

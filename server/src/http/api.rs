@@ -1,9 +1,11 @@
-//! REST API `/api/v1/…` (the contract in DESIGN.md). Handlers are thin: the engine checks the
-//! caller's rights and does the work.
+//! REST API `/api/v1/…` (the contract in DESIGN.md). Handlers are thin: they call the one door
+//! ([`app::port::Console`]), which checks the caller's rights, audits and does the work. Each
+//! handler carries its OpenAPI operation, and routes reach the router only with it (see
+//! [`super::documented`]).
 
+use super::AppState;
 use super::auth::AuthenticatedCaller as Auth;
-use super::error::{ApiError, no_such_route};
-use super::{AppState, events, openapi};
+use super::error::{ApiError, ErrorBody};
 use app::auth::{Me, RequestInfo};
 use app::cookies::{SESSION_COOKIE, cookie};
 use app::model::{
@@ -11,12 +13,11 @@ use app::model::{
     FailoverDetail, FailoverFilter, FailoverGroup, GroupSettings, Licence, LicenceUpdate,
     NewServer, NewToken, NewUser, PasswordChange, Server, ServerPatch, User,
 };
+use axum::Json;
 use axum::extract::{Extension, FromRequest, FromRequestParts, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{AppendHeaders, IntoResponse};
-use axum::routing::{delete, get, post, put};
-use axum::{Json, Router};
 use serde::Deserialize;
 
 /// JSON in, with rejections turned into the contract's error shape.
@@ -32,39 +33,22 @@ pub struct Path<T>(pub T);
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub struct Query<T>(pub T);
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/login", post(login))
-        .route("/v1/logout", post(logout))
-        .route("/v1/me", get(me))
-        .route("/v1/servers", get(list_servers).post(add_server))
-        .route("/v1/servers/{id}", get(server).patch(edit_server))
-        .route("/v1/servers/{id}/settings", get(cached_settings))
-        .route("/v1/users", get(users).post(add_user))
-        .route("/v1/users/{name}", delete(remove_user))
-        .route("/v1/users/{name}/password", post(set_password))
-        .route("/v1/tokens", get(tokens).post(create_token))
-        .route("/v1/tokens/{id}", delete(revoke_token))
-        .route("/v1/audit", get(audit))
-        .route("/v1/failovers", get(failovers))
-        .route("/v1/failovers/{id}", get(failover))
-        .route("/v1/failovers/{id}/failback", post(failback))
-        .route("/v1/failovers/{id}/material-copy", post(material_copy))
-        .route("/v1/license", get(licence).put(set_licence))
-        .route("/v1/failover-groups", get(groups).post(add_group))
-        .route("/v1/failover-groups/{id}", put(replace_group).delete(delete_group))
-        .route("/v1/events", get(events::stream))
-        .route("/v1/openapi.json", get(openapi::document))
-        .fallback(no_such_route)
-}
-
-#[derive(Deserialize)]
-struct Credentials {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct Credentials {
     username: String,
     password: String,
 }
 
-async fn login(
+/// Log in: sets the session cookie (HttpOnly, SameSite=Lax)
+#[utoipa::path(post, path = "/api/v1/login", tag = "session", security(()),
+    request_body = Credentials,
+    responses(
+        (status = 200, description = "The user; the cookie is in Set-Cookie", body = Me),
+        (status = 400, description = "Not a valid body", body = ErrorBody),
+        (status = 401, description = "Unknown user name or wrong password", body = ErrorBody),
+        (status = 429, description = "Too many failed logins: wait", body = ErrorBody),
+    ))]
+pub async fn login(
     State(state): State<AppState>,
     Extension(request): Extension<RequestInfo>,
     Body(credentials): Body<Credentials>,
@@ -73,7 +57,13 @@ async fn login(
     Ok((AppendHeaders([(SET_COOKIE, login.set_cookie)]), Json(login.me)))
 }
 
-async fn logout(
+/// Log out (ends the session)
+#[utoipa::path(post, path = "/api/v1/logout", tag = "session",
+    responses(
+        (status = 204, description = "Logged out"),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+    ))]
+pub async fn logout(
     State(state): State<AppState>,
     Auth(caller): Auth,
     headers: HeaderMap,
@@ -83,18 +73,38 @@ async fn logout(
     Ok((AppendHeaders([(SET_COOKIE, cleared)]), StatusCode::NO_CONTENT))
 }
 
-async fn me(Auth(caller): Auth) -> Json<Me> {
+/// Who is calling
+#[utoipa::path(get, path = "/api/v1/me", tag = "session",
+    responses(
+        (status = 200, description = "The caller", body = Me),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+    ))]
+pub async fn me(Auth(caller): Auth) -> Json<Me> {
     Json(caller.me())
 }
 
-async fn list_servers(
+/// Every recording server and failover server with its live state
+#[utoipa::path(get, path = "/api/v1/servers", tag = "servers",
+    responses(
+        (status = 200, description = "Servers", body = [Server]),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+    ))]
+pub async fn list_servers(
     State(state): State<AppState>,
     Auth(caller): Auth,
 ) -> Result<Json<Vec<Server>>, ApiError> {
     Ok(Json(state.console.servers(&caller).await?))
 }
 
-async fn server(
+/// One server
+#[utoipa::path(get, path = "/api/v1/servers/{id}", tag = "servers",
+    params(("id" = i64, Path, description = "Server id")),
+    responses(
+        (status = 200, description = "Server", body = Server),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 404, description = "No such server", body = ErrorBody),
+    ))]
+pub async fn server(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Path(id): Path<i64>,
@@ -102,7 +112,17 @@ async fn server(
     Ok(Json(state.console.server(&caller, id).await?))
 }
 
-async fn add_server(
+/// Register a server (admin)
+#[utoipa::path(post, path = "/api/v1/servers", tag = "servers",
+    request_body = NewServer,
+    responses(
+        (status = 201, description = "Added", body = Server),
+        (status = 400, description = "A field is not valid; the message names it", body = ErrorBody),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 403, description = "Not an administrator", body = ErrorBody),
+        (status = 409, description = "`duplicate_name`", body = ErrorBody),
+    ))]
+pub async fn add_server(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Body(new): Body<NewServer>,
@@ -110,7 +130,21 @@ async fn add_server(
     Ok((StatusCode::CREATED, Json(state.console.add_server(&caller, new).await?)))
 }
 
-async fn edit_server(
+/// Change a server's settings; only the fields sent change
+///
+/// Maintenance mode alone is an operator's switch; every other field an administrator's.
+#[utoipa::path(patch, path = "/api/v1/servers/{id}", tag = "servers",
+    params(("id" = i64, Path, description = "Server id")),
+    request_body = ServerPatch,
+    responses(
+        (status = 200, description = "Changed", body = Server),
+        (status = 400, description = "A field is not valid", body = ErrorBody),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 403, description = "Lacking the right", body = ErrorBody),
+        (status = 404, description = "No such server", body = ErrorBody),
+        (status = 409, description = "`duplicate_name`", body = ErrorBody),
+    ))]
+pub async fn edit_server(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Path(id): Path<i64>,
@@ -119,23 +153,64 @@ async fn edit_server(
     Ok(Json(state.console.edit_server(&caller, id, patch).await?))
 }
 
-async fn users(
+/// The recorder settings cache's copy of a server's settings bundle
+#[utoipa::path(get, path = "/api/v1/servers/{id}/settings", tag = "servers",
+    params(("id" = i64, Path, description = "Server id")),
+    responses(
+        (status = 200, description = "Cached settings", body = CachedSettingsView),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 404, description = "Not read from that server yet", body = ErrorBody),
+    ))]
+pub async fn cached_settings(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<CachedSettingsView>, ApiError> {
+    Ok(Json(state.console.cached_settings(&caller, id).await?))
+}
+
+/// Users (admin)
+#[utoipa::path(get, path = "/api/v1/users", tag = "users",
+    responses(
+        (status = 200, description = "Users", body = [User]),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 403, description = "Not an administrator", body = ErrorBody),
+    ))]
+pub async fn users(
     State(state): State<AppState>,
     Auth(caller): Auth,
 ) -> Result<Json<Vec<User>>, ApiError> {
     Ok(Json(state.console.users(&caller).await?))
 }
 
-async fn add_user(
+/// Add a user (admin)
+#[utoipa::path(post, path = "/api/v1/users", tag = "users",
+    request_body = NewUser,
+    responses(
+        (status = 201, description = "Added", body = User),
+        (status = 400, description = "A field is not valid", body = ErrorBody),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 403, description = "Not an administrator", body = ErrorBody),
+        (status = 409, description = "`duplicate_name`", body = ErrorBody),
+    ))]
+pub async fn add_user(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Body(new): Body<NewUser>,
 ) -> Result<(StatusCode, Json<User>), ApiError> {
-    let user = state.console.add_user(&caller, new).await?;
-    Ok((StatusCode::CREATED, Json(user)))
+    Ok((StatusCode::CREATED, Json(state.console.add_user(&caller, new).await?)))
 }
 
-async fn remove_user(
+/// Remove a user (admin); their sessions end
+#[utoipa::path(delete, path = "/api/v1/users/{name}", tag = "users",
+    params(("name" = String, Path, description = "User name")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 403, description = "Not an administrator", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+    ))]
+pub async fn remove_user(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Path(name): Path<String>,
@@ -144,7 +219,18 @@ async fn remove_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn set_password(
+/// Set a password (admin, or the user for themself); ends the user's sessions
+#[utoipa::path(post, path = "/api/v1/users/{name}/password", tag = "users",
+    params(("name" = String, Path, description = "User name")),
+    request_body = PasswordChange,
+    responses(
+        (status = 204, description = "Changed"),
+        (status = 400, description = "Too short", body = ErrorBody),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 403, description = "Someone else's password without the right", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+    ))]
+pub async fn set_password(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Path(name): Path<String>,
@@ -154,14 +240,31 @@ async fn set_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn tokens(
+/// API tokens (admin)
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "users",
+    responses(
+        (status = 200, description = "Tokens", body = [ApiToken]),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 403, description = "Not an administrator", body = ErrorBody),
+    ))]
+pub async fn tokens(
     State(state): State<AppState>,
     Auth(caller): Auth,
 ) -> Result<Json<Vec<ApiToken>>, ApiError> {
     Ok(Json(state.console.tokens(&caller).await?))
 }
 
-async fn create_token(
+/// Create an API token (admin); the secret is in this answer only
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "users",
+    request_body = NewToken,
+    responses(
+        (status = 201, description = "Created", body = CreatedToken),
+        (status = 400, description = "A field is not valid", body = ErrorBody),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 403, description = "Not an administrator", body = ErrorBody),
+        (status = 409, description = "`duplicate_name`", body = ErrorBody),
+    ))]
+pub async fn create_token(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Body(new): Body<NewToken>,
@@ -169,7 +272,16 @@ async fn create_token(
     Ok((StatusCode::CREATED, Json(state.console.create_token(&caller, new).await?)))
 }
 
-async fn revoke_token(
+/// Revoke a token (admin): it stops working at once
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "users",
+    params(("id" = i64, Path, description = "Token id")),
+    responses(
+        (status = 200, description = "The revoked token", body = ApiToken),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 403, description = "Not an administrator", body = ErrorBody),
+        (status = 404, description = "No such token", body = ErrorBody),
+    ))]
+pub async fn revoke_token(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Path(id): Path<i64>,
@@ -177,7 +289,15 @@ async fn revoke_token(
     Ok(Json(state.console.revoke_token(&caller, id).await?))
 }
 
-async fn audit(
+/// The audit trail, newest first
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit",
+    params(AuditFilter),
+    responses(
+        (status = 200, description = "Lines", body = [AuditEntry]),
+        (status = 400, description = "A parameter is not valid", body = ErrorBody),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+    ))]
+pub async fn audit(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Query(filter): Query<AuditFilter>,
@@ -185,7 +305,18 @@ async fn audit(
     Ok(Json(state.console.audit_trail(&caller, filter).await?))
 }
 
-async fn failovers(
+/// The failover log, newest first
+///
+/// `state=active` lists Active Failovers (failing over, active, failing back); `state=finalized`
+/// the Finalized Failovers (finalized, failed).
+#[utoipa::path(get, path = "/api/v1/failovers", tag = "failover log",
+    params(FailoverFilter),
+    responses(
+        (status = 200, description = "Entries", body = [Failover]),
+        (status = 400, description = "A parameter is not valid", body = ErrorBody),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+    ))]
+pub async fn failovers(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Query(filter): Query<FailoverFilter>,
@@ -193,7 +324,15 @@ async fn failovers(
     Ok(Json(state.console.failover_log(&caller, filter).await?))
 }
 
-async fn failover(
+/// One entry with its material-copy progress per channel and what happened on the way
+#[utoipa::path(get, path = "/api/v1/failovers/{id}", tag = "failover log",
+    params(("id" = i64, Path, description = "Failover log entry id")),
+    responses(
+        (status = 200, description = "The entry", body = FailoverDetail),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 404, description = "No such entry", body = ErrorBody),
+    ))]
+pub async fn failover(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Path(id): Path<i64>,
@@ -201,14 +340,70 @@ async fn failover(
     Ok(Json(state.console.failover(&caller, id).await?))
 }
 
-async fn licence(
+/// Manual failback (operator or admin)
+///
+/// Send content-type application/json (body `{}` is fine). Refusals are 409 with the failed
+/// check's code: failover_not_performed, failback_already_performed,
+/// failover_server_wrong_state, server_wrong_state, no_recorder_connection, no_license,
+/// failback_in_progress.
+#[utoipa::path(post, path = "/api/v1/failovers/{id}/failback", tag = "failover log",
+    params(("id" = i64, Path, description = "Failover log entry id")),
+    responses(
+        (status = 200, description = "Failback OK, with its start time, end time and duration", body = FailbackAnswer),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 403, description = "A viewer", body = ErrorBody),
+        (status = 404, description = "No such entry", body = ErrorBody),
+        (status = 409, description = "Refused: the code names the failed check", body = ErrorBody),
+    ))]
+pub async fn failback(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<FailbackAnswer>, ApiError> {
+    Ok(Json(state.console.failback(&caller, id).await?))
+}
+
+/// Start (or resume, or retry) material copying of a finalized entry (operator or admin)
+#[utoipa::path(post, path = "/api/v1/failovers/{id}/material-copy", tag = "failover log",
+    params(("id" = i64, Path, description = "Failover log entry id")),
+    responses(
+        (status = 202, description = "Queued: the entry with its copy progress", body = Failover),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 403, description = "A viewer", body = ErrorBody),
+        (status = 404, description = "No such entry", body = ErrorBody),
+        (status = 409, description = "`failback_not_performed` or `already_copied`", body = ErrorBody),
+    ))]
+pub async fn material_copy(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<i64>,
+) -> Result<(StatusCode, Json<Failover>), ApiError> {
+    Ok((StatusCode::ACCEPTED, Json(state.console.material_copy(&caller, id).await?)))
+}
+
+/// The licence
+#[utoipa::path(get, path = "/api/v1/license", tag = "licence",
+    responses(
+        (status = 200, description = "Licence", body = Licence),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+    ))]
+pub async fn licence(
     State(state): State<AppState>,
     Auth(caller): Auth,
 ) -> Result<Json<Licence>, ApiError> {
     Ok(Json(state.console.licence(&caller).await?))
 }
 
-async fn set_licence(
+/// Set the licence (admin)
+#[utoipa::path(put, path = "/api/v1/license", tag = "licence",
+    request_body = LicenceUpdate,
+    responses(
+        (status = 200, description = "Licence", body = Licence),
+        (status = 400, description = "A field is not valid", body = ErrorBody),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 403, description = "Not an administrator", body = ErrorBody),
+    ))]
+pub async fn set_licence(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Body(update): Body<LicenceUpdate>,
@@ -216,14 +411,30 @@ async fn set_licence(
     Ok(Json(state.console.set_licence(&caller, update).await?))
 }
 
-async fn groups(
+/// Failover groups
+#[utoipa::path(get, path = "/api/v1/failover-groups", tag = "servers",
+    responses(
+        (status = 200, description = "Groups", body = [FailoverGroup]),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+    ))]
+pub async fn groups(
     State(state): State<AppState>,
     Auth(caller): Auth,
 ) -> Result<Json<Vec<FailoverGroup>>, ApiError> {
     Ok(Json(state.console.groups(&caller).await?))
 }
 
-async fn add_group(
+/// Create a failover group (admin)
+#[utoipa::path(post, path = "/api/v1/failover-groups", tag = "servers",
+    request_body = GroupSettings,
+    responses(
+        (status = 201, description = "Created", body = FailoverGroup),
+        (status = 400, description = "A field is not valid", body = ErrorBody),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 403, description = "Not an administrator", body = ErrorBody),
+        (status = 409, description = "`duplicate_name` or `member_of_another_group`", body = ErrorBody),
+    ))]
+pub async fn add_group(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Body(group): Body<GroupSettings>,
@@ -231,7 +442,19 @@ async fn add_group(
     Ok((StatusCode::CREATED, Json(state.console.save_group(&caller, None, group).await?)))
 }
 
-async fn replace_group(
+/// Replace a failover group (admin)
+#[utoipa::path(put, path = "/api/v1/failover-groups/{id}", tag = "servers",
+    params(("id" = i64, Path, description = "Group id")),
+    request_body = GroupSettings,
+    responses(
+        (status = 200, description = "Group", body = FailoverGroup),
+        (status = 400, description = "A field is not valid", body = ErrorBody),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 403, description = "Not an administrator", body = ErrorBody),
+        (status = 404, description = "No such group", body = ErrorBody),
+        (status = 409, description = "`duplicate_name` or `member_of_another_group`", body = ErrorBody),
+    ))]
+pub async fn replace_group(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Path(id): Path<i64>,
@@ -240,38 +463,20 @@ async fn replace_group(
     Ok(Json(state.console.save_group(&caller, Some(id), group).await?))
 }
 
-async fn delete_group(
+/// Delete a failover group (admin)
+#[utoipa::path(delete, path = "/api/v1/failover-groups/{id}", tag = "servers",
+    params(("id" = i64, Path, description = "Group id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 403, description = "Not an administrator", body = ErrorBody),
+        (status = 404, description = "No such group", body = ErrorBody),
+    ))]
+pub async fn delete_group(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
     state.console.delete_group(&caller, id).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// The recorder settings cache's copy of a server's settings bundle.
-async fn cached_settings(
-    State(state): State<AppState>,
-    Auth(caller): Auth,
-    Path(id): Path<i64>,
-) -> Result<Json<CachedSettingsView>, ApiError> {
-    Ok(Json(state.console.cached_settings(&caller, id).await?))
-}
-
-/// Manual failback: "Failback OK" with start time, end time and duration, or the refusal.
-async fn failback(
-    State(state): State<AppState>,
-    Auth(caller): Auth,
-    Path(id): Path<i64>,
-) -> Result<Json<FailbackAnswer>, ApiError> {
-    Ok(Json(state.console.failback(&caller, id).await?))
-}
-
-/// Start (or resume) material copying for a finalized entry.
-async fn material_copy(
-    State(state): State<AppState>,
-    Auth(caller): Auth,
-    Path(id): Path<i64>,
-) -> Result<(StatusCode, Json<Failover>), ApiError> {
-    Ok((StatusCode::ACCEPTED, Json(state.console.material_copy(&caller, id).await?)))
 }

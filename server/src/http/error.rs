@@ -5,10 +5,18 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 #[derive(Debug)]
 pub struct ApiError(pub Failure);
+
+/// The body of every error answer.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// A stable code for programs, e.g. `duplicate_name`, `forbidden`, `no_license`.
+    pub error: String,
+    /// A sentence for people.
+    pub message: String,
+}
 
 impl From<Failure> for ApiError {
     fn from(failure: Failure) -> Self {
@@ -20,8 +28,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.0.kind.http_status())
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = json!({ "error": self.0.code, "message": self.0.message });
-        (status, Json(body)).into_response()
+        (status, Json(ErrorBody { error: self.0.code, message: self.0.message })).into_response()
     }
 }
 
@@ -52,6 +59,18 @@ impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
         ApiError(Failure::new(FailureKind::BadInput, "invalid_query", rejection.body_text()))
     }
+}
+
+/// A known path asked with a method it does not take.
+pub async fn method_not_allowed(
+    method: axum::http::Method,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
+) -> ApiError {
+    ApiError(Failure::new(
+        FailureKind::MethodNotAllowed,
+        "method_not_allowed",
+        format!("{} does not accept {method}.", uri.path()),
+    ))
 }
 
 /// Unknown routes under `/api/` answer in JSON too.

@@ -10,6 +10,15 @@ use futures::{Stream, StreamExt};
 use std::convert::Infallible;
 use std::time::Duration;
 
+/// Server-sent events: every system change notification
+///
+/// Event names: `server_changed` {type, server}, `failover_changed` {type, failover}, `alert`
+/// {type, level, code, message}, `resync` (reload everything shown).
+#[utoipa::path(get, path = "/api/v1/events", tag = "events",
+    responses(
+        (status = 200, description = "An endless text/event-stream", content_type = "text/event-stream", body = SystemEvent),
+        (status = 401, description = "Not logged in", body = super::error::ErrorBody),
+    ))]
 pub async fn stream(
     State(state): State<AppState>,
     AuthenticatedCaller(caller): AuthenticatedCaller,

@@ -8,6 +8,12 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use std::fmt::Write;
 
+/// Prometheus text format: servers by state, open failovers, copies under way, event clients
+#[utoipa::path(get, path = "/metrics", tag = "observability",
+    responses(
+        (status = 200, description = "Prometheus text exposition format", content_type = "text/plain"),
+        (status = 401, description = "Not logged in", body = super::error::ErrorBody),
+    ))]
 pub async fn metrics(
     State(state): State<AppState>,
     AuthenticatedCaller(caller): AuthenticatedCaller,

@@ -11,7 +11,7 @@ mod openapi;
 use app::port::{Console, ConsoleHandle};
 use axum::Router;
 use axum::extract::FromRef;
-use axum::routing::get;
+use axum::routing::any;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use std::sync::Arc;
@@ -30,10 +30,11 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(app::App);
     let console = ConsoleHandle(state.console.clone());
     let options = state.leptos.clone();
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics::metrics))
-        .nest("/api", api::router())
+    let (documented, _document) = openapi::routes();
+    documented
+        // Unknown routes under /api/ answer in JSON too.
+        .route("/api/{*rest}", any(error::no_such_route))
+        .method_not_allowed_fallback(error::method_not_allowed)
         .leptos_routes_with_context(
             &state,
             routes,
@@ -48,8 +49,4 @@ pub fn router(state: AppState) -> Router {
             tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
         }))
         .with_state(state)
-}
-
-async fn healthz() -> &'static str {
-    "ok"
 }

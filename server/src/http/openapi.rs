@@ -1,10 +1,210 @@
-//! `GET /api/v1/openapi.json`: the REST API described for other tools.
+//! The REST API's OpenAPI document, generated from the handlers and their types. Routes reach the
+//! router only through [`Documented`], together with their operation, so nothing is served that
+//! the document does not describe.
 
-use axum::http::header;
+use super::AppState;
+use super::{api, events, metrics};
+use axum::extract::Extension;
 use axum::response::IntoResponse;
+use axum::{Json, Router};
+use std::sync::Arc;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{OpenApi, SecurityRequirement};
+use utoipa::{Modify, OpenApi as _};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
+use utoipa_axum::routes;
 
-const DOCUMENT: &str = include_str!("../../openapi.json");
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Standby management server",
+        version = "1",
+        description = "Failover console of a video management system. Errors are JSON \
+            {error, message} with the HTTP status: 400 bad input, 401 not logged in, 403 lacking \
+            the right, 404, 405, 409 state conflict, 415 not JSON, 429 slowed down. Authenticate \
+            with the session cookie from POST /api/v1/login or Authorization: Bearer <token>. \
+            Requests that change something must be content-type: application/json."
+    ),
+    modifiers(&Credentials)
+)]
+struct Info;
 
-pub async fn document() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json")], DOCUMENT)
+/// Two ways in, either of which every operation accepts unless it says `security: []`.
+struct Credentials;
+
+impl Modify for Credentials {
+    fn modify(&self, document: &mut OpenApi) {
+        let components = document.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(app::cookies::SESSION_COOKIE))),
+        );
+        components.add_security_scheme(
+            "token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        document.security = Some(vec![
+            SecurityRequirement::new("session", Vec::<String>::new()),
+            SecurityRequirement::new("token", Vec::<String>::new()),
+        ]);
+    }
+}
+
+/// A router that takes a route only together with its documentation.
+struct Documented(OpenApiRouter<AppState>);
+
+impl Documented {
+    fn with(self, routes: UtoipaMethodRouter<AppState>) -> Self {
+        Documented(self.0.routes(routes))
+    }
+}
+
+/// Every documented route, and the document.
+pub fn routes() -> (Router<AppState>, OpenApi) {
+    let (router, document) = Documented(OpenApiRouter::with_openapi(Info::openapi()))
+        .with(routes!(healthz))
+        .with(routes!(metrics::metrics))
+        .with(routes!(openapi_document))
+        .with(routes!(events::stream))
+        .with(routes!(api::login))
+        .with(routes!(api::logout))
+        .with(routes!(api::me))
+        .with(routes!(api::list_servers, api::add_server))
+        .with(routes!(api::server, api::edit_server))
+        .with(routes!(api::cached_settings))
+        .with(routes!(api::users, api::add_user))
+        .with(routes!(api::remove_user))
+        .with(routes!(api::set_password))
+        .with(routes!(api::tokens, api::create_token))
+        .with(routes!(api::revoke_token))
+        .with(routes!(api::audit))
+        .with(routes!(api::failovers))
+        .with(routes!(api::failover))
+        .with(routes!(api::failback))
+        .with(routes!(api::material_copy))
+        .with(routes!(api::licence, api::set_licence))
+        .with(routes!(api::groups, api::add_group))
+        .with(routes!(api::replace_group, api::delete_group))
+        .0
+        .split_for_parts();
+    let shared = Arc::new(document.clone());
+    (router.layer(Extension(shared)), document)
+}
+
+/// Liveness, no authentication
+#[utoipa::path(get, path = "/healthz", tag = "observability", security(()),
+    responses((status = 200, description = "`ok`", content_type = "text/plain", body = String)))]
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// This document (OpenAPI 3.1), generated from the handlers
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "observability", security(()),
+    responses((status = 200, description = "OK", content_type = "application/json")))]
+pub async fn openapi_document(Extension(document): Extension<Arc<OpenApi>>) -> impl IntoResponse {
+    Json(document.as_ref().clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Engine, Parts};
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use leptos::prelude::LeptosOptions;
+    use tower::ServiceExt;
+
+    async fn router() -> (Router, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("standby.db").display());
+        let store = crate::store::open(&url).await.expect("a store");
+        let state = AppState {
+            leptos: LeptosOptions::builder().output_name("standby").build(),
+            console: Engine::new(Parts::new(store)),
+            stop: Default::default(),
+        };
+        (super::super::router(state), dir)
+    }
+
+    fn operations(document: &OpenApi) -> Vec<(String, String)> {
+        let json = serde_json::to_value(document).expect("the document serialises");
+        let mut found = Vec::new();
+        for (path, item) in json["paths"].as_object().expect("paths") {
+            for method in ["get", "post", "put", "patch", "delete"] {
+                if item.get(method).is_some() {
+                    found.push((method.to_uppercase(), path.clone()));
+                }
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn the_contract_paths_are_documented() {
+        let (_, document) = routes();
+        let documented = operations(&document);
+        for (method, path) in [
+            ("GET", "/api/v1/servers"),
+            ("POST", "/api/v1/servers"),
+            ("PATCH", "/api/v1/servers/{id}"),
+            ("GET", "/api/v1/failovers"),
+            ("GET", "/api/v1/failovers/{id}"),
+            ("POST", "/api/v1/failovers/{id}/failback"),
+            ("POST", "/api/v1/failovers/{id}/material-copy"),
+            ("GET", "/api/v1/license"),
+            ("PUT", "/api/v1/license"),
+            ("GET", "/api/v1/events"),
+            ("GET", "/healthz"),
+            ("GET", "/metrics"),
+            ("POST", "/api/v1/login"),
+        ] {
+            assert!(
+                documented.iter().any(|(m, p)| m == method && p == path),
+                "{method} {path} is not in the document"
+            );
+        }
+    }
+
+    /// Every documented operation is routed: it is answered by its handler (here: 401, since
+    /// the request carries no credentials, or its own answer), never by the fallbacks.
+    #[tokio::test]
+    async fn every_documented_operation_is_routed() {
+        let (router, _dir) = router().await;
+        let (_, document) = routes();
+        for (method, path) in operations(&document) {
+            let uri = path.replace("{id}", "1").replace("{name}", "someone");
+            let request = Request::builder()
+                .method(method.as_str())
+                .uri(&uri)
+                .header("content-type", "application/json")
+                .body(Body::from("{}"))
+                .expect("a request");
+            let response = router.clone().oneshot(request).await.expect("an answer");
+            let status = response.status();
+            let body =
+                axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap_or_default();
+            let text = String::from_utf8_lossy(&body);
+            assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}: {text}");
+            assert!(!text.contains("There is no API route"), "{method} {path} is not routed");
+        }
+    }
+
+    /// And what is not documented is not served: an unknown API path and a method a documented
+    /// path does not take get the JSON fallbacks.
+    #[tokio::test]
+    async fn undocumented_routes_get_the_json_fallbacks() {
+        let (router, _dir) = router().await;
+        let get = |uri: &str, method: &str| {
+            let request = Request::builder().method(method).uri(uri);
+            let request = request.header("content-type", "application/json");
+            request.body(Body::from("{}")).expect("a request")
+        };
+        let answer = router.clone().oneshot(get("/api/v1/nothing", "GET")).await.expect("answer");
+        assert_eq!(answer.status(), StatusCode::NOT_FOUND);
+        let answer = router.oneshot(get("/api/v1/servers", "DELETE")).await.expect("answer");
+        assert_eq!(answer.status(), StatusCode::METHOD_NOT_ALLOWED);
+        let body = axum::body::to_bytes(answer.into_body(), 1 << 20).await.unwrap_or_default();
+        let json: serde_json::Value = serde_json::from_slice(&body).expect("a JSON error");
+        assert_eq!(json["error"], "method_not_allowed");
+    }
 }
