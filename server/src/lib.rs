@@ -2,9 +2,9 @@
 #![recursion_limit = "256"]
 
 pub mod admin;
-pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod credentials;
 pub mod demo;
 pub mod engine;
 pub mod events;

@@ -162,7 +162,7 @@ async fn demo_logins(
     for role in Role::ALL {
         let name = role.as_str().to_owned();
         let password =
-            password.map(str::to_owned).unwrap_or_else(standby::auth::secrets::new_password);
+            password.map(str::to_owned).unwrap_or_else(standby::credentials::secrets::new_password);
         if existing.iter().any(|user| user.name == name) {
             let change = PasswordChange { password: password.clone(), current_password: None };
             console.set_password(caller, &name, change).await?;

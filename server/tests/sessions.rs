@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use common::app::{As, PASSWORD, test_app, test_app_with};
 use serde_json::json;
-use standby::auth::SessionPolicy;
+use standby::credentials::SessionPolicy;
 
 #[tokio::test]
 async fn a_session_opens_works_and_ends_with_logout() {

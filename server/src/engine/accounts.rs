@@ -1,8 +1,8 @@
 //! Logging in and out, sessions, API tokens and user accounts.
 
 use super::Engine;
-use crate::auth::passwords::{self, MIN_PASSWORD_CHARS};
-use crate::auth::secrets::{fingerprint, new_secret};
+use crate::credentials::passwords::{self, MIN_PASSWORD_CHARS};
+use crate::credentials::secrets::{fingerprint, new_secret};
 use app::auth::{Caller, Role, Via};
 use app::failure::{Failure, FailureKind};
 use app::model::{ApiToken, CreatedToken, User};

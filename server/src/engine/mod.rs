@@ -21,8 +21,8 @@ mod servers;
 #[cfg(test)]
 mod tests;
 
-use crate::auth::SessionPolicy;
-use crate::auth::login_guard::LoginGuard;
+use crate::credentials::SessionPolicy;
+use crate::credentials::login_guard::LoginGuard;
 use crate::demo::DemoSite;
 use crate::events::EventBus;
 use crate::monitor::{Monitor, MonitorConfig};

@@ -4,8 +4,8 @@
 //! [`super::documented`]).
 
 use super::AppState;
-use super::auth::AuthenticatedCaller as Auth;
 use super::error::{ApiError, ErrorBody};
+use super::identify::AuthenticatedCaller as Auth;
 use app::auth::{Me, RequestInfo};
 use app::cookies::{SESSION_COOKIE, cookie};
 use app::model::{

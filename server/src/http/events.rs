@@ -1,8 +1,8 @@
 //! `GET /api/v1/events`: every system change notification as a server-sent event.
 
 use super::AppState;
-use super::auth::AuthenticatedCaller;
 use super::error::ApiError;
+use super::identify::AuthenticatedCaller;
 use app::model::SystemEvent;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};

@@ -1,8 +1,8 @@
 //! `GET /metrics`: Prometheus text format, for a scraper with a viewer token.
 
 use super::AppState;
-use super::auth::AuthenticatedCaller;
 use super::error::ApiError;
+use super::identify::AuthenticatedCaller;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;

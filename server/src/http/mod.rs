@@ -1,10 +1,10 @@
 //! The manager's HTTP surface: REST API, event stream, server functions and pages.
 
 mod api;
-mod auth;
 mod error;
 mod events;
 mod headers;
+mod identify;
 mod metrics;
 mod openapi;
 
@@ -42,7 +42,7 @@ pub fn router(state: AppState) -> Router {
             move || app::shell(options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::layer))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), identify::layer))
         .layer(axum::middleware::from_fn(headers::security))
         // The path only: a query may carry a dashboard's token.
         .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {

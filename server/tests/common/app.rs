@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use leptos::prelude::LeptosOptions;
 use serde_json::Value;
-use standby::auth::SessionPolicy;
+use standby::credentials::SessionPolicy;
 use standby::engine::{Engine, Parts};
 use standby::http::{AppState, router};
 use std::collections::HashMap;

@@ -1,5 +1,5 @@
-//! Who may do what: passwords, sessions, API tokens and the login guard. The rights themselves
-//! are in `app::auth`; the engine checks them.
+//! Credentials: password hashing, random secrets (sessions, API tokens), the login guard and
+//! how long sessions live. Who may do what (roles and rights) is `app::auth`.
 
 pub mod login_guard;
 pub mod passwords;
