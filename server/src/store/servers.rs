@@ -43,6 +43,14 @@ pub trait ServerStore: Send + Sync + 'static {
     ) -> Result<Option<Server>, StoreError>;
     /// Writes a whole monitor tick in one transaction.
     async fn record_health(&self, records: &[HealthRecord]) -> Result<(), StoreError>;
+    /// The secret the server's agent accepts, if one was given.
+    async fn server_secret(&self, id: i64) -> Result<Option<String>, StoreError>;
+    async fn set_server_secret(&self, id: i64, secret: &str) -> Result<(), StoreError>;
+    /// Hides the server (the failover log keeps naming it) and takes it out of every group.
+    /// False when there is no such server.
+    async fn remove_server(&self, id: i64, now: DateTime<Utc>) -> Result<bool, StoreError>;
+    /// A removed server of that name, which adding one of that name brings back.
+    async fn removed_server_id(&self, name: &str) -> Result<Option<i64>, StoreError>;
 }
 
 /// Until its first health check nothing is known about a new server.
@@ -52,7 +60,8 @@ pub const SELECT_SERVERS: &str = "\
     SELECT s.id, s.name, s.address, s.kind, s.state, a.name AS acting_for, \
            s.failover_enabled, s.auto_failback, s.maintenance_mode, s.copy_after_failback, \
            s.last_seen_at \
-    FROM servers s LEFT JOIN servers a ON a.id = s.acting_for_id";
+    FROM servers s LEFT JOIN servers a ON a.id = s.acting_for_id \
+    WHERE s.removed_at IS NULL";
 
 pub const ORDER_SERVERS: &str = " ORDER BY s.kind DESC, s.name";
 
@@ -64,7 +73,25 @@ pub const INSERT_SERVER: &str = "\
 pub const UPDATE_SERVER: &str = "\
     UPDATE servers SET name = $2, address = $3, kind = $4, failover_enabled = $5, \
                        auto_failback = $6, maintenance_mode = $7, copy_after_failback = $8 \
-    WHERE id = $1";
+    WHERE id = $1 AND removed_at IS NULL";
+
+/// Bringing a removed server back: new settings, nothing known about it yet.
+pub const REVIVE_SERVER: &str = "\
+    UPDATE servers SET name = $2, address = $3, kind = $4, failover_enabled = $5, \
+                       auto_failback = $6, maintenance_mode = $7, copy_after_failback = $8, \
+                       removed_at = NULL, state = $9, acting_for_id = NULL, last_seen_at = NULL, \
+                       secret = NULL \
+    WHERE id = $1 AND removed_at IS NOT NULL";
+
+pub const SERVER_SECRET: &str =
+    "SELECT secret FROM servers WHERE id = $1 AND removed_at IS NULL";
+pub const SET_SERVER_SECRET: &str = "UPDATE servers SET secret = $2 WHERE id = $1";
+pub const REMOVE_SERVER: &str = "\
+    UPDATE servers SET removed_at = $2, secret = NULL, acting_for_id = NULL \
+    WHERE id = $1 AND removed_at IS NULL";
+pub const LEAVE_GROUPS: &str = "DELETE FROM failover_group_members WHERE server_id = $1";
+pub const REMOVED_SERVER: &str =
+    "SELECT id FROM servers WHERE lower(name) = lower($1) AND removed_at IS NOT NULL";
 
 /// The state changes only if nobody else (a failover or failback committing meanwhile) changed
 /// it since the monitor read it; the last-seen time is recorded either way.
@@ -135,7 +162,7 @@ macro_rules! impl_server_store {
                 &self,
                 id: i64,
             ) -> Result<Option<app::model::Server>, $crate::store::StoreError> {
-                let sql = format!("{} WHERE s.id = $1", $crate::store::servers::SELECT_SERVERS);
+                let sql = format!("{} AND s.id = $1", $crate::store::servers::SELECT_SERVERS);
                 let row = sqlx::query_as::<_, $crate::store::servers::ServerRow>(&sql)
                     .bind(id)
                     .fetch_optional(&self.pool)
@@ -148,7 +175,7 @@ macro_rules! impl_server_store {
                 name: &str,
             ) -> Result<Option<app::model::Server>, $crate::store::StoreError> {
                 let sql = format!(
-                    "{} WHERE lower(s.name) = lower($1)",
+                    "{} AND lower(s.name) = lower($1)",
                     $crate::store::servers::SELECT_SERVERS
                 );
                 let row = sqlx::query_as::<_, $crate::store::servers::ServerRow>(&sql)
@@ -162,6 +189,23 @@ macro_rules! impl_server_store {
                 &self,
                 settings: &$crate::store::ServerSettings,
             ) -> Result<app::model::Server, $crate::store::StoreError> {
+                if let Some(id) = self.removed_server_id(&settings.name).await? {
+                    sqlx::query($crate::store::servers::REVIVE_SERVER)
+                        .bind(id)
+                        .bind(&settings.name)
+                        .bind(&settings.address)
+                        .bind(settings.kind.as_str())
+                        .bind(settings.failover_enabled)
+                        .bind(settings.auto_failback)
+                        .bind(settings.maintenance_mode)
+                        .bind(settings.copy_after_failback)
+                        .bind($crate::store::INITIAL_STATE.as_str())
+                        .execute(&self.pool)
+                        .await?;
+                    return self.server(id).await?.ok_or_else(|| {
+                        $crate::store::StoreError::Corrupt(format!("server {id} vanished"))
+                    });
+                }
                 let id: i64 = sqlx::query_scalar($crate::store::servers::INSERT_SERVER)
                     .bind(&settings.name)
                     .bind(&settings.address)
@@ -226,6 +270,59 @@ macro_rules! impl_server_store {
                 }
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn server_secret(
+                &self,
+                id: i64,
+            ) -> Result<Option<String>, $crate::store::StoreError> {
+                Ok(sqlx::query_scalar::<_, Option<String>>($crate::store::servers::SERVER_SECRET)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .flatten())
+            }
+
+            async fn set_server_secret(
+                &self,
+                id: i64,
+                secret: &str,
+            ) -> Result<(), $crate::store::StoreError> {
+                sqlx::query($crate::store::servers::SET_SERVER_SECRET)
+                    .bind(id)
+                    .bind(secret)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn remove_server(
+                &self,
+                id: i64,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<bool, $crate::store::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let done = sqlx::query($crate::store::servers::REMOVE_SERVER)
+                    .bind(id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                sqlx::query($crate::store::servers::LEAVE_GROUPS).bind(id).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn removed_server_id(
+                &self,
+                name: &str,
+            ) -> Result<Option<i64>, $crate::store::StoreError> {
+                Ok(sqlx::query_scalar($crate::store::servers::REMOVED_SERVER)
+                    .bind(name)
+                    .fetch_optional(&self.pool)
+                    .await?)
             }
         }
     };
