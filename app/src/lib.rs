@@ -7,6 +7,7 @@ pub mod cookies;
 pub mod failure;
 pub mod live;
 pub mod model;
+pub mod page_data;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod port;
@@ -28,6 +29,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
+                // Named here, so no browser asks for a /favicon.ico that is not there.
+                <link rel="icon" type="image/svg+xml" href="/favicon.svg" />
                 <HydrationScripts options />
                 <MetaTags />
             </head>
@@ -59,7 +62,7 @@ fn content_security_policy() {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     live::provide_live();
-    mark_hydrated();
+    time::provide_clock();
     let logout = ServerAction::<api::Logout>::new();
 
     view! {
@@ -172,33 +175,28 @@ fn WhoAmI(
     hidden: bool,
 ) -> impl IntoView {
     let location = leptos_router::hooks::use_location();
-    let me = Resource::new(move || location.pathname.get(), |_| api::whoami());
+    let me = page_data::PageData::new(move || location.pathname.get(), |_| api::whoami());
     let live = live::use_live();
-    Effect::new(move |_| {
-        if matches!(me.get(), Some(Ok(Some(_)))) {
-            live.connect();
+    me.view_once(move |me| {
+        let me = Signal::derive(move || me.get().flatten());
+        Effect::new(move |_| {
+            if me.get().is_some() {
+                live.connect();
+            }
+        });
+        move || {
+            me.get().filter(|_| !hidden).map(|me| {
+                view! {
+                    <span class="me" data-role=me.role.as_str()>
+                        {me.name} " · " {me.role.as_str()}
+                    </span>
+                    <ActionForm action=logout attr:class="logout">
+                        <button type="submit" class="link">"Log out"</button>
+                    </ActionForm>
+                }
+            })
         }
-    });
-    view! {
-        <Transition fallback=|| ()>
-            {move || {
-                me.get()
-                    .and_then(Result::ok)
-                    .flatten()
-                    .filter(|_| !hidden)
-                    .map(|me| {
-                        view! {
-                            <span class="me" data-role=me.role.as_str()>
-                                {me.name} " · " {me.role.as_str()}
-                            </span>
-                            <ActionForm action=logout attr:class="logout">
-                                <button type="submit" class="link">"Log out"</button>
-                            </ActionForm>
-                        }
-                    })
-            }}
-        </Transition>
-    }
+    })
 }
 
 #[component]
@@ -218,12 +216,11 @@ fn NotFound() -> impl IntoView {
     }
 }
 
-/// Tells tests (and curious people) that the wasm has taken over the page.
-fn mark_hydrated() {
-    #[cfg(feature = "hydrate")]
-    Effect::new(move |_| {
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
+/// Tells tests (and curious people) that the wasm has taken over the whole page. Called by the
+/// browser entry once hydration has gone through: a mismatch panics before it.
+#[cfg(feature = "hydrate")]
+pub fn mark_hydrated() {
+    if let Some(body) = document().body() {
+        let _ = body.set_attribute("data-hydrated", "true");
+    }
 }

@@ -1,4 +1,5 @@
-import { Browser, expect, test } from "@playwright/test";
+import { Browser } from "@playwright/test";
+import { expect, test } from "./fixtures";
 import { ChildProcess, execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -27,7 +28,7 @@ test("an operator sees a failover arrive live, fails back, and the entry moves t
 
   const context = await browser.newContext();
   const log = await context.newPage();
-  const errors = await loginAs(log, "operator", "/failovers");
+  await loginAs(log, "operator", "/failovers");
   await expect(log.getByRole("heading", { name: "Active Failovers" })).toBeVisible();
   await log.evaluate(() => ((window as any).__sameDocument = true));
 
@@ -88,7 +89,6 @@ test("an operator sees a failover arrive live, fails back, and the entry moves t
   await expect(log.locator('table.copy-table tr[data-status="failed"]')).toHaveCount(0);
   await expect(log.locator('li[data-code="failback_performed"]')).toBeVisible();
   await log.screenshot({ path: `${shots}/entry-detail.png`, fullPage: true });
-  expect(errors.filter((error) => /Content Security Policy|panicked/i.test(error))).toEqual([]);
   await context.close();
 });
 
@@ -155,7 +155,9 @@ function startManager(database: string, port: number): Promise<ChildProcess> {
   });
 }
 
-test("the dashboard survives the manager restarting, and says so while it is away", async ({ browser }) => {
+test("the dashboard survives the manager restarting, and says so while it is away", async ({ browser, problems }) => {
+  // The event stream cut by the kill, and refused until the manager is back.
+  problems.allow(/net::ERR_\w+ \(http:\/\/127\.0\.0\.1:\d+\/api\/v1\/events\)$/);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "standby-restart-"));
   const database = `sqlite://${dir}/standby.db`;
   const port = 3000 + Math.floor(Math.random() * 2000) + 5000;

@@ -2,25 +2,30 @@ import { expect, Page } from "@playwright/test";
 
 export const demoPassword = "e2e-password-of-the-demo";
 
+export type Role = "admin" | "operator" | "viewer";
+
+/** The path and query the page shows now. */
+export function here(page: Page) {
+  const url = new URL(page.url());
+  return url.pathname + url.search;
+}
+
 /**
- * Logs in through the login page, as a person would, and waits for the wasm and the live event
- * stream. Returns the page's console errors, to be checked at the end (e.g. for scripts the
- * content security policy blocked).
+ * Logs in through the login page, as a person would, lands on `path` (client-side), then loads
+ * it again as a bookmark would: the server's HTML, hydrated. Waits for the wasm and the live event
+ * stream. Console and page errors are checked by the `problems` fixture of every test.
  */
-export async function loginAs(page: Page, name: "admin" | "operator" | "viewer", path = "/servers") {
-  const errors: string[] = [];
-  page.on("console", (message) => {
-    if (message.type() === "error") errors.push(message.text());
-  });
-  page.on("pageerror", (error) => errors.push(error.message));
+export async function loginAs(page: Page, name: Role, path = "/servers") {
   await page.goto(path);
   await expect(page).toHaveURL(/\/login\?next=/);
+  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
   await page.getByLabel("User name").fill(name);
   await page.getByLabel("Password").fill(demoPassword);
   await page.getByRole("button", { name: "Log in" }).click();
-  await expect(page).toHaveURL(new RegExp(path.replace(/[?]/g, "\\?") + "$"));
+  await expect(page.locator("nav .me")).toContainText(name);
+  await expect.poll(() => here(page)).toBe(path);
+  await page.reload();
   await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
   await expect(page.locator("nav .me")).toContainText(name);
   await expect(page.locator("nav .connection")).toHaveAttribute("data-connected", "true");
-  return errors;
 }

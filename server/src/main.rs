@@ -37,10 +37,11 @@ fn main() -> ExitCode {
 fn init_logging() {
     let filter = EnvFilter::try_from_env("STANDBY_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    // Colour only for a person at a terminal: in a file, a pipe or a journal the codes are noise.
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
         .init();
 }
 

@@ -3,6 +3,7 @@
 use crate::api::load_audit;
 use crate::live::use_live;
 use crate::model::AuditFilter;
+use crate::page_data::PageData;
 use crate::time::LocalTime;
 use leptos::prelude::*;
 use leptos_router::components::Form;
@@ -24,7 +25,7 @@ pub fn AuditPage() -> impl IntoView {
         })
     };
     let entries =
-        Resource::new(move || (filter(), live.version.get()), |(filter, _)| load_audit(filter));
+        PageData::new(move || (filter(), live.version.get()), |(filter, _)| load_audit(filter));
     view! {
         <section class="page audit">
             <header class="page-head">
@@ -39,65 +40,58 @@ pub fn AuditPage() -> impl IntoView {
                     <button type="submit">"Filter"</button>
                 </Form>
             </header>
-            <Transition fallback=|| view! { <p>"Loading the audit trail…"</p> }>
-                {move || {
-                    entries
-                        .get()
-                        .map(|answer| match answer {
-                            Err(failure) => view! { <p class="error" role="alert">{failure.message}</p> }.into_any(),
-                            Ok(entries) if entries.is_empty() => view! { <p class="muted">"Nothing recorded matches."</p> }.into_any(),
-                            Ok(entries) => {
-                                let older = (entries.len() == PAGE as usize)
-                                    .then(|| entries.last().map(|entry| entry.id))
-                                    .flatten();
-                                view! {
-                                    <table class="audit-table">
-                                        <thead>
-                                            <tr>
-                                                <th>"When"</th>
-                                                <th>"Who"</th>
-                                                <th>"From"</th>
-                                                <th>"Action"</th>
-                                                <th>"Target"</th>
-                                                <th>"Outcome"</th>
-                                            </tr>
-                                        </thead>
-                                        <tbody>
-                                            {entries
-                                                .into_iter()
-                                                .map(|entry| {
-                                                    let ok = entry.outcome == "ok";
-                                                    let (action, outcome) = (entry.action.clone(), entry.outcome.clone());
-                                                    view! {
-                                                        <tr data-action=action data-outcome=outcome>
-                                                            <td><LocalTime at=Some(entry.at) /></td>
-                                                            <td>{entry.actor}</td>
-                                                            <td class="address">{entry.address.unwrap_or_default()}</td>
-                                                            <td>{entry.action}</td>
-                                                            <td>{entry.target.unwrap_or_default()}</td>
-                                                            <td class=if ok { "outcome-ok" } else { "outcome-refused" }>
-                                                                {if ok { "OK".to_owned() } else { entry.detail.unwrap_or(entry.outcome) }}
-                                                            </td>
-                                                        </tr>
-                                                    }
-                                                })
-                                                .collect_view()}
-                                        </tbody>
-                                    </table>
-                                    {older.map(|id| {
-                                        let mut href = format!("/audit?before={id}");
-                                        let current = filter();
-                                        if let Some(actor) = current.actor { href.push_str(&format!("&actor={actor}")); }
-                                        if let Some(action) = current.action { href.push_str(&format!("&action={action}")); }
-                                        if current.failures_only { href.push_str("&failures=on"); }
-                                        view! { <p><a href=href>"Older entries →"</a></p> }
-                                    })}
-                                }
-                                    .into_any()
-                            }
-                        })
-                }}
-            </Transition>
+            {entries.view("Loading the audit trail…", move |entries| {
+                if entries.is_empty() {
+                    return view! { <p class="muted">"Nothing recorded matches."</p> }.into_any();
+                }
+                let older = (entries.len() == PAGE as usize)
+                    .then(|| entries.last().map(|entry| entry.id))
+                    .flatten();
+                view! {
+                    <table class="audit-table">
+                        <thead>
+                            <tr>
+                                <th>"When"</th>
+                                <th>"Who"</th>
+                                <th>"From"</th>
+                                <th>"Action"</th>
+                                <th>"Target"</th>
+                                <th>"Outcome"</th>
+                            </tr>
+                        </thead>
+                        <tbody>
+                            {entries
+                                .into_iter()
+                                .map(|entry| {
+                                    let ok = entry.outcome == "ok";
+                                    let (action, outcome) = (entry.action.clone(), entry.outcome.clone());
+                                    view! {
+                                        <tr data-action=action data-outcome=outcome>
+                                            <td><LocalTime at=Some(entry.at) /></td>
+                                            <td>{entry.actor}</td>
+                                            <td class="address">{entry.address.unwrap_or_default()}</td>
+                                            <td>{entry.action}</td>
+                                            <td>{entry.target.unwrap_or_default()}</td>
+                                            <td class=if ok { "outcome-ok" } else { "outcome-refused" }>
+                                                {if ok { "OK".to_owned() } else { entry.detail.unwrap_or(entry.outcome) }}
+                                            </td>
+                                        </tr>
+                                    }
+                                })
+                                .collect_view()}
+                        </tbody>
+                    </table>
+                    {older.map(|id| {
+                        let mut href = format!("/audit?before={id}");
+                        let current = filter();
+                        if let Some(actor) = current.actor { href.push_str(&format!("&actor={actor}")); }
+                        if let Some(action) = current.action { href.push_str(&format!("&action={action}")); }
+                        if current.failures_only { href.push_str("&failures=on"); }
+                        view! { <p><a href=href>"Older entries →"</a></p> }
+                    })}
+                }
+                    .into_any()
+            })}
         </section>
     }
 }

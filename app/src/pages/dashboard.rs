@@ -4,21 +4,21 @@
 use crate::api::load_dashboard;
 use crate::live::use_live;
 use crate::model::{Failover, Server};
-use crate::time::{LocalTime, human_duration};
+use crate::page_data::PageData;
+use crate::time::{Clock, LocalTime, running_time, use_clock};
 use crate::view::DashboardView;
-use chrono::Utc;
 use leptos::prelude::*;
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
     let live = use_live();
-    let data = Resource::new(move || live.version.get(), |_| load_dashboard());
-    let now = clock();
+    let data = PageData::new(move || live.version.get(), |_| load_dashboard());
+    let clock = use_clock();
     view! {
         <section class="dashboard" data-testid="dashboard">
             <header class="dash-head">
                 <span class="brand">"Standby"</span>
-                <span class="clock" data-testid="clock">{move || clock_text(now.get())}</span>
+                <span class="clock" data-testid="clock">{move || clock.time_of_day(clock.now())}</span>
                 <span class="dash-connection" data-connected=move || live.connected.get().to_string()>
                     {move || if live.connected.get() { "LIVE" } else { "OFFLINE" }}
                 </span>
@@ -26,46 +26,13 @@ pub fn DashboardPage() -> impl IntoView {
             <Show when=move || !live.connected.get()>
                 <div class="dash-banner" role="status">"Connection lost — reconnecting…"</div>
             </Show>
-            <Transition fallback=|| view! { <p class="dash-loading">"Loading…"</p> }>
-                {move || {
-                    data.get()
-                        .map(|answer| match answer {
-                            Ok(view) => view! { <Wall view now /> }.into_any(),
-                            Err(failure) => view! { <p class="dash-error" role="alert">{failure.message}</p> }.into_any(),
-                        })
-                }}
-            </Transition>
+            {data.view("Loading…", move |view| view! { <Wall view clock /> })}
         </section>
     }
 }
 
-/// The current time, ticking every second in the browser.
-fn clock() -> RwSignal<chrono::DateTime<Utc>> {
-    let now = RwSignal::new(Utc::now());
-    #[cfg(feature = "hydrate")]
-    Effect::new(move |_| {
-        let _ = leptos::prelude::set_interval_with_handle(
-            move || now.set(Utc::now()),
-            std::time::Duration::from_secs(1),
-        );
-    });
-    now
-}
-
-/// The wall clock in the browser's time zone (UTC while rendered on the server).
-fn clock_text(now: chrono::DateTime<Utc>) -> String {
-    #[cfg(feature = "hydrate")]
-    {
-        let date =
-            js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(now.timestamp_millis() as f64));
-        String::from(date.to_locale_time_string("default"))
-    }
-    #[cfg(not(feature = "hydrate"))]
-    now.format("%H:%M:%S UTC").to_string()
-}
-
 #[component]
-fn Wall(view: DashboardView, now: RwSignal<chrono::DateTime<Utc>>) -> impl IntoView {
+fn Wall(view: DashboardView, clock: Clock) -> impl IntoView {
     view! {
         <div class="tiles">{view.servers.into_iter().map(|server| view! { <Tile server /> }).collect_view()}</div>
         <div class="dash-columns">
@@ -74,7 +41,7 @@ fn Wall(view: DashboardView, now: RwSignal<chrono::DateTime<Utc>>) -> impl IntoV
                 {if view.active.is_empty() {
                     view! { <p class="dash-quiet">"None — every recorder records for itself."</p> }.into_any()
                 } else {
-                    view.active.into_iter().map(|failover| view! { <ActiveFailover failover now /> }).collect_view().into_any()
+                    view.active.into_iter().map(|failover| view! { <ActiveFailover failover clock /> }).collect_view().into_any()
                 }}
             </div>
             <div>
@@ -114,7 +81,7 @@ fn Tile(server: Server) -> impl IntoView {
 }
 
 #[component]
-fn ActiveFailover(failover: Failover, now: RwSignal<chrono::DateTime<Utc>>) -> impl IntoView {
+fn ActiveFailover(failover: Failover, clock: Clock) -> impl IntoView {
     let since = failover.failover_started_at;
     view! {
         <div class=format!("dash-failover status-{}", failover.status.as_str()) data-failover=failover.id.to_string()>
@@ -123,7 +90,7 @@ fn ActiveFailover(failover: Failover, now: RwSignal<chrono::DateTime<Utc>>) -> i
                 {failover.failover_server.as_ref().map(|server| server.name.clone()).unwrap_or_default()}
             </span>
             <span class="dash-failover-status">{failover.status.label()}</span>
-            <span class="dash-elapsed">{move || human_duration(now.get() - since)}</span>
+            <span class="dash-elapsed">{move || running_time(clock.now() - since)}</span>
         </div>
     }
 }

@@ -4,7 +4,8 @@
 use crate::api::load_failover;
 use crate::live::use_live;
 use crate::model::{ChannelCopy, CopyProgress, CopyStatus, Failover, FailoverDetail};
-use crate::time::{LocalTime, human_duration};
+use crate::page_data::PageData;
+use crate::time::{LocalTime, human_duration, use_clock};
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -15,7 +16,7 @@ pub fn FailoverDetailPage() -> impl IntoView {
     let live = use_live();
     let params = use_params_map();
     let id = move || params.with(|params| params.get("id").and_then(|id| id.parse::<i64>().ok()));
-    let detail = Resource::new(
+    let detail = PageData::new(
         move || (id(), live.version.get()),
         |(id, _)| async move {
             match id {
@@ -27,16 +28,7 @@ pub fn FailoverDetailPage() -> impl IntoView {
     view! {
         <section class="page failover-detail">
             <p><A href="/failovers">"← Failover log"</A></p>
-            <Transition fallback=|| view! { <p>"Loading…"</p> }>
-                {move || {
-                    detail
-                        .get()
-                        .map(|answer| match answer {
-                            Ok(detail) => view! { <Incident detail /> }.into_any(),
-                            Err(failure) => view! { <p class="error" role="alert">{failure.message}</p> }.into_any(),
-                        })
-                }}
-            </Transition>
+            {detail.view("Loading…", move |detail| view! { <Incident detail /> })}
         </section>
     }
 }
@@ -136,7 +128,9 @@ fn Copying(entry: Failover) -> impl IntoView {
         }
         .into_any();
     }
-    let period_end = entry.failback_finished_at.unwrap_or_else(Utc::now);
+    // The time this answer is rendered at: the same on the server and while hydrating.
+    let now = use_clock().now_untracked();
+    let period_end = entry.failback_finished_at.unwrap_or(now);
     let start = entry.failover_started_at;
     let shares: Vec<f64> =
         entry.copy.channels.iter().map(|channel| progress(channel, start, period_end)).collect();
@@ -144,7 +138,7 @@ fn Copying(entry: Failover) -> impl IntoView {
     // While the copy waits for a server, its pace says nothing about the time left.
     let left = match entry.copy.error {
         Some(_) => None,
-        None => time_left(overall, entry.copy.started_at, entry.copy.status),
+        None => time_left(overall, entry.copy.started_at, entry.copy.status, now),
     };
     view! {
         <p class="copy-overall" data-testid="copy-overall">
@@ -207,11 +201,16 @@ fn CopyError(copy: CopyProgress) -> impl IntoView {
 }
 
 /// An estimate from the pace so far; none before there is a pace, or when it is over.
-fn time_left(share: f64, started_at: Option<DateTime<Utc>>, status: CopyStatus) -> Option<String> {
+fn time_left(
+    share: f64,
+    started_at: Option<DateTime<Utc>>,
+    status: CopyStatus,
+    now: DateTime<Utc>,
+) -> Option<String> {
     if !matches!(status, CopyStatus::Copying | CopyStatus::Queued) || share <= 0.0 || share >= 1.0 {
         return None;
     }
-    let elapsed = (Utc::now() - started_at?).num_milliseconds().max(0) as f64;
+    let elapsed = (now - started_at?).num_milliseconds().max(0) as f64;
     let left = elapsed * (1.0 - share) / share;
     Some(human_duration(chrono::Duration::milliseconds(left as i64)))
 }

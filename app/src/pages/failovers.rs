@@ -5,8 +5,9 @@ use crate::api::{load_failover_log, start_failback, start_material_copy};
 use crate::failure::Failure;
 use crate::live::use_live;
 use crate::model::{FailbackAnswer, Failover, FailoverFilter, FailoverStatus};
+use crate::page_data::PageData;
 use crate::text::{csv_line, percent_encode};
-use crate::time::{LocalTime, human_duration};
+use crate::time::{LocalTime, human_duration, running_time, use_clock};
 use crate::view::{FailoverLogView, LogRow};
 use chrono::Utc;
 use leptos::prelude::*;
@@ -26,7 +27,7 @@ pub fn FailoverLogPage() -> impl IntoView {
             ..Default::default()
         })
     };
-    let log = Resource::new(
+    let log = PageData::new(
         move || (filter(), live.version.get()),
         |(filter, _)| load_failover_log(filter),
     );
@@ -45,15 +46,7 @@ pub fn FailoverLogPage() -> impl IntoView {
             <header class="page-head">
                 <h1>"Failover log"</h1>
             </header>
-            <Transition fallback=|| view! { <p>"Loading the failover log…"</p> }>
-                {move || {
-                    log.get()
-                        .map(|answer| match answer {
-                            Ok(view) => view! { <LogBody view selected failback copy /> }.into_any(),
-                            Err(failure) => view! { <p class="error" role="alert">{failure.message}</p> }.into_any(),
-                        })
-                }}
-            </Transition>
+            {log.view("Loading the failover log…", move |view| view! { <LogBody view selected failback copy /> })}
         </section>
     }
 }
@@ -293,7 +286,7 @@ fn LogTable(
                                 <td><LocalTime at=Some(entry.failover_started_at) /></td>
                                 <td><LocalTime at=entry.failback_started_at /></td>
                                 <td><LocalTime at=entry.failback_finished_at /></td>
-                                <td>{period(&entry)}</td>
+                                <td>{period(entry.status, entry.failover_started_at, entry.failback_finished_at)}</td>
                                 <td>{trigger(&entry)}</td>
                                 <td>{entry.copy.status.as_str().replace('_', " ")}</td>
                             </tr>
@@ -333,13 +326,17 @@ fn Pager(total: i64, filter: FailoverFilter) -> impl IntoView {
     }
 }
 
-/// From failover start to failback end, or until now while it lasts.
-fn period(entry: &Failover) -> String {
-    match entry.status {
-        FailoverStatus::Failed => "—".into(),
-        _ => human_duration(
-            entry.failback_finished_at.unwrap_or_else(Utc::now) - entry.failover_started_at,
-        ),
+/// From failover start to failback end, or counting up while it lasts.
+fn period(
+    status: FailoverStatus,
+    start: chrono::DateTime<Utc>,
+    end: Option<chrono::DateTime<Utc>>,
+) -> impl IntoView {
+    let clock = use_clock();
+    move || match (status, end) {
+        (FailoverStatus::Failed, _) => "—".to_owned(),
+        (_, Some(end)) => human_duration(end - start),
+        (_, None) => running_time(clock.now() - start),
     }
 }
 

@@ -6,6 +6,7 @@ use crate::auth::Right;
 use crate::failure::Failure;
 use crate::live::use_live;
 use crate::model::{DemoPower, NewServer, Server, ServerKind, ServerPatch};
+use crate::page_data::PageData;
 use crate::time::LocalTime;
 use crate::view::ServersView;
 use leptos::prelude::*;
@@ -18,7 +19,7 @@ type AssignAction = Action<(i64, Option<i64>), Result<(), Failure>>;
 #[component]
 pub fn ServersPage() -> impl IntoView {
     let live = use_live();
-    let servers = Resource::new(move || live.version.get(), |_| load_servers_page());
+    let servers = PageData::new(move || live.version.get(), |_| load_servers_page());
     let filter = RwSignal::new(String::new());
     let switch: SwitchAction = Action::new(|(server_id, power): &(i64, DemoPower)| {
         let (server_id, power) = (*server_id, *power);
@@ -60,25 +61,16 @@ pub fn ServersPage() -> impl IntoView {
             {move || refusal(switch.value().get().and_then(Result::err))}
             {move || refusal(edit.value().get().and_then(Result::err))}
             {move || refusal(assign.value().get().and_then(Result::err))}
-            // Outside the live-refreshed part, so a refresh keeps the form as it is.
-            <Show when=move || {
-                servers.get().and_then(Result::ok).is_some_and(|view| view.me.can(Right::ManageServers))
-            }>
-                <AddServerForm add />
-            </Show>
-            <Transition fallback=|| view! { <p>"Loading servers…"</p> }>
-                {move || {
-                    servers
-                        .get()
-                        .map(|answer| match answer {
-                            Ok(view) => view! { <ServerTable view filter switch edit assign /> }.into_any(),
-                            Err(failure) => {
-                                view! { <p class="error" role="alert">{failure.message}</p> }
-                                    .into_any()
-                            }
-                        })
-                }}
-            </Transition>
+            // Built once, so a live refresh keeps what is being typed into the form.
+            {servers.view_once(move |view| {
+                let admin = move || view.get().is_some_and(|view| view.me.can(Right::ManageServers));
+                view! {
+                    <Show when=admin>
+                        <AddServerForm add />
+                    </Show>
+                }
+            })}
+            {servers.view("Loading servers…", move |view| view! { <ServerTable view filter switch edit assign /> })}
         </section>
     }
 }
