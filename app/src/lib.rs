@@ -1,7 +1,5 @@
 //! What browser and server share: the domain objects, the server functions and the pages.
 
-pub mod api;
-pub mod auth;
 #[cfg(feature = "ssr")]
 pub mod cookies;
 pub mod failure;
@@ -11,9 +9,11 @@ pub mod page_data;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod port;
+pub mod rights;
+pub mod screens;
+pub mod server_fns;
 pub mod text;
 pub mod time;
-pub mod view;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -63,7 +63,7 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     live::provide_live();
     time::provide_clock();
-    let logout = ServerAction::<api::Logout>::new();
+    let logout = ServerAction::<server_fns::Logout>::new();
 
     view! {
         <Stylesheet id="standby" href="/pkg/standby.css" />
@@ -135,7 +135,7 @@ pub fn App() -> impl IntoView {
 
 /// Navigation, who is signed in, and the connection state; the dashboard has its own.
 #[component]
-fn TopBar(logout: ServerAction<api::Logout>) -> impl IntoView {
+fn TopBar(logout: ServerAction<server_fns::Logout>) -> impl IntoView {
     let live = live::use_live();
     let location = leptos_router::hooks::use_location();
     let on_dashboard = move || location.pathname.get() == "/dashboard";
@@ -169,13 +169,13 @@ fn TopBar(logout: ServerAction<api::Logout>) -> impl IntoView {
 /// The signed-in user and the way out; refreshed on every navigation (logging in changes it).
 #[component]
 fn WhoAmI(
-    logout: ServerAction<api::Logout>,
+    logout: ServerAction<server_fns::Logout>,
     /// Only connect the event stream, show nothing (the dashboard).
     #[prop(optional)]
     hidden: bool,
 ) -> impl IntoView {
     let location = leptos_router::hooks::use_location();
-    let me = page_data::PageData::new(move || location.pathname.get(), |_| api::whoami());
+    let me = page_data::PageData::new(move || location.pathname.get(), |_| server_fns::whoami());
     let live = live::use_live();
     me.view_once(move |me| {
         let me = Signal::derive(move || me.get().flatten());

@@ -189,7 +189,7 @@ pub enum DemoPower {
 pub struct User {
     pub id: i64,
     pub name: String,
-    pub role: crate::auth::Role,
+    pub role: crate::rights::Role,
     pub created_at: DateTime<Utc>,
 }
 
@@ -199,7 +199,7 @@ pub struct User {
 pub struct ApiToken {
     pub id: i64,
     pub name: String,
-    pub role: crate::auth::Role,
+    pub role: crate::rights::Role,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
@@ -484,7 +484,7 @@ pub struct GroupSettings {
 pub struct NewUser {
     pub name: String,
     pub password: String,
-    pub role: crate::auth::Role,
+    pub role: crate::rights::Role,
 }
 
 impl fmt::Debug for NewUser {
@@ -514,7 +514,7 @@ impl fmt::Debug for PasswordChange {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NewToken {
     pub name: String,
-    pub role: crate::auth::Role,
+    pub role: crate::rights::Role,
 }
 
 /// `GET /api/v1/servers/{id}/settings`: the recorder settings cache's copy of a bundle.

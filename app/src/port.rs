@@ -4,7 +4,6 @@
 //! recorders. Every method takes the [`Caller`]: the engine checks rights and writes the audit
 //! trail, not the page.
 
-use crate::auth::{Caller, Me, RequestInfo};
 use crate::failure::Failure;
 use crate::model::{
     ApiToken, AuditEntry, AuditFilter, CachedSettingsView, CreatedToken, DemoPower, FailbackAnswer,
@@ -12,7 +11,8 @@ use crate::model::{
     Licence, LicenceUpdate, NewServer, NewToken, NewUser, PasswordChange, Server, ServerPatch,
     ServerState, SystemEvent, User,
 };
-use crate::view::{DashboardView, DemoSwitch, FailoverLogView};
+use crate::rights::{Caller, Me, RequestInfo};
+use crate::screens::{DashboardView, DemoSwitch, FailoverLogView};
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 use std::sync::Arc;

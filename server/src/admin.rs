@@ -2,10 +2,10 @@
 //! the same door as the API (rights and audit trail, with the command line as the actor).
 
 use crate::cli::{LicenceCommand, TokenCommand, UserCommand};
-use app::auth::Caller;
 use app::failure::Failure;
 use app::model::{NewToken, NewUser, PasswordChange};
 use app::port::Console;
+use app::rights::Caller;
 use std::io::{BufRead, IsTerminal};
 
 fn cli_caller() -> Caller {

@@ -1,6 +1,6 @@
 //! The `standby` command line (the contract in DESIGN.md).
 
-use app::auth::Role;
+use app::rights::Role;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;

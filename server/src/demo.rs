@@ -1,11 +1,11 @@
 //! `standby demo`: a small site of real recorder agents on loopback, started and supervised by
 //! the manager so a newcomer can switch them off and on from the Servers page.
 
-use app::auth::Caller;
 use app::failure::{Failure, FailureKind};
 use app::model::{DemoPower, NewServer, ServerKind, ServerPatch};
 use app::port::Console;
-use app::view::DemoSwitch;
+use app::rights::Caller;
+use app::screens::DemoSwitch;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! last few kept as sentences for the dashboard.
 
 use app::model::{ServerState, SystemEvent};
-use app::view::RecentEvent;
+use app::screens::RecentEvent;
 use chrono::Utc;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};

@@ -1,8 +1,8 @@
 //! `standby`: the management server of Standby.
 
-use app::auth::{Caller, Role};
 use app::model::{LicenceUpdate, NewUser, PasswordChange};
 use app::port::Console;
+use app::rights::{Caller, Role};
 use clap::Parser;
 use standby::cli::{Cli, Command, DemoArgs, ServeArgs, ServerArgs, StoreArgs};
 use standby::config::{self, FileConfig};

@@ -2,7 +2,7 @@
 
 mod common;
 
-use app::auth::Role;
+use app::rights::Role;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::app::{As, TestApp, test_app};

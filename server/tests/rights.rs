@@ -3,11 +3,11 @@
 
 mod common;
 
-use app::api::{
+use app::rights::Role;
+use app::server_fns::{
     AddServer, AssignGroup, EditServer, LoadAudit, LoadDashboard, LoadFailover, LoadFailoverLog,
     LoadServersPage, SetDemoPower, StartFailback, StartMaterialCopy, Whoami,
 };
-use app::auth::Role;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use common::app::{As, PASSWORD, TestApp, test_app};
@@ -170,7 +170,7 @@ async fn server_fn(app: &TestApp, who: &As, path: &str, body: &str) -> StatusCod
 }
 
 async fn check_every_route(app: &TestApp, callers: &[(Option<Role>, As)]) {
-    let system = app::auth::Caller::system("test");
+    let system = app::rights::Caller::system("test");
     let new = app::model::NewServer {
         name: "rec".into(),
         address: "127.0.0.1:1".into(),

@@ -3,7 +3,7 @@
 
 mod common;
 
-use app::auth::Role;
+use app::rights::Role;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use common::app::{As, PASSWORD, test_app, test_app_with};

@@ -2,8 +2,8 @@
 
 mod common;
 
-use app::auth::Role;
 use app::model::{AuditFilter, ServerKind, ServerState};
+use app::rights::Role;
 use chrono::Utc;
 use standby::store::{self, HealthRecord, NewAudit, ServerSettings, SharedStore, StoreError};
 

@@ -1,9 +1,9 @@
 //! The audit trail: every manual action, newest first, filterable.
 
-use crate::api::load_audit;
 use crate::live::use_live;
 use crate::model::AuditFilter;
 use crate::page_data::PageData;
+use crate::server_fns::load_audit;
 use crate::time::LocalTime;
 use leptos::prelude::*;
 use leptos_router::components::Form;

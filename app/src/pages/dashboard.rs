@@ -1,12 +1,12 @@
 //! The control-room wall screen: dark, large, readable from across the room; no interaction
 //! needed. Every server a tile coloured by state and labelled with it.
 
-use crate::api::load_dashboard;
 use crate::live::use_live;
 use crate::model::{Failover, Server};
 use crate::page_data::PageData;
+use crate::screens::DashboardView;
+use crate::server_fns::load_dashboard;
 use crate::time::{Clock, LocalTime, running_time, use_clock};
-use crate::view::DashboardView;
 use leptos::prelude::*;
 
 #[component]

@@ -1,10 +1,10 @@
 //! One failover log entry as an incident: a timeline, material copying per channel, and what
 //! happened on the way (refusals and errors included), with who did what.
 
-use crate::api::load_failover;
 use crate::live::use_live;
 use crate::model::{ChannelCopy, CopyProgress, CopyStatus, Failover, FailoverDetail};
 use crate::page_data::PageData;
+use crate::server_fns::load_failover;
 use crate::time::{LocalTime, human_duration, use_clock};
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;

@@ -1,14 +1,14 @@
 //! The failover log: Active Failovers and Finalized Failovers, the failback action, filters,
 //! pages and CSV export of what is shown.
 
-use crate::api::{load_failover_log, start_failback, start_material_copy};
 use crate::failure::Failure;
 use crate::live::use_live;
 use crate::model::{FailbackAnswer, Failover, FailoverFilter, FailoverStatus};
 use crate::page_data::PageData;
+use crate::screens::{FailoverLogView, LogRow};
+use crate::server_fns::{load_failover_log, start_failback, start_material_copy};
 use crate::text::{csv_line, percent_encode};
 use crate::time::{LocalTime, human_duration, running_time, use_clock};
-use crate::view::{FailoverLogView, LogRow};
 use chrono::Utc;
 use leptos::prelude::*;
 use leptos_router::components::{A, Form};

@@ -1,6 +1,6 @@
 //! The login page. It works without the wasm too: the form posts to the server function.
 
-use crate::api::Login;
+use crate::server_fns::Login;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 

@@ -1,14 +1,14 @@
 //! The Servers page: every server's live state at a glance, its settings per server, and (for
 //! administrators) adding and editing servers.
 
-use crate::api::{add_server, assign_group, edit_server, load_servers_page, set_demo_power};
-use crate::auth::Right;
 use crate::failure::Failure;
 use crate::live::use_live;
 use crate::model::{DemoPower, NewServer, Server, ServerKind, ServerPatch};
 use crate::page_data::PageData;
+use crate::rights::Right;
+use crate::screens::ServersView;
+use crate::server_fns::{add_server, assign_group, edit_server, load_servers_page, set_demo_power};
 use crate::time::LocalTime;
-use crate::view::ServersView;
 use leptos::prelude::*;
 
 type SwitchAction = Action<(i64, DemoPower), Result<(), Failure>>;

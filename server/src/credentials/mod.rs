@@ -1,5 +1,5 @@
 //! Credentials: password hashing, random secrets (sessions, API tokens), the login guard and
-//! how long sessions live. Who may do what (roles and rights) is `app::auth`.
+//! how long sessions live. Who may do what (roles and rights) is `app::rights`.
 
 pub mod login_guard;
 pub mod passwords;

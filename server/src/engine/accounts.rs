@@ -3,9 +3,9 @@
 use super::Engine;
 use crate::credentials::passwords::{self, MIN_PASSWORD_CHARS};
 use crate::credentials::secrets::{fingerprint, new_secret};
-use app::auth::{Caller, Role, Via};
 use app::failure::{Failure, FailureKind};
 use app::model::{ApiToken, CreatedToken, User};
+use app::rights::{Caller, Role, Via};
 use chrono::{Duration, Utc};
 use std::time::Instant;
 

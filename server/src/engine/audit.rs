@@ -2,8 +2,8 @@
 
 use super::Engine;
 use crate::store::NewAudit;
-use app::auth::Caller;
 use app::failure::Failure;
+use app::rights::Caller;
 use chrono::Utc;
 
 impl Engine {

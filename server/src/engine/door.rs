@@ -4,7 +4,6 @@
 
 use super::Engine;
 use super::failback::Trigger;
-use app::auth::{Caller, RequestInfo, Right, Role, Via};
 use app::cookies::{SESSION_COOKIE, clear_cookie, set_cookie};
 use app::failure::Failure;
 use app::model::{
@@ -13,7 +12,8 @@ use app::model::{
     NewServer, NewToken, NewUser, PasswordChange, Server, ServerPatch, User,
 };
 use app::port::{Console, Credential, EventStream, LoggedIn, Metrics};
-use app::view::{DashboardView, DemoSwitch, FailoverLogView};
+use app::rights::{Caller, RequestInfo, Right, Role, Via};
+use app::screens::{DashboardView, DemoSwitch, FailoverLogView};
 use async_trait::async_trait;
 use std::future::Future;
 

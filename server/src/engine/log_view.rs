@@ -3,14 +3,14 @@
 
 use super::Engine;
 use crate::store::StoreError;
-use app::auth::{Caller, Right};
 use app::failure::Failure;
 use app::model::{
     CopyStatus, Failover, FailoverDetail, FailoverFilter, FailoverSection, FailoverStatus,
     ServerKind, ServerRef, ServerState,
 };
 use app::port::Metrics;
-use app::view::{DashboardView, FailoverLogView, LogRow};
+use app::rights::{Caller, Right};
+use app::screens::{DashboardView, FailoverLogView, LogRow};
 use chrono::Utc;
 
 /// A recorder seen this recently is taken as back on the network.

@@ -7,10 +7,10 @@ use crate::recorders::{
     CopyTask, Endpoint, Health, Peer, RecorderApi, RecorderError, StartDataCopy,
 };
 use crate::store::{CachedSettings, HealthRecord, ServerSettings, SharedStore};
-use app::auth::Caller;
 use app::failure::Failure;
 use app::model::{Failover, FailoverStatus, LicenceUpdate, Server, ServerKind, ServerState};
 use app::port::Console;
+use app::rights::Caller;
 use async_trait::async_trait;
 use chrono::Utc;
 use serde_json::json;
@@ -360,7 +360,7 @@ async fn failback_checks_refuse_in_order_then_the_recorder_records_again() {
 #[tokio::test]
 async fn every_door_action_checks_the_right_and_is_audited() {
     let site = site().await;
-    let viewer = Caller { role: app::auth::Role::Viewer, ..Caller::system("vera") };
+    let viewer = Caller { role: app::rights::Role::Viewer, ..Caller::system("vera") };
     let refused = site.engine.failback(&viewer, 1).await.expect_err("a viewer may not");
     assert_eq!(refused.code, "forbidden");
     let audit = site.engine.audit_trail(&Caller::system("test"), Default::default()).await.unwrap();

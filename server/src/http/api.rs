@@ -6,13 +6,13 @@
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::identify::AuthenticatedCaller as Auth;
-use app::auth::{Me, RequestInfo};
 use app::cookies::{SESSION_COOKIE, cookie};
 use app::model::{
     ApiToken, AuditEntry, AuditFilter, CachedSettingsView, CreatedToken, FailbackAnswer, Failover,
     FailoverDetail, FailoverFilter, FailoverGroup, GroupSettings, Licence, LicenceUpdate,
     NewServer, NewToken, NewUser, PasswordChange, Server, ServerPatch, User,
 };
+use app::rights::{Me, RequestInfo};
 use axum::Json;
 use axum::extract::{Extension, FromRequest, FromRequestParts, State};
 use axum::http::header::SET_COOKIE;

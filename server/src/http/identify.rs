@@ -5,10 +5,10 @@
 
 use super::AppState;
 use super::error::ApiError;
-use app::auth::{Caller, RequestInfo};
 use app::cookies::{SESSION_COOKIE, TOKEN_COOKIE, cookie, set_cookie};
 use app::failure::{Failure, FailureKind};
 use app::port::Credential;
+use app::rights::{Caller, RequestInfo};
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, HOST, LOCATION, ORIGIN, SET_COOKIE};
 use axum::http::request::Parts;

@@ -83,8 +83,7 @@ pub const REVIVE_SERVER: &str = "\
                        secret = NULL \
     WHERE id = $1 AND removed_at IS NOT NULL";
 
-pub const SERVER_SECRET: &str =
-    "SELECT secret FROM servers WHERE id = $1 AND removed_at IS NULL";
+pub const SERVER_SECRET: &str = "SELECT secret FROM servers WHERE id = $1 AND removed_at IS NULL";
 pub const SET_SERVER_SECRET: &str = "UPDATE servers SET secret = $2 WHERE id = $1";
 pub const REMOVE_SERVER: &str = "\
     UPDATE servers SET removed_at = $2, secret = NULL, acting_for_id = NULL \
@@ -310,7 +309,10 @@ macro_rules! impl_server_store {
                 if done.rows_affected() == 0 {
                     return Ok(false);
                 }
-                sqlx::query($crate::store::servers::LEAVE_GROUPS).bind(id).execute(&mut *tx).await?;
+                sqlx::query($crate::store::servers::LEAVE_GROUPS)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
                 tx.commit().await?;
                 Ok(true)
             }

@@ -2,8 +2,8 @@
 //! [`UserStore`] that both backends instantiate.
 
 use super::StoreError;
-use app::auth::Role;
 use app::model::{ApiToken, User};
+use app::rights::Role;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -163,7 +163,7 @@ macro_rules! impl_user_store {
                 &self,
                 name: &str,
                 password_hash: &str,
-                role: app::auth::Role,
+                role: app::rights::Role,
             ) -> Result<app::model::User, $crate::store::StoreError> {
                 let row = sqlx::query_as::<_, $crate::store::users::UserRow>(
                     $crate::store::users::INSERT_USER,
@@ -223,7 +223,7 @@ macro_rules! impl_user_store {
             async fn set_role(
                 &self,
                 name: &str,
-                role: app::auth::Role,
+                role: app::rights::Role,
             ) -> Result<bool, $crate::store::StoreError> {
                 let done = sqlx::query($crate::store::users::SET_ROLE)
                     .bind(name)
@@ -310,7 +310,7 @@ macro_rules! impl_user_store {
                 &self,
                 name: &str,
                 secret_hash: &str,
-                role: app::auth::Role,
+                role: app::rights::Role,
                 created_by: &str,
             ) -> Result<app::model::ApiToken, $crate::store::StoreError> {
                 let row = sqlx::query_as::<_, $crate::store::users::TokenRow>(

@@ -1,8 +1,8 @@
 //! The manager's router in process, with one user and one token per role.
 
-use app::auth::{Caller, Role};
 use app::model::{NewToken, NewUser};
 use app::port::Console;
+use app::rights::{Caller, Role};
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use leptos::prelude::LeptosOptions;

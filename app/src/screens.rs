@@ -1,7 +1,7 @@
 //! Shapes made for pages: what one screen needs in one round trip.
 
-use crate::auth::Me;
 use crate::model::{Failover, FailoverFilter, Server, ServerRef};
+use crate::rights::Me;
 use serde::{Deserialize, Serialize};
 
 /// One demo recorder process that the Servers page can switch off and on.

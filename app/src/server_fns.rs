@@ -1,13 +1,13 @@
 //! Server functions: thin, they find the caller, ask the engine port and return its answer or
 //! its refusal (with the refusal's HTTP status).
 
-use crate::auth::Me;
 use crate::failure::Failure;
 use crate::model::{
     AuditEntry, AuditFilter, DemoPower, FailbackAnswer, Failover, FailoverDetail, FailoverFilter,
     NewServer, Server, ServerPatch,
 };
-use crate::view::{DashboardView, FailoverLogView, ServersView};
+use crate::rights::Me;
+use crate::screens::{DashboardView, FailoverLogView, ServersView};
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 
