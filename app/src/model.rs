@@ -125,6 +125,23 @@ pub struct NewServer {
     pub auto_failback: bool,
     #[serde(default = "yes")]
     pub copy_after_failback: bool,
+    /// The secret the server's agent accepts (`DATA_DIR/secret` on the agent, or its
+    /// `--secret-file`). Write-only: never returned or logged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<WriteOnly>,
+}
+
+/// A secret accepted in a request and never shown again: not in answers, logs or debug prints.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", schema(value_type = String, format = Password))]
+#[serde(transparent)]
+pub struct WriteOnly(pub String);
+
+impl fmt::Debug for WriteOnly {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
 }
 
 fn yes() -> bool {
@@ -143,6 +160,9 @@ pub struct ServerPatch {
     pub auto_failback: Option<bool>,
     pub maintenance_mode: Option<bool>,
     pub copy_after_failback: Option<bool>,
+    /// A new secret for the server's agent (write-only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<WriteOnly>,
 }
 
 /// A system change notification, sent to every connected client.
@@ -152,6 +172,8 @@ pub struct ServerPatch {
 pub enum SystemEvent {
     /// A server was added, edited, or its state changed.
     ServerChanged { server: Server },
+    /// A server was removed from the site.
+    ServerRemoved { id: i64 },
     /// A failover log entry was created or changed.
     FailoverChanged { failover: Failover },
     /// A notification for people on duty, sent once while the situation lasts.
@@ -162,12 +184,14 @@ pub enum SystemEvent {
 
 impl SystemEvent {
     /// Every event name, for clients that subscribe by name.
-    pub const NAMES: [&'static str; 4] = ["server_changed", "failover_changed", "alert", "resync"];
+    pub const NAMES: [&'static str; 5] =
+        ["server_changed", "server_removed", "failover_changed", "alert", "resync"];
 
     /// The SSE event name, so a client can listen to one kind only.
     pub fn name(&self) -> &'static str {
         match self {
             SystemEvent::ServerChanged { .. } => "server_changed",
+            SystemEvent::ServerRemoved { .. } => "server_removed",
             SystemEvent::FailoverChanged { .. } => "failover_changed",
             SystemEvent::Alert { .. } => "alert",
             SystemEvent::Resync => "resync",

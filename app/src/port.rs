@@ -74,6 +74,9 @@ pub trait Console: Send + Sync + 'static {
         id: i64,
         patch: ServerPatch,
     ) -> Result<Server, Failure>;
+    /// Removes a server from the site (refused while a failover involves it); the failover log
+    /// keeps naming it.
+    async fn remove_server(&self, caller: &Caller, id: i64) -> Result<(), Failure>;
     /// The recorder settings cache's copy of a server's settings bundle.
     async fn cached_settings(
         &self,

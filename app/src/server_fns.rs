@@ -54,6 +54,17 @@ pub async fn add_server(new: NewServer) -> Result<Server, Failure> {
     )
 }
 
+#[server(prefix = "/rpc")]
+pub async fn remove_server(id: i64) -> Result<(), Failure> {
+    answer(
+        async {
+            let caller = crate::port::require_caller()?;
+            crate::port::ConsoleHandle::current()?.remove_server(&caller, id).await
+        }
+        .await,
+    )
+}
+
 #[server(prefix = "/rpc", input = Json)]
 pub async fn edit_server(id: i64, patch: ServerPatch) -> Result<Server, Failure> {
     answer(

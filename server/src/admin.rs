@@ -1,9 +1,9 @@
 //! `standby user …`, `standby token …` and `standby license …`: the command line goes through
 //! the same door as the API (rights and audit trail, with the command line as the actor).
 
-use crate::cli::{LicenceCommand, TokenCommand, UserCommand};
+use crate::cli::{LicenceCommand, ServerCommand, TokenCommand, UserCommand};
 use app::failure::Failure;
-use app::model::{NewToken, NewUser, PasswordChange};
+use app::model::{NewServer, NewToken, NewUser, PasswordChange, ServerKind, WriteOnly};
 use app::port::Console;
 use app::rights::Caller;
 use std::io::{BufRead, IsTerminal};
@@ -129,5 +129,53 @@ pub async fn licence(
     };
     let enabled = if licence.failover_enabled { "enabled" } else { "not enabled" };
     println!("Failover {enabled}; up to {} failover server(s) at once.", licence.failover_servers);
+    Ok(())
+}
+
+pub async fn server(
+    engine: &dyn Console,
+    command: ServerCommand,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let caller = cli_caller();
+    match command {
+        ServerCommand::Add { name, address, kind, secret_file, no_failover } => {
+            let secret = match secret_file {
+                Some(path) => std::fs::read_to_string(&path)
+                    .map_err(|error| format!("cannot read {}: {error}", path.display()))?,
+                None => password(None, &format!("Secret of {name}'s agent: "))?,
+            };
+            let monitored = kind == ServerKind::Recorder && !no_failover;
+            let new = NewServer {
+                name,
+                address,
+                kind,
+                failover_enabled: monitored,
+                auto_failback: monitored,
+                copy_after_failback: true,
+                secret: Some(WriteOnly(secret.trim().to_owned())),
+            };
+            let server = engine.add_server(&caller, new).await.map_err(sentence)?;
+            println!("Added {} ({}) at {}.", server.name, server.kind, server.address);
+        }
+        ServerCommand::List => {
+            for server in engine.servers(&caller).await.map_err(sentence)? {
+                println!(
+                    "{:>4} {:<24} {:<9} {:<12} {}",
+                    server.id, server.name, server.kind, server.state, server.address
+                );
+            }
+        }
+        ServerCommand::Remove { server } => {
+            let servers = engine.servers(&caller).await.map_err(sentence)?;
+            let found = servers
+                .iter()
+                .find(|known| {
+                    known.name.eq_ignore_ascii_case(&server) || known.id.to_string() == server
+                })
+                .ok_or_else(|| sentence(Failure::not_found(format!("Server {server:?}"))))?;
+            engine.remove_server(&caller, found.id).await.map_err(sentence)?;
+            println!("Removed {}.", found.name);
+        }
+    }
     Ok(())
 }

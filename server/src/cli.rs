@@ -43,6 +43,13 @@ pub enum Command {
         #[command(subcommand)]
         command: LicenceCommand,
     },
+    /// Register, list and remove recorders and failover servers.
+    Server {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(subcommand)]
+        command: ServerCommand,
+    },
     /// Manage API tokens (for scripts and wall-screen dashboards).
     Token {
         #[command(flatten)]
@@ -79,6 +86,35 @@ pub enum UserCommand {
     },
     /// Remove a user; their sessions end.
     Remove { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServerCommand {
+    /// Register a server. Its agent's secret (DATA_DIR/secret on that machine, or its
+    /// --secret-file) comes from --secret-file, else from standard input.
+    Add {
+        name: String,
+        /// host:port or http(s)://host:port of its agent.
+        #[arg(long)]
+        address: String,
+        #[arg(long, value_parser = parse_kind)]
+        kind: app::model::ServerKind,
+        /// A file holding the agent's secret.
+        #[arg(long)]
+        secret_file: Option<PathBuf>,
+        /// Do not fail this recorder over when it dies.
+        #[arg(long)]
+        no_failover: bool,
+    },
+    /// List the servers with their state.
+    List,
+    /// Remove a server by name or id (refused while a failover involves it).
+    Remove { server: String },
+}
+
+fn parse_kind(text: &str) -> Result<app::model::ServerKind, String> {
+    app::model::ServerKind::parse(text)
+        .ok_or_else(|| format!("{text:?} is not a server kind: use recorder or failover"))
 }
 
 #[derive(Debug, Subcommand)]

@@ -2,7 +2,7 @@
 //! the manager so a newcomer can switch them off and on from the Servers page.
 
 use app::failure::{Failure, FailureKind};
-use app::model::{DemoPower, NewServer, ServerKind, ServerPatch};
+use app::model::{DemoPower, NewServer, ServerKind, ServerPatch, WriteOnly};
 use app::port::Console;
 use app::rights::Caller;
 use app::screens::DemoSwitch;
@@ -71,7 +71,9 @@ impl DemoSite {
         for (name, kind) in wanted {
             let (child, port) = site.spawn(&name, kind, 0).await?;
             let address = format!("http://127.0.0.1:{port}");
-            let server_id = register(console, &name, kind, &address)
+            // The agent made its secret on its first start; the demo enrols it with that.
+            let secret = self.secret_of(&name)?;
+            let server_id = register(console, &name, kind, &address, &secret)
                 .await
                 .map_err(|failure| DemoError::Register { name: name.clone(), failure })?;
             agents.push(Agent { server_id, name, kind, port, child: Some(child) });
@@ -126,6 +128,13 @@ impl DemoSite {
                 let _ = child.kill().await;
             }
         }
+    }
+
+    fn secret_of(&self, name: &str) -> Result<String, DemoError> {
+        let path = self.data_dir.join(name).join("secret");
+        std::fs::read_to_string(&path)
+            .map(|secret| secret.trim().to_owned())
+            .map_err(|source| DemoError::Io { path, source })
     }
 
     /// Starts one agent and waits for the line that says where it listens.
@@ -210,6 +219,7 @@ async fn register(
     name: &str,
     kind: ServerKind,
     address: &str,
+    secret: &str,
 ) -> Result<i64, Failure> {
     let demo = Caller::system("demo");
     let existing = console.servers(&demo).await?.into_iter().find(|server| server.name == name);
@@ -217,6 +227,7 @@ async fn register(
         let patch = ServerPatch {
             address: Some(address.to_owned()),
             kind: Some(kind),
+            secret: Some(WriteOnly(secret.to_owned())),
             ..Default::default()
         };
         return Ok(console.edit_server(&demo, existing.id, patch).await?.id);
@@ -228,6 +239,7 @@ async fn register(
         failover_enabled: kind == ServerKind::Recorder,
         auto_failback: kind == ServerKind::Recorder,
         copy_after_failback: true,
+        secret: Some(WriteOnly(secret.to_owned())),
     };
     Ok(console.add_server(&demo, new).await?.id)
 }

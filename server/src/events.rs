@@ -86,7 +86,7 @@ fn sentence(event: &SystemEvent) -> Option<RecentEvent> {
             )
         }
         SystemEvent::Alert { level, message, .. } => (level.as_str(), message.clone()),
-        SystemEvent::Resync => return None,
+        SystemEvent::ServerRemoved { .. } | SystemEvent::Resync => return None,
     };
     Some(RecentEvent { at: Utc::now(), level: level.to_owned(), message })
 }

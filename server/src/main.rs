@@ -56,6 +56,9 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
         Command::License { store, command } => {
             standby::admin::licence(cli_engine(&store, &file).await?.as_ref(), command).await
         }
+        Command::Server { store, command } => {
+            standby::admin::server(cli_engine(&store, &file).await?.as_ref(), command).await
+        }
         Command::Token { store, command } => {
             standby::admin::token(cli_engine(&store, &file).await?.as_ref(), command).await
         }

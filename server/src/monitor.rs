@@ -5,13 +5,13 @@
 //! answer again. It decides nothing itself.
 
 use crate::events::EventBus;
-use crate::recorders::{Endpoint, Health, Recorders};
+use crate::recorders::{Health, Keyring, Recorders};
 use crate::settings_cache;
 use crate::store::{HealthRecord, SharedStore, StoreError};
 use app::model::{Server, ServerKind, ServerState, SystemEvent};
 use chrono::Utc;
 use futures::future::join_all;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -52,20 +52,32 @@ pub trait Observer: Send + Sync + 'static {
 pub struct Monitor {
     store: SharedStore,
     recorders: Recorders,
+    keyring: Arc<Keyring>,
     events: EventBus,
     config: MonitorConfig,
     /// Broken recorders answering again, since when.
     answering_since: HashMap<i64, Instant>,
+    /// Servers whose agent reports another kind than they are registered as (warned once).
+    wrong_kind: HashSet<i64>,
 }
 
 impl Monitor {
     pub fn new(
         store: SharedStore,
         recorders: Recorders,
+        keyring: Arc<Keyring>,
         events: EventBus,
         config: MonitorConfig,
     ) -> Self {
-        Monitor { store, recorders, events, config, answering_since: HashMap::new() }
+        Monitor {
+            store,
+            recorders,
+            keyring,
+            events,
+            config,
+            answering_since: HashMap::new(),
+            wrong_kind: HashSet::new(),
+        }
     }
 
     pub async fn run(mut self, observer: Arc<dyn Observer>, stop: CancellationToken) {
@@ -91,15 +103,28 @@ impl Monitor {
     pub async fn tick(&mut self, observer: &dyn Observer) -> Result<(), StoreError> {
         let servers = self.store.list_servers().await?;
         let timeout = self.config.check_timeout;
-        let recorders = &self.recorders;
+        let (recorders, keyring) = (&self.recorders, &self.keyring);
         let checks = servers.iter().map(|server| async move {
-            let answer = recorders.health(&Endpoint::from(server), timeout).await;
+            let answer = recorders.health(&keyring.endpoint(server).await, timeout).await;
             if let Err(error) = &answer {
                 tracing::debug!(server = %server.name, %error, "health check failed");
             }
             answer.ok()
         });
-        let answers = join_all(checks).await;
+        let mut answers = join_all(checks).await;
+        for (server, answer) in servers.iter().zip(answers.iter_mut()) {
+            let mismatch =
+                answer.as_ref().is_some_and(|health| health.kind.as_str() != server.kind.as_str());
+            if mismatch {
+                // Whatever answers there is not the server registered at that address.
+                if self.wrong_kind.insert(server.id) {
+                    tracing::warn!(server = %server.name, address = %server.address, "the agent there is not a {} server; it is treated as unreachable", server.kind);
+                }
+                *answer = None;
+            } else if answer.is_some() {
+                self.wrong_kind.remove(&server.id);
+            }
+        }
         let now = Utc::now();
         let records: Vec<HealthRecord> = servers
             .iter()
@@ -190,7 +215,7 @@ impl Monitor {
         if !settings_cache::is_stale(cached.as_ref(), health) {
             return;
         }
-        let from = Endpoint::from(server);
+        let from = self.keyring.endpoint(server).await;
         if let Err(error) =
             settings_cache::refresh(&self.store, self.recorders.as_ref(), &from, owner).await
         {

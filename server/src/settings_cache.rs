@@ -12,6 +12,8 @@ pub enum RefreshError {
     Read(#[from] RecorderError),
     #[error("cannot write the settings cache: {0}")]
     Write(#[from] StoreError),
+    #[error("what {server} sent is not a settings bundle ({0}); the cache keeps the last good one", server = .1)]
+    NotABundle(agent_api::InvalidSettings, String),
 }
 
 /// Whether the cached bundle is behind what the server reports.
@@ -27,7 +29,12 @@ pub async fn refresh(
     owner: i64,
 ) -> Result<CachedSettings, RefreshError> {
     let bundle = recorders.settings(from).await?;
-    let version = bundle.get("version").and_then(serde_json::Value::as_i64).unwrap_or_default();
+    // Only a bundle goes into the cache: it is what a failover server would record by.
+    let parsed =
+        agent_api::settings::parse::<agent_api::SettingsBundle>(bundle.to_string().as_bytes())
+            .and_then(|parsed| parsed.validate().map(|()| parsed))
+            .map_err(|invalid| RefreshError::NotABundle(invalid, from.name.clone()))?;
+    let version = i64::try_from(parsed.version).unwrap_or(i64::MAX);
     let settings = CachedSettings { version, bundle, fetched_at: Utc::now() };
     store.cache_settings(owner, &settings).await?;
     tracing::info!(server = %from.name, version, "recorder settings cached");

@@ -3,11 +3,13 @@
 
 use crate::failure::Failure;
 use crate::live::use_live;
-use crate::model::{DemoPower, NewServer, Server, ServerKind, ServerPatch};
+use crate::model::{DemoPower, NewServer, Server, ServerKind, ServerPatch, WriteOnly};
 use crate::page_data::PageData;
 use crate::rights::Right;
 use crate::screens::ServersView;
-use crate::server_fns::{add_server, assign_group, edit_server, load_servers_page, set_demo_power};
+use crate::server_fns::{
+    add_server, assign_group, edit_server, load_servers_page, remove_server, set_demo_power,
+};
 use crate::time::LocalTime;
 use leptos::prelude::*;
 
@@ -83,6 +85,7 @@ fn refusal(failure: Option<Failure>) -> Option<impl IntoView> {
 fn AddServerForm(add: AddAction) -> impl IntoView {
     let name = RwSignal::new(String::new());
     let address = RwSignal::new(String::new());
+    let secret = RwSignal::new(String::new());
     let failover = RwSignal::new(false);
     let monitored = RwSignal::new(true);
     let auto_failback = RwSignal::new(true);
@@ -100,11 +103,15 @@ fn AddServerForm(add: AddAction) -> impl IntoView {
                         failover_enabled: monitored.get(),
                         auto_failback: auto_failback.get(),
                         copy_after_failback: true,
+                        secret: Some(secret.get()).filter(|secret| !secret.is_empty()).map(WriteOnly),
                     });
                 }
             >
                 <label>"Name" <input type="text" required bind:value=name data-testid="add-name" /></label>
                 <label>"Address" <input type="text" required placeholder="10.0.0.5:8080" bind:value=address data-testid="add-address" /></label>
+                <label title="The contents of DATA_DIR/secret on the recorder (or of its --secret-file)">
+                    "Agent secret" <input type="password" autocomplete="off" bind:value=secret data-testid="add-secret" />
+                </label>
                 <label><input type="checkbox" bind:checked=failover /> " Failover server"</label>
                 <label><input type="checkbox" bind:checked=monitored /> " Failover monitoring"</label>
                 <label><input type="checkbox" bind:checked=auto_failback /> " Automatic failback"</label>
@@ -339,23 +346,48 @@ fn DemoSwitchButton(
     }
 }
 
-/// An administrator's inline edit of a server's name and address.
+/// An administrator's inline edit of a server's name, address and agent secret, and its removal.
 #[component]
 fn EditNameAndAddress(server: Server, edit: EditAction) -> impl IntoView {
     let name = RwSignal::new(server.name.clone());
     let address = RwSignal::new(server.address.clone());
+    let secret = RwSignal::new(String::new());
+    let confirming = RwSignal::new(false);
+    let live = use_live();
+    let remove = Action::new(|id: &i64| remove_server(*id));
+    Effect::new(move |_| {
+        if remove.version().get() > 0 {
+            live.changed();
+        }
+    });
     let id = server.id;
+    let label = server.name.clone();
     view! {
         <details class="edit-server">
             <summary data-testid=format!("edit-{}", server.name)>"Edit"</summary>
             <form on:submit=move |event| {
                 event.prevent_default();
-                edit.dispatch((id, ServerPatch { name: Some(name.get()), address: Some(address.get()), ..Default::default() }));
+                let secret = Some(secret.get()).filter(|secret| !secret.is_empty()).map(WriteOnly);
+                edit.dispatch((id, ServerPatch { name: Some(name.get()), address: Some(address.get()), secret, ..Default::default() }));
             }>
                 <input type="text" aria-label="Name" bind:value=name />
                 <input type="text" aria-label="Address" bind:value=address />
+                <input type="password" aria-label="New agent secret" placeholder="New agent secret (optional)" autocomplete="off" bind:value=secret />
                 <button type="submit">"Save"</button>
             </form>
+            <Show
+                when=move || confirming.get()
+                fallback=move || view! {
+                    <button class="danger" data-testid=format!("remove-{label}") on:click=move |_| confirming.set(true)>"Remove…"</button>
+                }
+            >
+                <span class="confirm">
+                    "Remove " {server.name.clone()} "? The failover log keeps it. "
+                    <button class="danger" data-testid="remove-confirm" disabled=move || remove.pending().get() on:click=move |_| { remove.dispatch(id); }>"Remove"</button>
+                    <button on:click=move |_| confirming.set(false)>"Cancel"</button>
+                </span>
+            </Show>
+            {move || remove.value().get().and_then(Result::err).map(|failure| view! { <p class="error" role="alert">{failure.message}</p> })}
         </details>
     }
 }

@@ -5,7 +5,7 @@
 
 use super::Engine;
 use super::refusal::{Reason, Refusal};
-use crate::recorders::{CopyChannel, Endpoint, Peer, StartDataCopy, copy_progress};
+use crate::recorders::{CopyChannel, Peer, StartDataCopy, copy_progress};
 use app::failure::Failure;
 use app::model::{CopyStatus, Failover, FailoverStatus};
 use chrono::Utc;
@@ -86,7 +86,7 @@ impl Engine {
             format!("Material copying from {} to {} queued.", source.name, recorder.name),
         )
         .await;
-        match self.recorders.start_data_copy(&Endpoint::from(&recorder), &task).await {
+        match self.recorders.start_data_copy(&self.keyring.endpoint(&recorder).await, &task).await {
             Ok(task) => {
                 let (status, channels) = copy_progress(&task);
                 self.store
@@ -109,7 +109,7 @@ impl Engine {
     pub(super) async fn sync_material_copies(&self) -> Result<(), Failure> {
         for entry in self.store.copies_in_progress().await? {
             let Some(recorder) = self.store.server(entry.recorder.id).await? else { continue };
-            let at = Endpoint::from(&recorder);
+            let at = self.keyring.endpoint(&recorder).await;
             let task = match self.recorders.copy_task(&at, entry.id).await {
                 Ok(task) => task,
                 Err(error) => {

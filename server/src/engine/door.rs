@@ -115,6 +115,12 @@ impl Console for Engine {
         self.act(caller, right, action, Some(id.to_string()), self.change_server(id, patch)).await
     }
 
+    async fn remove_server(&self, caller: &Caller, id: i64) -> Result<(), Failure> {
+        let target = Some(id.to_string());
+        self.act(caller, Right::ManageServers, "server.remove", target, self.delete_server(id))
+            .await
+    }
+
     async fn cached_settings(
         &self,
         caller: &Caller,

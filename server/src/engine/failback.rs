@@ -3,7 +3,6 @@
 
 use super::refusal::{Reason, Refusal};
 use super::{Engine, crash_point};
-use crate::recorders::Endpoint;
 use crate::settings_cache;
 use app::failure::Failure;
 use app::model::{FailbackAnswer, Failover, FailoverStatus, Server, ServerState};
@@ -94,8 +93,10 @@ impl Engine {
             ));
         }
         // The repaired server is back on the network at the same address.
-        if let Err(error) =
-            self.recorders.health(&Endpoint::from(&recorder), self.check_timeout()).await
+        if let Err(error) = self
+            .recorders
+            .health(&self.keyring.endpoint(&recorder).await, self.check_timeout())
+            .await
         {
             return Err(refused(
                 Reason::NoRecorderConnection,
@@ -180,7 +181,7 @@ impl Engine {
         })?;
         // Set the failed recorder's settings.
         self.recorders
-            .replace_settings(&Endpoint::from(recorder), &settings.bundle)
+            .replace_settings(&self.keyring.endpoint(recorder).await, &settings.bundle)
             .await
             .map_err(|error| {
                 Refusal::new(
@@ -192,8 +193,10 @@ impl Engine {
         // No recording gap: the failover server stops only once the recorder records again.
         self.wait_until_recording(recorder).await?;
         if self.acts_for(server, recorder).await
-            && let Err(error) =
-                self.recorders.stop_acting(&Endpoint::from(server), &recorder.name).await
+            && let Err(error) = self
+                .recorders
+                .stop_acting(&self.keyring.endpoint(server).await, &recorder.name)
+                .await
         {
             return Err(Refusal::new(
                 Reason::NoFailoverServerConnection,
@@ -235,8 +238,10 @@ impl Engine {
     async fn wait_until_recording(&self, recorder: &Server) -> Result<(), Refusal> {
         let deadline = tokio::time::Instant::now() + RECORDING_AGAIN_WITHIN;
         loop {
-            let health =
-                self.recorders.health(&Endpoint::from(recorder), self.check_timeout()).await;
+            let health = self
+                .recorders
+                .health(&self.keyring.endpoint(recorder).await, self.check_timeout())
+                .await;
             match health {
                 Ok(health) if health.recording => return Ok(()),
                 _ if tokio::time::Instant::now() >= deadline => {
@@ -257,7 +262,7 @@ impl Engine {
         if !self.acts_for(server, recorder).await {
             return;
         }
-        let from = Endpoint::from(server);
+        let from = self.keyring.endpoint(server).await;
         if let Err(error) =
             settings_cache::refresh(&self.store, self.recorders.as_ref(), &from, recorder.id).await
         {
@@ -266,7 +271,8 @@ impl Engine {
     }
 
     async fn acts_for(&self, server: &Server, recorder: &Server) -> bool {
-        let health = self.recorders.health(&Endpoint::from(server), self.check_timeout()).await;
+        let health =
+            self.recorders.health(&self.keyring.endpoint(server).await, self.check_timeout()).await;
         health.ok().and_then(|health| health.acting_for).as_deref() == Some(recorder.name.as_str())
     }
 
@@ -289,7 +295,7 @@ impl Engine {
             && let Ok(Some(settings)) = self.store.cached_settings(recorder.id).await
             && let Err(error) = self
                 .recorders
-                .act_for(&Endpoint::from(&server), &recorder.name, &settings.bundle)
+                .act_for(&self.keyring.endpoint(&server).await, &recorder.name, &settings.bundle)
                 .await
         {
             tracing::error!(%error, server = %server.name, "cannot make the failover server act again");

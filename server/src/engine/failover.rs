@@ -4,7 +4,6 @@
 
 use super::refusal::{Reason, Refusal};
 use super::{Engine, crash_point};
-use crate::recorders::Endpoint;
 use crate::store::StoreError;
 use app::model::{Failover, FailoverStatus, Server, ServerKind, ServerState};
 use chrono::Utc;
@@ -30,7 +29,7 @@ impl Engine {
             return self.refuse(recorder, None, refusal).await;
         }
         // 2. The recorder is still unreachable (checked again right before acting).
-        let at = Endpoint::from(recorder);
+        let at = self.keyring.endpoint(recorder).await;
         if self.recorders.health(&at, self.check_timeout()).await.is_ok() {
             tracing::info!(recorder = %recorder.name, "recorder answered again; no failover");
             return Ok(None);
@@ -95,8 +94,10 @@ impl Engine {
         crash_point("failover:settings_taken");
 
         // Tell the failover server to act for the recorder with those settings.
-        if let Err(error) =
-            self.recorders.act_for(&Endpoint::from(server), &recorder.name, &settings.bundle).await
+        if let Err(error) = self
+            .recorders
+            .act_for(&self.keyring.endpoint(server).await, &recorder.name, &settings.bundle)
+            .await
         {
             let refusal = Refusal::new(
                 Reason::NoFailoverServerConnection,
@@ -180,7 +181,7 @@ impl Engine {
     /// two servers never record as the same recorder.
     async fn release_failover_server(&self, server_id: i64, recorder_name: &str) {
         let Ok(Some(server)) = self.store.server(server_id).await else { return };
-        let at = Endpoint::from(&server);
+        let at = self.keyring.endpoint(&server).await;
         let acting_for = self
             .recorders
             .health(&at, self.check_timeout())
@@ -254,8 +255,10 @@ impl Engine {
                 continue;
             };
             let Some(server) = self.store.server(server_ref.id).await? else { continue };
-            let health =
-                self.recorders.health(&Endpoint::from(&server), self.check_timeout()).await;
+            let health = self
+                .recorders
+                .health(&self.keyring.endpoint(&server).await, self.check_timeout())
+                .await;
             let acting = health.as_ref().ok().and_then(|health| health.acting_for.as_deref())
                 == Some(recorder.name.as_str());
             if acting {

@@ -26,7 +26,7 @@ use crate::credentials::login_guard::LoginGuard;
 use crate::demo::DemoSite;
 use crate::events::EventBus;
 use crate::monitor::{Monitor, MonitorConfig};
-use crate::recorders::{HttpRecorders, Recorders};
+use crate::recorders::{HttpRecorders, Keyring, Recorders};
 use crate::store::SharedStore;
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
@@ -60,6 +60,7 @@ impl Parts {
 pub struct Engine {
     store: SharedStore,
     recorders: Recorders,
+    keyring: Arc<Keyring>,
     events: EventBus,
     sessions: SessionPolicy,
     monitor: MonitorConfig,
@@ -71,6 +72,7 @@ pub struct Engine {
 impl Engine {
     pub fn new(parts: Parts) -> Arc<Self> {
         Arc::new(Engine {
+            keyring: Arc::new(Keyring::new(parts.store.clone())),
             store: parts.store,
             recorders: parts.recorders,
             events: EventBus::default(),
@@ -99,6 +101,7 @@ impl Engine {
         let monitor = Monitor::new(
             self.store.clone(),
             self.recorders.clone(),
+            self.keyring.clone(),
             self.events.clone(),
             self.monitor,
         );

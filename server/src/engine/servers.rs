@@ -1,6 +1,7 @@
 //! Adding and editing servers: validation that names the field, then the store.
 
 use super::Engine;
+use crate::recorders::{AgentSecret, Endpoint};
 use crate::store::ServerSettings;
 use app::failure::Failure;
 use app::model::{NewServer, Server, ServerPatch, SystemEvent};
@@ -10,7 +11,14 @@ const MAX_NAME_CHARS: usize = 100;
 
 impl Engine {
     pub(super) async fn insert_server(&self, new: NewServer) -> Result<Server, Failure> {
-        let server = self.store.insert_server(&new_settings(new)?).await?;
+        let secret = new.secret.as_ref().map(|secret| valid_secret(&secret.0)).transpose()?;
+        let settings = new_settings(new)?;
+        self.refuse_duplicate_address(None, &settings.address).await?;
+        self.refuse_kind_mismatch(&settings, secret.as_deref()).await?;
+        let server = self.store.insert_server(&settings).await?;
+        if let Some(secret) = &secret {
+            self.keyring.set(server.id, secret).await?;
+        }
         tracing::info!(server = %server.name, address = %server.address, "server added");
         self.events.publish(SystemEvent::ServerChanged { server: server.clone() });
         Ok(server)
@@ -26,16 +34,115 @@ impl Engine {
         patch: ServerPatch,
     ) -> Result<Server, Failure> {
         let current = self.find_server(id).await?;
+        let secret = patch.secret.as_ref().map(|secret| valid_secret(&secret.0)).transpose()?;
         let settings = patched(&current, patch)?;
+        if settings.address != current.address {
+            self.refuse_duplicate_address(Some(id), &settings.address).await?;
+        }
+        if settings.address != current.address || settings.kind != current.kind {
+            self.refuse_kind_mismatch(&settings, secret.as_deref()).await?;
+        }
         let server = self
             .store
             .update_server(id, &settings)
             .await?
             .ok_or_else(|| Failure::not_found(format!("Server {id}")))?;
+        if let Some(secret) = &secret {
+            self.keyring.set(id, secret).await?;
+        }
         tracing::info!(server = %server.name, "server settings changed");
         self.events.publish(SystemEvent::ServerChanged { server: server.clone() });
         Ok(server)
     }
+
+    /// A server leaves the site; refused while a failover involves it, since its cameras or
+    /// its recordings would be lost track of.
+    pub(super) async fn delete_server(&self, id: i64) -> Result<(), Failure> {
+        let server = self.find_server(id).await?;
+        let open = self.store.open_failovers().await?.into_iter().find(|entry| {
+            entry.recorder.id == id || entry.failover_server.as_ref().is_some_and(|s| s.id == id)
+        });
+        if let Some(entry) = open {
+            return Err(Failure::conflict(
+                "in_failover",
+                format!(
+                    "{} is part of failover {} ({}); fail back first.",
+                    server.name,
+                    entry.id,
+                    entry.status.label().to_lowercase()
+                ),
+            ));
+        }
+        if !self.store.remove_server(id, chrono::Utc::now()).await? {
+            return Err(Failure::not_found(format!("Server {id}")));
+        }
+        self.keyring.forget(id);
+        tracing::info!(server = %server.name, "server removed");
+        self.events.publish(SystemEvent::ServerRemoved { id });
+        Ok(())
+    }
+
+    async fn refuse_duplicate_address(
+        &self,
+        id: Option<i64>,
+        address: &str,
+    ) -> Result<(), Failure> {
+        let servers = self.store.list_servers().await?;
+        match servers.iter().find(|other| other.address == address && Some(other.id) != id) {
+            Some(other) => Err(Failure::conflict(
+                "duplicate_address",
+                format!("{} is already registered at {address}.", other.name),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// An agent that answers must be the kind it is registered as: a recorder registered as a
+    /// failover server would be told to record for others while recording for itself.
+    async fn refuse_kind_mismatch(
+        &self,
+        settings: &ServerSettings,
+        secret: Option<&str>,
+    ) -> Result<(), Failure> {
+        let at = Endpoint {
+            name: settings.name.clone(),
+            address: settings.address.clone(),
+            secret: secret.map(AgentSecret::new),
+        };
+        let Ok(health) = self.recorders.health(&at, self.check_timeout()).await else {
+            // Not up yet: administrators register servers before they are switched on.
+            return Ok(());
+        };
+        let registered = settings.kind.as_str();
+        if health.kind.as_str() != registered {
+            return Err(Failure::conflict(
+                "kind_mismatch",
+                format!(
+                    "The agent at {} says it is a {} server, not a {registered} server.",
+                    settings.address, health.kind
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// An agent secret as administrators paste it: long enough to be one, nothing invisible.
+fn valid_secret(secret: &str) -> Result<String, Failure> {
+    let secret = secret.trim();
+    if secret.chars().count() < 16 {
+        return Err(Failure::invalid(
+            "secret",
+            "must be at least 16 characters (the contents of the agent's secret file).",
+        ));
+    }
+    if secret.len() > 1024 || secret.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(Failure::invalid(
+            "secret",
+            "must be one line of at most 1024 characters without spaces.",
+        ));
+    }
+    Ok(secret.to_owned())
 }
 
 /// A settings change of an existing server, with the fields the patch leaves out kept.
@@ -114,7 +221,34 @@ pub fn valid_address(address: &str) -> Result<String, Failure> {
         return Err(explain("it has a path"));
     }
     let port = url.port_or_known_default().ok_or_else(|| explain("no port"))?;
+    if let Some(why) = forbidden_host(host) {
+        return Err(explain(why));
+    }
     Ok(format!("{}://{host}:{port}", url.scheme()))
+}
+
+/// Addresses the manager never talks to: link-local ones reach cloud metadata services and
+/// neighbours that are not recorders, and unspecified, multicast or broadcast ones are no single
+/// host. Names are not resolved here; the agent's answer tells the rest.
+fn forbidden_host(host: &str) -> Option<&'static str> {
+    use std::net::IpAddr;
+    let ip: IpAddr = host.trim_start_matches('[').trim_end_matches(']').parse().ok()?;
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6)),
+        v4 => v4,
+    };
+    let link_local = match ip {
+        IpAddr::V4(v4) => v4.is_link_local(),
+        IpAddr::V6(v6) => v6.is_unicast_link_local(),
+    };
+    let broadcast = matches!(ip, IpAddr::V4(v4) if v4.is_broadcast());
+    if link_local {
+        Some("a link-local address is not a recorder")
+    } else if ip.is_unspecified() || ip.is_multicast() || broadcast {
+        Some("it is not one host")
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]
@@ -132,9 +266,21 @@ mod tests {
 
     #[test]
     fn malformed_addresses_name_the_field() {
-        for bad in
-            ["", "   ", "ftp://x:1", "http://", "host:99999", "a b:1", "http://h:1/x", "u:p@h:1"]
-        {
+        for bad in [
+            "",
+            "   ",
+            "ftp://x:1",
+            "http://",
+            "host:99999",
+            "a b:1",
+            "http://h:1/x",
+            "u:p@h:1",
+            "169.254.169.254:80",
+            "[fe80::1]:80",
+            "[::ffff:169.254.169.254]:80",
+            "0.0.0.0:80",
+            "255.255.255.255:80",
+        ] {
             let failure = valid_address(bad).expect_err(bad);
             assert_eq!(failure.kind, FailureKind::BadInput, "{bad}");
             assert_eq!(failure.code, "invalid_address", "{bad}");

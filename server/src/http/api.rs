@@ -153,6 +153,27 @@ pub async fn edit_server(
     Ok(Json(state.console.edit_server(&caller, id, patch).await?))
 }
 
+/// Remove a server (admin); refused with 409 `in_failover` while a failover involves it
+///
+/// The failover log keeps naming it; adding a server of that name again brings it back.
+#[utoipa::path(delete, path = "/api/v1/servers/{id}", tag = "servers",
+    params(("id" = i64, Path, description = "Server id")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 403, description = "Not an administrator", body = ErrorBody),
+        (status = 404, description = "No such server", body = ErrorBody),
+        (status = 409, description = "`in_failover`", body = ErrorBody),
+    ))]
+pub async fn remove_server(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    state.console.remove_server(&caller, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// The recorder settings cache's copy of a server's settings bundle
 #[utoipa::path(get, path = "/api/v1/servers/{id}/settings", tag = "servers",
     params(("id" = i64, Path, description = "Server id")),

@@ -70,7 +70,7 @@ pub fn routes() -> (Router<AppState>, OpenApi) {
         .with(routes!(api::logout))
         .with(routes!(api::me))
         .with(routes!(api::list_servers, api::add_server))
-        .with(routes!(api::server, api::edit_server))
+        .with(routes!(api::server, api::edit_server, api::remove_server))
         .with(routes!(api::cached_settings))
         .with(routes!(api::users, api::add_user))
         .with(routes!(api::remove_user))

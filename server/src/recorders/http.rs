@@ -16,7 +16,10 @@ pub struct HttpRecorders {
 
 impl HttpRecorders {
     pub fn new() -> Self {
+        // Never follow a redirect: an agent's address is where the manager talks, and a
+        // redirect would send its credential and its trust somewhere else.
         let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(2))
             .pool_idle_timeout(Duration::from_secs(30))
             .build()
@@ -117,6 +120,10 @@ async fn answer<T: serde::de::DeserializeOwned>(
     request: reqwest::RequestBuilder,
 ) -> Result<T, RecorderError> {
     let address = || at.address.clone();
+    let request = match &at.secret {
+        Some(secret) => request.bearer_auth(secret.expose()),
+        None => request,
+    };
     let response = request.send().await.map_err(|source| {
         if source.is_timeout() {
             RecorderError::Timeout { address: address(), timeout }

@@ -3,10 +3,12 @@
 //! implementation is [`HttpRecorders`].
 
 mod http;
+mod keyring;
 
 pub use http::HttpRecorders;
+pub use keyring::{AgentSecret, Keyring};
 
-use app::model::{ChannelCopy, CopyStatus, Server};
+use app::model::{ChannelCopy, CopyStatus};
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,17 +25,13 @@ pub enum RecorderError {
     Malformed { address: String, reason: String },
 }
 
-/// Where and how the manager reaches one server's agent.
+/// Where and how the manager reaches one server's agent (see [`Keyring::endpoint`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
     pub name: String,
     pub address: String,
-}
-
-impl From<&Server> for Endpoint {
-    fn from(server: &Server) -> Self {
-        Endpoint { name: server.name.clone(), address: server.address.clone() }
-    }
+    /// The agent's secret, sent as a bearer token.
+    pub secret: Option<AgentSecret>,
 }
 
 pub use agent_api::{CopyChannel, CopyTask, Health, Peer, StartDataCopy};
