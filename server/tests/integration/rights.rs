@@ -1,8 +1,7 @@
 //! Who may do what, over every REST route and every server function: anonymous → 401, a role
 //! without the right → 403, a role with it → neither. Tokens and sessions alike.
 
-mod common;
-
+use crate::test_app::{As, PASSWORD, TestApp, test_app};
 use app::api::{
     AddServer, AssignGroup, EditServer, LoadAudit, LoadDashboard, LoadFailover, LoadFailoverLog,
     LoadServersPage, SetDemoPower, StartFailback, StartMaterialCopy, Whoami,
@@ -10,7 +9,6 @@ use app::api::{
 use app::auth::Role;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use common::app::{As, PASSWORD, TestApp, test_app};
 use leptos::server_fn::ServerFn;
 use serde_json::{Value, json};
 
