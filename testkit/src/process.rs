@@ -181,3 +181,18 @@ impl Process {
         if log.is_empty() { String::new() } else { format!("; its log:\n{log}") }
     }
 }
+
+impl Drop for Process {
+    /// SIGKILL and reap, blocking briefly: a test's temporary directory is removed right after
+    /// its processes are dropped, and a process still writing there would leave files behind.
+    fn drop(&mut self) {
+        let Some(mut child) = self.child.take() else { return };
+        if child.start_kill().is_err() {
+            return; // Already reaped.
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while matches!(child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    }
+}

@@ -55,9 +55,8 @@ impl Monitor {
     }
 }
 
+/// Its processes are dropped (killed) before its directory: fields drop in this order.
 pub struct Site {
-    pub dir: tempfile::TempDir,
-    pub database_url: String,
     pub manager: Process,
     pub manager_args: Vec<String>,
     /// Sends the admin token.
@@ -70,6 +69,9 @@ pub struct Site {
     pub agent_env: Vec<(String, String)>,
     /// Where agents started from now on log; `None`: `<data dir>.log` in the site's directory.
     pub agent_stderr: Option<Stderr>,
+    pub database_url: String,
+    /// The database and the agents' archives and logs; removed last.
+    pub dir: tempfile::TempDir,
 }
 
 impl Site {
