@@ -26,14 +26,16 @@
 //! to keep apart from debug builds). `STANDBY_BENCH_QUICK=1` for a ~128 MiB smoke run;
 //! `STANDBY_BENCH_COPY_MB=N` for N MiB.
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
+use recorder::wire::{MEDIA_TYPE, Record};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use support::{Agent, LIGHT, Y2001};
+use testkit::Agent;
+use testkit::agent::{self as agent, LIGHT, Y2001};
+use testkit::bench::{self, table};
+use testkit::binaries::Binary;
+use testkit::http;
 
 /// 100 kB video frames at 25 per second (20 Mbit/s): ~430 s of period per GiB.
 const RECORD_BYTES: usize = 100_000;
@@ -55,6 +57,7 @@ const MIB: f64 = 1024.0 * 1024.0;
 
 #[tokio::main]
 async fn main() {
+    bench::require(&[Binary::Agent]);
     let size_mib = size_mib();
     machine_note(size_mib);
     let dir = tempfile::tempdir().expect("temp dir");
@@ -62,13 +65,13 @@ async fn main() {
     // far from the range of 2001. No retention by size, so a large STANDBY_BENCH_COPY_MB run
     // keeps everything.
     let args: Vec<&str> = LIGHT.iter().copied().chain(["--retention-max-bytes", "0"]).collect();
-    let fo = Agent::start(SOURCE, "recorder", &dir.path().join(SOURCE), &args);
-    let rec = Agent::start("rec-1", "recorder", &dir.path().join("rec-1"), &args);
+    let fo = Agent::start(SOURCE, "recorder", &dir.path().join(SOURCE), &args).await;
+    let rec = Agent::start("rec-1", "recorder", &dir.path().join("rec-1"), &args).await;
 
     let (period, fill_ingest) = fill(&fo, size_mib).await;
     let url = fo.url(&format!(
         "/channels/{CHANNEL}/playback?{}",
-        support::query(period.from, period.to, Some(SOURCE))
+        agent::query(period.from, period.to, Some(SOURCE))
     ));
     let download = dir.path().join("download.bin");
     let null = std::path::Path::new("/dev/null");
@@ -93,25 +96,17 @@ async fn main() {
 
 /// MiB to copy: `STANDBY_BENCH_COPY_MB`, else 128 for a quick run, else 1024.
 fn size_mib() -> u64 {
-    let quick =
-        std::env::var("STANDBY_BENCH_QUICK").is_ok_and(|value| !value.is_empty() && value != "0");
     std::env::var("STANDBY_BENCH_COPY_MB")
         .ok()
         .and_then(|value| value.parse().ok())
         .filter(|&mib| mib > 0)
-        .unwrap_or(if quick { 128 } else { 1024 })
+        .unwrap_or(if bench::quick() { 128 } else { 1024 })
 }
 
 fn machine_note(size_mib: u64) {
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let load: Vec<&str> = load.split_whitespace().take(3).collect();
     println!("copy bench: {size_mib} MiB of {CHANNEL}, {SOURCE} -> rec-1, both on this machine");
-    println!(
-        "machine: nproc {cores}, load average {} (1, 5, 15 min); all figures are from this one \
-         run, compare ratios, not absolute timings",
-        load.join(" ")
-    );
+    bench::machine_note();
+    println!("all figures are from this one run: compare ratios, not absolute timings");
 }
 
 /// The copied period: `[from, to)` holds every record.
@@ -130,17 +125,12 @@ async fn fill(fo: &Agent, size_mib: u64) -> (Period, Transfer) {
     let mut ingest = Transfer { bytes: 0, seconds: 0.0 };
     for first in (0..records).step_by(CHUNK_RECORDS) {
         let count = CHUNK_RECORDS.min(records - first);
-        let mut chunk =
-            support::records(SOURCE, Y2001 + first as i64 * STEP, count, STEP, RECORD_BYTES);
-        // Sequence numbers go on across bodies, as one camera's would.
-        for record in &mut chunk {
-            record.sequence += first as u64;
-        }
-        let body = support::body(&chunk);
-        drop(chunk);
+        let body = chunk(first, count);
         ingest.bytes += body.len() as u64;
         let started = Instant::now();
-        let (status, outcome) = support::ingest(fo, CHANNEL, body).await;
+        let (status, outcome) =
+            http::post_bytes(&fo.url(&format!("/channels/{CHANNEL}/records")), MEDIA_TYPE, body)
+                .await;
         ingest.seconds += started.elapsed().as_secs_f64();
         assert_eq!(status, 200, "ingest into {SOURCE}: {outcome}");
         assert_eq!(outcome["stored"], count, "ingest into {SOURCE}: {outcome}");
@@ -156,6 +146,20 @@ async fn fill(fo: &Agent, size_mib: u64) -> (Period, Transfer) {
         payload_bytes: (records * RECORD_BYTES) as u64,
     };
     (period, ingest)
+}
+
+/// Records `first..first + count` of the fill as one ingest body: 100 kB payloads (a pattern
+/// that differs per record), sequence numbers going on across bodies as one camera's would.
+fn chunk(first: usize, count: usize) -> Vec<u8> {
+    let mut body = Vec::with_capacity(count * (RECORD_BYTES + 64));
+    for index in first..first + count {
+        let timestamp = Y2001 + index as i64 * STEP;
+        let payload = (0..RECORD_BYTES).map(|j| (j as i64 * 7 + timestamp) as u8).collect();
+        let record =
+            Record { timestamp, sequence: index as u64 + 1, origin: SOURCE.into(), payload };
+        body.extend_from_slice(&record.encode());
+    }
+    body
 }
 
 /// The ceiling of any copy on this disk in this run: `bytes` written to a new file the way the
@@ -259,20 +263,20 @@ async fn copy(rec: &Agent, fo: &Agent, period: &Period) -> Copy {
         "failover_id": 7,
         "source": { "name": SOURCE, "address": fo.address() },
         "recorder": "rec-1",
-        "from": support::time(period.from),
-        "to": support::time(period.to),
+        "from": agent::time(period.from),
+        "to": agent::time(period.to),
         "channels": [{ "id": CHANNEL, "kind": "video" }],
     });
     let posted = Instant::now();
     let (status, task) =
-        support::send_json(reqwest::Method::POST, &rec.url("/copy-tasks"), &request).await;
+        http::send_json(reqwest::Method::POST, &rec.url("/copy-tasks"), &request).await;
     assert_eq!(status, 201, "start the copy: {task}");
     let created = instant(&task["created_at"]);
     let url = rec.url(&format!("/copy-tasks/{}", task["id"]));
-    let to = support::time(period.to);
+    let to = agent::time(period.to);
     let mut copied: Option<(Duration, Duration)> = None;
     loop {
-        let (status, task) = support::get(&url).await;
+        let (status, task) = http::get(&url).await;
         assert_eq!(status, 200, "copy task: {task}");
         assert_ne!(task["status"], "failed", "the copy failed: {task}");
         let video = &task["channels"][0];
@@ -390,10 +394,10 @@ struct Digests {
 
 async fn time_digests(fo: &Agent, rec: &Agent, period: &Period) -> Digests {
     let started = Instant::now();
-    let theirs = support::digest(fo, CHANNEL, period.from, period.to, Some(SOURCE)).await;
+    let theirs = agent::digest(fo, CHANNEL, period.from, period.to, Some(SOURCE)).await;
     let source = started.elapsed();
     let started = Instant::now();
-    let ours = support::digest(rec, CHANNEL, period.from, period.to, Some(SOURCE)).await;
+    let ours = agent::digest(rec, CHANNEL, period.from, period.to, Some(SOURCE)).await;
     let target = started.elapsed();
     assert_eq!(theirs["count"], period.records, "{SOURCE} holds every record: {theirs}");
     Digests { source, target, equal: theirs == ours }
@@ -630,44 +634,4 @@ fn row(what: &str, seconds: f64, rate: f64, curl_rate: f64) -> Vec<String> {
         format!("{rate:.0}"),
         format!("{:.2}", rate / curl_rate),
     ]
-}
-
-/// A plain-text table that pastes into Markdown.
-fn table(title: &str, headers: &[&str], rows: &[Vec<String>]) {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let line = |cells: &[String]| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .enumerate()
-            .map(
-                |(i, (cell, &w))| {
-                    if i == 0 { format!("{cell:<w$}") } else { format!("{cell:>w$}") }
-                },
-            )
-            .collect();
-        println!("| {} |", padded.join(" | "));
-    };
-    println!("\n{title}");
-    line(&headers.iter().map(|h| h.to_string()).collect::<Vec<_>>());
-    let rule: Vec<String> = widths
-        .iter()
-        .enumerate()
-        .map(|(i, w)| {
-            if i == 0 {
-                format!(":{}", "-".repeat(w + 1))
-            } else {
-                format!("{}:", "-".repeat(w + 1))
-            }
-        })
-        .collect();
-    println!("|{}|", rule.join("|"));
-    for row in rows {
-        line(row);
-    }
 }

@@ -9,14 +9,14 @@
 //! `CARGO_TARGET_DIR=/work/target-bench cargo bench -p server --bench events`.
 //! `STANDBY_BENCH_QUICK=1` for a smoke run; `STANDBY_BENCH_CLIENTS=N`, `STANDBY_BENCH_CHANGES=N`.
 
-mod support;
-
 use futures::StreamExt;
 use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use support::{Stats, ms, table};
+use testkit::bench::{self, Stats, ms, table};
+use testkit::binaries::Binary;
+use testkit::{http, manager};
 use tokio::sync::{Semaphore, mpsc};
 
 const TARGET: &str = "bench-target";
@@ -35,40 +35,35 @@ struct Change {
 
 #[tokio::main]
 async fn main() {
-    let bins = support::binaries();
-    support::machine_note();
-    let clients = support::count("CLIENTS", 500, 100);
-    let changes = support::count("CHANGES", 10, 4);
+    bench::require(&[Binary::Manager]);
+    bench::machine_note();
+    let clients = bench::count("CLIENTS", 500, 100);
+    let changes = bench::count("CHANGES", 10, 4);
 
     let dir = tempfile::tempdir().expect("a temporary directory");
     let database_url = format!("sqlite://{}", dir.path().join("standby.db").display());
-    let admin = support::create_token(&bins, &database_url, "bench-admin", "admin").await;
-    let viewer = support::create_token(&bins, &database_url, "wall-screen", "viewer").await;
-    let manager = support::start_manager(&bins, &database_url, &[]).await;
-    let admin_client = support::client_with_token(&admin);
-    let url = |path: &str| format!("{}{path}", manager.address);
+    let admin = manager::create_token(&database_url, "bench-admin", "admin").await;
+    let viewer = manager::create_token(&database_url, "wall-screen", "viewer").await;
+    let manager = manager::start(&database_url, &[], &[]).await;
+    let admin_client = http::client_with_token(&admin);
+    let url = |path: &str| manager.url(path);
 
     // One server to change, answering its health checks so the monitor sends nothing of its own.
-    let responder = support::health_responders(1).await;
-    let (status, server) = support::send_json(
+    let responder = bench::health_responders(1).await;
+    let (status, server) = http::send(
         &admin_client,
         reqwest::Method::POST,
         &url("/api/v1/servers"),
-        &json!({"name": TARGET, "address": responder[0], "kind": "recorder",
-                "failover_enabled": false, "auto_failback": false}),
+        Some(&json!({"name": TARGET, "address": responder[0], "kind": "recorder",
+                "failover_enabled": false, "auto_failback": false})),
     )
     .await;
     assert_eq!(status, 201, "registering {TARGET} was refused: {server}");
     let id = server["id"].as_i64().expect("the new server has an id");
-    support::wait_for(
-        "bench-target ok",
-        Duration::from_secs(30),
-        Duration::from_millis(50),
-        || {
-            let (client, url) = (&admin_client, url(&format!("/api/v1/servers/{id}")));
-            async move { (support::get_json(client, &url).await?["state"] == "ok").then_some(()) }
-        },
-    )
+    bench::wait_for("bench-target ok", Duration::from_secs(30), Duration::from_millis(50), || {
+        let (client, url) = (&admin_client, url(&format!("/api/v1/servers/{id}")));
+        async move { (http::get_json(client, &url).await?["state"] == "ok").then_some(()) }
+    })
     .await;
 
     // Dashboards share one connection pool; each stream holds its own connection.
@@ -102,7 +97,7 @@ async fn main() {
             ));
             open += 1;
         }
-        support::wait_for(
+        bench::wait_for(
             &format!("{goal} event streams open"),
             Duration::from_secs(120),
             Duration::from_millis(20),
@@ -116,11 +111,11 @@ async fn main() {
         for _ in 0..changes {
             maintenance = !maintenance;
             let start = Instant::now();
-            let (status, answer) = support::send_json(
+            let (status, answer) = http::send(
                 &admin_client,
                 reqwest::Method::PATCH,
                 &url(&format!("/api/v1/servers/{id}")),
-                &json!({ "maintenance_mode": maintenance }),
+                Some(&json!({ "maintenance_mode": maintenance })),
             )
             .await;
             let patch_ms = start.elapsed().as_secs_f64() * 1000.0;
@@ -208,7 +203,7 @@ async fn main() {
          client's parsing. The clients run on the same 2 cores as the manager, so the spread \
          across clients is partly client-side scheduling. Real dashboards also refetch what \
          changed; that refetch is not included. Load at the end: {}.",
-        support::load_average()
+        bench::load_average()
     );
     CLOSING.store(true, Ordering::SeqCst);
     drop(manager);

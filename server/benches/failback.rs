@@ -8,19 +8,18 @@
 //! `CARGO_TARGET_DIR=/work/target-bench cargo bench -p server --bench failback`.
 //! `STANDBY_BENCH_QUICK=1` for a smoke run; `STANDBY_BENCH_FAILBACKS=N` for N rounds.
 
-mod support;
-
 use std::time::Duration;
-use support::site::{MonitorFlags, Site};
-use support::{Stats, ms, table};
+use testkit::Monitor;
+use testkit::bench::{self, FailoverSite, Stats, ms, table};
+use testkit::binaries::Binary;
 
 #[tokio::main]
 async fn main() {
-    let bins = support::binaries();
-    support::machine_note();
-    let rounds = support::count("FAILBACKS", 20, 5);
-    let flags = MonitorFlags::DEFAULT;
-    let hold = Duration::from_millis(support::count("HOLD_MS", 1500, 1500) as u64);
+    bench::require(&[Binary::Manager, Binary::Agent]);
+    bench::machine_note();
+    let rounds = bench::count("FAILBACKS", 20, 5);
+    let flags = Monitor::DEFAULT;
+    let hold = Duration::from_millis(bench::count("HOLD_MS", 1500, 1500) as u64);
     println!(
         "failback bench: {rounds} manual failbacks, monitor at the defaults ({})",
         flags.describe()
@@ -31,13 +30,13 @@ async fn main() {
     let mut anomalies: Vec<String> = Vec::new();
     // A site left stuck after a failback is reported, and the run goes on with a fresh one.
     'sites: while durations.len() < rounds && anomalies.len() <= 3 {
-        let mut site = Site::start(&bins, flags, 0, &[]).await;
+        let mut site = FailoverSite::start(flags, 0, &[]).await;
         if let Err(stuck) = site.wait_ready(Duration::from_secs(120)).await {
             anomalies.push(format!("the site never became ready: {stuck}"));
             continue;
         }
         while durations.len() < rounds {
-            tokio::time::sleep(Duration::from_millis(support::jitter(flags.interval_ms))).await;
+            tokio::time::sleep(Duration::from_millis(bench::jitter(flags.interval_ms))).await;
             let kill = site.kill_and_wait_active(Duration::from_millis(50)).await;
             // The failover server records for a while, as it would until the repair.
             tokio::time::sleep(hold).await;
@@ -95,7 +94,7 @@ async fn main() {
          cache, setting them on the repaired recorder, waiting until it records again, setting \
          the failover server idle, logging. Whole run: {:.0} s; load at the end: {}.",
         started.elapsed().as_secs_f64(),
-        support::load_average()
+        bench::load_average()
     );
     for anomaly in anomalies {
         println!("ANOMALY: {anomaly}");

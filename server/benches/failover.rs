@@ -7,20 +7,20 @@
 //! `CARGO_TARGET_DIR=/work/target-bench cargo bench -p server --bench failover`.
 //! `STANDBY_BENCH_QUICK=1` for a smoke run; `STANDBY_BENCH_KILLS=N` for N kills per scenario.
 
-mod support;
-
 use chrono::{DateTime, Duration as ChronoDuration, SecondsFormat, Utc};
 use std::collections::BTreeMap;
 use std::time::Duration;
-use support::site::{FAILOVER, MonitorFlags, RECORDER, Site};
-use support::{Binaries, Stats, ms, table};
+use testkit::Monitor;
+use testkit::bench::{self, FAILOVER, FailoverSite, RECORDER, Stats, ms, table};
+use testkit::binaries::Binary;
+use testkit::http;
 
 /// How many in-process listeners answer for the stand-in recorders.
 const RESPONDER_PORTS: usize = 20;
 
 struct Scenario {
     monitored: usize,
-    flags: MonitorFlags,
+    flags: Monitor,
     label: &'static str,
 }
 
@@ -47,15 +47,15 @@ struct Outcome {
 
 #[tokio::main]
 async fn main() {
-    let bins = support::binaries();
-    support::machine_note();
-    let kills = support::count("KILLS", 20, 5);
-    let responders = support::health_responders(RESPONDER_PORTS).await;
+    bench::require(&[Binary::Manager, Binary::Agent]);
+    bench::machine_note();
+    let kills = bench::count("KILLS", 20, 5);
+    let responders = bench::health_responders(RESPONDER_PORTS).await;
     let scenarios = [
-        Scenario { monitored: 1, flags: MonitorFlags::FAST, label: "fast" },
-        Scenario { monitored: 50, flags: MonitorFlags::FAST, label: "fast" },
-        Scenario { monitored: 500, flags: MonitorFlags::FAST, label: "fast" },
-        Scenario { monitored: 1, flags: MonitorFlags::DEFAULT, label: "default" },
+        Scenario { monitored: 1, flags: Monitor::FAST, label: "fast" },
+        Scenario { monitored: 50, flags: Monitor::FAST, label: "fast" },
+        Scenario { monitored: 500, flags: Monitor::FAST, label: "fast" },
+        Scenario { monitored: 1, flags: Monitor::DEFAULT, label: "default" },
     ];
     // `STANDBY_BENCH_SCENARIOS=1-fast,500-fast` runs only those.
     let chosen = std::env::var("STANDBY_BENCH_SCENARIOS").ok();
@@ -81,7 +81,7 @@ async fn main() {
             scenario.label,
             scenario.flags.describe()
         );
-        let outcome = run(&bins, scenario, kills, &responders).await;
+        let outcome = run(scenario, kills, &responders).await;
         results.push((scenario, outcome));
     }
     report(&results);
@@ -90,14 +90,14 @@ async fn main() {
 /// How many times a scenario may start over on a fresh site after the site got stuck.
 const MAX_FRESH_SITES: usize = 3;
 
-async fn run(bins: &Binaries, scenario: &Scenario, kills: usize, responders: &[String]) -> Outcome {
+async fn run(scenario: &Scenario, kills: usize, responders: &[String]) -> Outcome {
     let started = std::time::Instant::now();
     let mut outcome = Outcome::default();
     let mut sites = 0;
     while outcome.active.len() < kills && sites <= MAX_FRESH_SITES {
         sites += 1;
         let left = kills - outcome.active.len();
-        if let Err(anomaly) = run_site(bins, scenario, left, responders, &mut outcome).await {
+        if let Err(anomaly) = run_site(scenario, left, responders, &mut outcome).await {
             println!("  ANOMALY, starting over on a fresh site: {anomaly}");
             outcome.anomalies.push(anomaly);
         }
@@ -108,7 +108,6 @@ async fn run(bins: &Binaries, scenario: &Scenario, kills: usize, responders: &[S
 
 /// Up to `kills` rounds on one fresh site; an error when the site got stuck on the way.
 async fn run_site(
-    bins: &Binaries,
     scenario: &Scenario,
     kills: usize,
     responders: &[String],
@@ -116,17 +115,16 @@ async fn run_site(
 ) -> Result<(), String> {
     let started = std::time::Instant::now();
     let stand_ins = scenario.monitored.saturating_sub(1);
-    let mut site = Site::start(bins, scenario.flags, stand_ins, responders).await;
+    let mut site = FailoverSite::start(scenario.flags, stand_ins, responders).await;
     site.wait_ready(Duration::from_secs(120))
         .await
         .map_err(|stuck| format!("the site never became ready: {stuck}"))?;
     println!("  site ready after {:.1} s", started.elapsed().as_secs_f64());
     let poll = Duration::from_millis(20);
-    let hold = Duration::from_millis(support::count("HOLD_MS", 1500, 1500) as u64);
+    let hold = Duration::from_millis(bench::count("HOLD_MS", 1500, 1500) as u64);
     for round in 1..=kills {
         // Spread the kill over the monitor's round, so no phase is favoured.
-        tokio::time::sleep(Duration::from_millis(support::jitter(scenario.flags.interval_ms)))
-            .await;
+        tokio::time::sleep(Duration::from_millis(bench::jitter(scenario.flags.interval_ms))).await;
         let kill = site.kill_and_wait_active(poll).await;
         let (detection, active, process) =
             (kill.detection_ms(), kill.active_ms(), kill.process_ms());
@@ -166,14 +164,14 @@ async fn run_site(
 /// killed, and the first record the failover server made for it after the kill (both from the
 /// agents' playback API, restricted to each one's own origin).
 async fn measure_gaps(
-    site: &Site<'_>,
+    site: &FailoverSite,
     killed_at: DateTime<Utc>,
     restarted_at: DateTime<Utc>,
     failed_back_at: DateTime<Utc>,
     outcome: &mut Outcome,
 ) {
     let plain = reqwest::Client::new();
-    let channels = support::get_json(&plain, &format!("{}/api/v1/channels", site.recorder.address))
+    let channels = http::get_json(&plain, &format!("{}/api/v1/channels", site.recorder_address()))
         .await
         .and_then(|channels| channels.as_array().cloned())
         .unwrap_or_default();
@@ -189,7 +187,7 @@ async fn measure_gaps(
         // everything it recorded before `restarted_at` is from its first life.
         let last = playback_times(
             &plain,
-            &site.recorder.address,
+            site.recorder_address(),
             id,
             killed_at - ChronoDuration::seconds(10),
             restarted_at,
@@ -199,7 +197,7 @@ async fn measure_gaps(
         .map(|times| times.into_iter().max().unwrap_or_default());
         let first = playback_times(
             &plain,
-            &site.failover.address,
+            site.failover_address(),
             id,
             killed_at,
             failed_back_at + ChronoDuration::seconds(1),
@@ -442,5 +440,5 @@ fn report(results: &[(&Scenario, Outcome)]) {
             );
         }
     }
-    println!("machine load at the end: {}", support::load_average());
+    println!("machine load at the end: {}", bench::load_average());
 }

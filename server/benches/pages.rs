@@ -7,13 +7,13 @@
 //! `STANDBY_BENCH_QUICK=1` for a smoke run; `STANDBY_BENCH_REQUESTS=N` requests per target;
 //! `STANDBY_BENCH_ENTRIES=N` log entries (default 10000).
 
-mod support;
-
 use chrono::{Duration as ChronoDuration, Utc};
 use sqlx::Connection;
 use sqlx::sqlite::SqliteConnection;
 use std::time::{Duration, Instant};
-use support::{Stats, ms, table};
+use testkit::bench::{self, Stats, ms, table};
+use testkit::binaries::Binary;
+use testkit::{http, manager};
 
 const RECORDERS: usize = 40;
 const FAILOVER_SERVERS: usize = 4;
@@ -52,15 +52,15 @@ impl Target {
 
 #[tokio::main]
 async fn main() {
-    let bins = support::binaries();
-    support::machine_note();
-    let entries = support::count("ENTRIES", 10_000, 10_000);
-    let requests = support::count("REQUESTS", 100, 15);
+    bench::require(&[Binary::Manager]);
+    bench::machine_note();
+    let entries = bench::count("ENTRIES", 10_000, 10_000);
+    let requests = bench::count("REQUESTS", 100, 15);
 
     let dir = tempfile::tempdir().expect("a temporary directory");
     let database_url = format!("sqlite://{}", dir.path().join("standby.db").display());
     // Creating the token creates the database and applies the migrations.
-    let token = support::create_token(&bins, &database_url, "bench-admin", "admin").await;
+    let token = manager::create_token(&database_url, "bench-admin", "admin").await;
     let filled = Instant::now();
     fill_log(&database_url, entries).await;
     println!(
@@ -71,10 +71,10 @@ async fn main() {
 
     let site_root = dir.path().join("site");
     std::fs::create_dir_all(&site_root).expect("create the site root");
-    let args = vec!["--site-root".to_owned(), site_root.display().to_string()];
-    let manager = support::start_manager(&bins, &database_url, &args).await;
-    let client = support::client_with_token(&token);
-    let url = |path: &str| format!("{}{path}", manager.address);
+    let site_root_arg = site_root.display().to_string();
+    let manager = manager::start(&database_url, &["--site-root", &site_root_arg], &[]).await;
+    let client = http::client_with_token(&token);
+    let url = |path: &str| manager.url(path);
 
     // The rendered page, saved as the static file of the same size.
     let page = client.get(url("/failovers")).send().await.expect("GET /failovers answered");
@@ -225,7 +225,7 @@ async fn main() {
          manager does not set TCP_NODELAY on accepted connections, so the small last chunk waits \
          for the client's delayed ACK (Nagle); the REST answers are written in one piece and do \
          not show it. Load at the end: {}.",
-        support::load_average()
+        bench::load_average()
     );
     drop(manager);
 }

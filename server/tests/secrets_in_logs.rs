@@ -1,14 +1,17 @@
 //! No password, session cookie or token appears in the log. A test binary of its own: tracing
 //! caches per call site whether anyone listens, so a capture must not race other tests.
 
-mod common;
+// The in-process router of the integration tests, of which this binary uses a part.
+#[path = "integration/test_app.rs"]
+#[allow(dead_code)]
+mod test_app;
 
 use app::rights::Role;
 use axum::body::Body;
 use axum::http::Request;
-use common::app::{As, PASSWORD, test_app};
 use serde_json::json;
 use std::sync::{Arc, Mutex};
+use test_app::{As, PASSWORD, test_app};
 
 /// Collects everything the manager logs during a test.
 #[derive(Clone, Default)]

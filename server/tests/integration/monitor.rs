@@ -1,12 +1,12 @@
 //! The health monitor against real recorder agents: SIGKILL one, see it go unreachable (in the
 //! REST API and as a live event), start it again, see it come back.
 
-mod common;
-
-use common::eventually;
-use common::processes::{client_with_token, create_token, start_manager, start_recorder};
 use futures::StreamExt;
 use serde_json::{Value, json};
+use testkit::Agent;
+use testkit::eventually;
+use testkit::http::client_with_token;
+use testkit::manager;
 
 async fn servers(client: &reqwest::Client, manager: &str) -> Vec<Value> {
     client.get(format!("{manager}/api/v1/servers")).send().await.unwrap().json().await.unwrap()
@@ -24,17 +24,17 @@ async fn state_of(client: &reqwest::Client, manager: &str, name: &str) -> Option
 async fn a_killed_recorder_turns_unreachable_live_and_comes_back() {
     let dir = tempfile::tempdir().unwrap();
     let database = format!("sqlite://{}", dir.path().join("standby.db").display());
-    let token = create_token(&database, "monitor-test", "admin").await;
-    let manager = start_manager(&database, &["--monitor-interval-ms", "200"]).await;
-    let mut recorder = start_recorder(dir.path(), "rec-1", "recorder", 0).await;
-    let _failover = start_recorder(dir.path(), "fo-1", "failover", 0).await;
+    let token = manager::create_token(&database, "monitor-test", "admin").await;
+    let manager = manager::start(&database, &["--monitor-interval-ms", "200"], &[]).await;
+    let mut recorder = Agent::start("rec-1", "recorder", &dir.path().join("rec-1"), &[]).await;
+    let failover = Agent::start("fo-1", "failover", &dir.path().join("fo-1"), &[]).await;
     let client = client_with_token(&token);
 
     for (name, address, kind) in
-        [("rec-1", &recorder.address, "recorder"), ("fo-1", &_failover.address, "failover")]
+        [("rec-1", recorder.address(), "recorder"), ("fo-1", failover.address(), "failover")]
     {
         let added = client
-            .post(format!("{}/api/v1/servers", manager.address))
+            .post(format!("{}/api/v1/servers", manager.address()))
             .json(&json!({ "name": name, "address": address, "kind": kind }))
             .send()
             .await
@@ -42,21 +42,20 @@ async fn a_killed_recorder_turns_unreachable_live_and_comes_back() {
         assert_eq!(added.status(), 201);
     }
     eventually("rec-1 ok", || async {
-        (state_of(&client, &manager.address, "rec-1").await? == "ok").then_some(())
+        (state_of(&client, manager.address(), "rec-1").await? == "ok").then_some(())
     })
     .await;
     eventually("fo-1 standby", || async {
-        (state_of(&client, &manager.address, "fo-1").await? == "standby").then_some(())
+        (state_of(&client, manager.address(), "fo-1").await? == "standby").then_some(())
     })
     .await;
 
     let mut events = client
-        .get(format!("{}/api/v1/events", manager.address))
+        .get(format!("{}/api/v1/events", manager.address()))
         .send()
         .await
         .unwrap()
         .bytes_stream();
-    let port = recorder.port();
     recorder.kill().await;
 
     // The change arrives on the event stream without anyone asking.
@@ -72,14 +71,15 @@ async fn a_killed_recorder_turns_unreachable_live_and_comes_back() {
     })
     .await;
     assert_eq!(arrived, Ok(true), "no unreachable event; stream so far: {seen}");
-    assert_eq!(state_of(&client, &manager.address, "rec-1").await.as_deref(), Some("unreachable"));
+    assert_eq!(state_of(&client, manager.address(), "rec-1").await.as_deref(), Some("unreachable"));
 
-    let _recorder = start_recorder(dir.path(), "rec-1", "recorder", port).await;
+    // Back at the same address, as a repaired server.
+    recorder.restart().await;
     eventually("rec-1 ok again", || async {
-        (state_of(&client, &manager.address, "rec-1").await? == "ok").then_some(())
+        (state_of(&client, manager.address(), "rec-1").await? == "ok").then_some(())
     })
     .await;
-    let back = servers(&client, &manager.address).await;
+    let back = servers(&client, manager.address()).await;
     let rec = back.iter().find(|server| server["name"] == "rec-1").unwrap();
     assert!(rec["last_seen_at"].is_string(), "{rec}");
 }

@@ -1,11 +1,9 @@
 //! Integration tests against real `standby-recorder` processes.
 
-mod support;
-
+use crate::support::{self, *};
 use recorder::time::now_micros;
 use reqwest::Method;
 use serde_json::{Value, json};
-use support::*;
 
 fn temp() -> tempfile::TempDir {
     tempfile::tempdir().expect("temp dir")
@@ -14,7 +12,7 @@ fn temp() -> tempfile::TempDir {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_settings_and_channels_of_a_fresh_recorder() {
     let dir = temp();
-    let agent = Agent::start("rec-1", "recorder", &dir.path().join("rec-1"), LIGHT);
+    let agent = Agent::start("rec-1", "recorder", &dir.path().join("rec-1"), LIGHT).await;
     let (status, health) = get(&agent.url("/health")).await;
     assert_eq!(status, 200);
     assert_eq!(health["name"], "rec-1");
@@ -56,7 +54,7 @@ async fn health_settings_and_channels_of_a_fresh_recorder() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_keeps_the_archive_and_resumes_recording() {
     let dir = temp();
-    let mut agent = Agent::start("rec-1", "recorder", &dir.path().join("rec-1"), LIGHT);
+    let mut agent = Agent::start("rec-1", "recorder", &dir.path().join("rec-1"), LIGHT).await;
     let copied = records("fo-1", Y2001, 300, 1_000, 500);
     let (status, outcome) = ingest(&agent, "video-1", body(&copied)).await;
     assert_eq!(status, 200, "{outcome}");
@@ -68,9 +66,9 @@ async fn restart_keeps_the_archive_and_resumes_recording() {
     let cut = now_micros();
     let copied_digest = digest(&agent, "video-1", Y2001, Y2001 + HOUR, None).await;
     let recorded_before = playback(&agent, "video-1", started, cut, None).await;
-    assert_eq!(agent.terminate().code(), Some(0), "graceful stop");
+    assert_eq!(agent.terminate().await.code(), Some(0), "graceful stop");
 
-    agent.restart();
+    agent.restart_elsewhere().await;
     assert_eq!(digest(&agent, "video-1", Y2001, Y2001 + HOUR, None).await, copied_digest);
     let recorded_after = playback(&agent, "video-1", started, cut, None).await;
     for record in &recorded_before {
@@ -101,7 +99,7 @@ async fn sigkill_during_recording_keeps_every_complete_record() {
     let dir = temp();
     let data_dir = dir.path().join("rec-1");
     // Full-rate video, so the kill lands among writes.
-    let mut agent = Agent::start("rec-1", "recorder", &data_dir, &[]);
+    let mut agent = Agent::start("rec-1", "recorder", &data_dir, &[]).await;
     let started = now_micros() - HOUR;
     eventually("video is being recorded", || async {
         count(&agent, "video-1", started, now_micros() + HOUR, None).await > 20
@@ -111,7 +109,7 @@ async fn sigkill_during_recording_keeps_every_complete_record() {
     for channel in ["video-1", "audio-1", "metadata-1"] {
         before.push(playback(&agent, channel, started, now_micros() + HOUR, None).await);
     }
-    agent.kill();
+    agent.kill().await;
 
     // Make sure a torn record is there to repair: half a record appended to the newest segment.
     let segment_dir = data_dir.join("archive").join("video-1");
@@ -133,7 +131,7 @@ async fn sigkill_during_recording_keeps_every_complete_record() {
     bytes.extend_from_slice(&torn[..torn.len() / 2]);
     std::fs::write(newest, &bytes).expect("tear the tail");
 
-    agent.restart();
+    agent.restart_elsewhere().await;
     for (channel, before) in ["video-1", "audio-1", "metadata-1"].into_iter().zip(&before) {
         let after = playback(&agent, channel, started, now_micros() + HOUR, None).await;
         let mut after_iter = after.iter();
@@ -151,7 +149,7 @@ async fn sigkill_during_recording_keeps_every_complete_record() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn range_boundaries_are_exact() {
     let dir = temp();
-    let agent = Agent::start("rec-1", "recorder", &dir.path().join("rec-1"), LIGHT);
+    let agent = Agent::start("rec-1", "recorder", &dir.path().join("rec-1"), LIGHT).await;
     let copied = records("fo-1", Y2001, 10, 1, 100);
     assert_eq!(ingest(&agent, "text-1", body(&copied)).await.0, 400, "text payloads must be UTF-8");
     let copied = records("fo-1", Y2001, 10, 1, 100);
@@ -175,7 +173,7 @@ async fn range_boundaries_are_exact() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ingest_is_idempotent_and_merges_in_time_order() {
     let dir = temp();
-    let agent = Agent::start("rec-1", "recorder", &dir.path().join("rec-1"), LIGHT);
+    let agent = Agent::start("rec-1", "recorder", &dir.path().join("rec-1"), LIGHT).await;
     let all = records("fo-1", Y2001, 400, 10, 3_000);
     let (status, first) = ingest(&agent, "video-2", body(&all[..250])).await;
     assert_eq!(status, 200);
@@ -202,7 +200,7 @@ async fn ingest_is_idempotent_and_merges_in_time_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_at_one_instant_are_told_apart_by_payload_across_batches() {
     let dir = temp();
-    let agent = Agent::start("rec-1", "recorder", &dir.path().join("rec-1"), LIGHT);
+    let agent = Agent::start("rec-1", "recorder", &dir.path().join("rec-1"), LIGHT).await;
     // 100 kB records: the ingest compares them with the archive in 4 MiB batches, so the 42nd
     // (index 41) is the last of the first batch.
     let mut spread = records("fo-1", Y2001, 60, 1, 100_000);
@@ -235,8 +233,8 @@ async fn records_at_one_instant_are_told_apart_by_payload_across_batches() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn playback_ingested_elsewhere_gives_equal_digests() {
     let dir = temp();
-    let failover = Agent::start("fo-1", "failover", &dir.path().join("fo-1"), LIGHT);
-    let recorder = Agent::start("rec-1", "recorder", &dir.path().join("rec-1"), LIGHT);
+    let failover = Agent::start("fo-1", "failover", &dir.path().join("fo-1"), LIGHT).await;
+    let recorder = Agent::start("rec-1", "recorder", &dir.path().join("rec-1"), LIGHT).await;
     let (_, settings) = get(&recorder.url("/settings")).await;
     let (status, acting) = send_json(
         Method::PUT,
@@ -270,7 +268,7 @@ async fn playback_ingested_elsewhere_gives_equal_digests() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failover_server_acts_and_stops() {
     let dir = temp();
-    let mut failover = Agent::start("fo-1", "failover", &dir.path().join("fo-1"), LIGHT);
+    let mut failover = Agent::start("fo-1", "failover", &dir.path().join("fo-1"), LIGHT).await;
     let (_, health) = get(&failover.url("/health")).await;
     assert_eq!(
         (health["kind"].as_str(), &health["acting_for"], &health["recording"]),
@@ -321,7 +319,7 @@ async fn a_failover_server_acts_and_stops() {
     assert_eq!(status, 200, "{updated}");
     assert_eq!(updated["version"], 8);
     // A restart while acting resumes acting.
-    failover.restart();
+    failover.restart_elsewhere().await;
     let (_, health) = get(&failover.url("/health")).await;
     assert_eq!(health["acting_for"], "rec-9");
     assert_eq!(health["settings_version"], 8);
@@ -369,7 +367,7 @@ async fn a_failover_server_acts_and_stops() {
     );
 
     // A recorder never acts for another.
-    let recorder = Agent::start("rec-1", "recorder", &dir.path().join("rec-1"), LIGHT);
+    let recorder = Agent::start("rec-1", "recorder", &dir.path().join("rec-1"), LIGHT).await;
     assert_eq!(
         send_json(
             Method::PUT,
@@ -399,7 +397,8 @@ async fn retention_deletes_by_age_and_by_size() {
             "--retention-interval",
             "1s",
         ],
-    );
+    )
+    .await;
     assert_eq!(
         ingest(&by_age, "video-1", body(&records("fo-1", Y2001, 20, 1_000, 1_000))).await.0,
         200
@@ -424,7 +423,8 @@ async fn retention_deletes_by_age_and_by_size() {
             "--retention-interval",
             "1s",
         ],
-    );
+    )
+    .await;
     let only_one_channel = json!({"channels": [{"id": "video-1", "kind": "video"}]});
     assert_eq!(send_json(Method::PUT, &by_size.url("/settings"), &only_one_channel).await.0, 200);
     for year in 0..3 {
@@ -448,7 +448,7 @@ async fn retention_deletes_by_age_and_by_size() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn anpr_and_alarm_search_pages_through_a_range() {
     let dir = temp();
-    let agent = Agent::start("rec-1", "recorder", &dir.path().join("rec-1"), LIGHT);
+    let agent = Agent::start("rec-1", "recorder", &dir.path().join("rec-1"), LIGHT).await;
     let reads: Vec<recorder::wire::Record> = (0..25)
         .map(|i| recorder::wire::Record {
             timestamp: Y2001 + i * 1_000_000,
@@ -508,7 +508,7 @@ async fn anpr_and_alarm_search_pages_through_a_range() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_requests_get_4xx_and_change_nothing() {
     let dir = temp();
-    let agent = Agent::start("rec-1", "recorder", &dir.path().join("rec-1"), LIGHT);
+    let agent = Agent::start("rec-1", "recorder", &dir.path().join("rec-1"), LIGHT).await;
     let good = records("fo-1", Y2001, 50, 10, 200);
     assert_eq!(ingest(&agent, "audio-1", body(&good)).await.0, 200);
     let before = digest(&agent, "audio-1", Y2001, Y2001 + HOUR, None).await;
@@ -551,7 +551,7 @@ async fn malformed_requests_get_4xx_and_change_nothing() {
     reversed.reverse();
     let (status, body) = ingest(&agent, "audio-1", support::body(&reversed)).await;
     expect_error(status, &body, 400);
-    let response = client()
+    let response = reqwest::Client::new()
         .post(agent.url("/channels/audio-1/records"))
         .header("content-type", "text/plain")
         .body(more.split_off(0))
@@ -593,7 +593,8 @@ async fn malformed_requests_get_4xx_and_change_nothing() {
     )
     .await;
     expect_error(status, &body, 409);
-    let response = client().put(agent.url("/settings")).body("{}").send().await.expect("put");
+    let response =
+        reqwest::Client::new().put(agent.url("/settings")).body("{}").send().await.expect("put");
     assert_eq!(response.status().as_u16(), 415);
     assert_eq!(get(&agent.url("/settings")).await.1["version"], 1);
 
@@ -634,7 +635,7 @@ async fn malformed_requests_get_4xx_and_change_nothing() {
 async fn a_second_agent_on_the_same_data_directory_is_refused() {
     let dir = temp();
     let data_dir = dir.path().join("rec-1");
-    let agent = Agent::start("rec-1", "recorder", &data_dir, LIGHT);
+    let agent = Agent::start("rec-1", "recorder", &data_dir, LIGHT).await;
     let second = std::process::Command::new(env!("CARGO_BIN_EXE_standby-recorder"))
         .args(["--listen", "127.0.0.1:0", "--name", "rec-1"])
         .arg("--data-dir")

@@ -1,4 +1,5 @@
-//! The manager's router in process, with one user and one token per role.
+//! The manager's router in process, with one user and one token per role: what needs the
+//! server crate itself, so it lives here and not in testkit.
 
 use app::model::{NewToken, NewUser};
 use app::port::Console;
@@ -20,7 +21,6 @@ pub struct TestApp {
     pub router: axum::Router,
     /// The engine's one door, as the REST API and the pages use it.
     pub engine: Arc<dyn Console>,
-    pub database_url: String,
     /// A token per role.
     pub tokens: HashMap<Role, String>,
     pub dir: tempfile::TempDir,
@@ -64,7 +64,7 @@ pub async fn test_app_with(policy: SessionPolicy, reuse: Option<tempfile::TempDi
         console: engine.clone(),
         stop: Default::default(),
     };
-    TestApp { router: router(state), engine, database_url, tokens, dir }
+    TestApp { router: router(state), engine, tokens, dir }
 }
 
 fn rand_suffix() -> u128 {

@@ -1,11 +1,9 @@
 //! Automatic failover with real recorder agents, killed with SIGKILL.
 
-mod common;
-
-use common::eventually;
-use common::site::Site;
 use serde_json::Value;
 use std::time::Duration;
+use testkit::Site;
+use testkit::eventually;
 
 async fn active_failover_of(site: &Site, recorder: &str) -> Value {
     eventually(&format!("an active failover of {recorder}"), || async {
@@ -170,8 +168,7 @@ async fn a_manager_killed_at_any_step_of_failover_recovers_on_start() {
         // The manager dies at the step.
         site.restart_manager(&[("STANDBY_TEST_CRASH_AT", step)]).await;
         site.kill("rec-1").await;
-        let crashed =
-            tokio::time::timeout(Duration::from_secs(60), site.manager.child.wait()).await;
+        let crashed = tokio::time::timeout(Duration::from_secs(60), site.manager.wait()).await;
         assert!(crashed.is_ok(), "{step}: the manager did not reach the step");
         // It starts again and puts things right.
         site.restart_manager(&[]).await;

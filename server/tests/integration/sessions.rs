@@ -1,12 +1,10 @@
 //! Logging in and out: sessions in the database, expiry, the login guard, forgery protection,
 //! security headers, and no secret in the log.
 
-mod common;
-
+use crate::test_app::{As, PASSWORD, test_app, test_app_with};
 use app::rights::Role;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use common::app::{As, PASSWORD, test_app, test_app_with};
 use serde_json::json;
 use standby::credentials::SessionPolicy;
 

@@ -2,12 +2,10 @@
 //! recorder copies what the failover server recorded for it, verified by digests; started
 //! automatically or by hand; re-synchronised after a manager restart.
 
-mod common;
-
-use common::eventually;
-use common::site::Site;
 use serde_json::{Value, json};
 use std::time::Duration;
+use testkit::Site;
+use testkit::eventually;
 
 async fn entry(site: &Site, id: &Value) -> Value {
     site.get(&format!("/api/v1/failovers/{id}")).await
@@ -72,7 +70,7 @@ async fn after_failback_the_failover_period_is_copied_home_and_verified() {
     let notes = done["notes"].to_string();
     assert!(notes.contains("copy_queued") && notes.contains("copy_done"), "{notes}");
     // StartDataCopy twice for the same failover: one task on the recorder.
-    let rec = site.agents["rec-1"].address.clone();
+    let rec = site.agents["rec-1"].address().to_owned();
     let tasks: Value = reqwest::get(format!("{rec}/api/v1/copy-tasks?failover_id={}", entry["id"]))
         .await
         .unwrap()
@@ -166,7 +164,7 @@ async fn a_copy_waits_for_a_dead_failover_server_and_follows_it_to_its_new_addre
     let done = copy_done(&site, id).await;
     assert_eq!(done["copy"]["error"], Value::Null, "{done}");
     assert_digests_equal(&site, &done).await;
-    let rec = site.agents["rec-1"].address.clone();
+    let rec = site.agents["rec-1"].address().to_owned();
     let tasks: Value =
         reqwest::get(format!("{rec}/api/v1/copy-tasks")).await.unwrap().json().await.unwrap();
     assert_eq!(tasks[0]["source"]["address"], address, "{tasks}");

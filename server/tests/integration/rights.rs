@@ -1,8 +1,7 @@
 //! Who may do what, over every REST route and every server function: anonymous → 401, a role
 //! without the right → 403, a role with it → neither. Tokens and sessions alike.
 
-mod common;
-
+use crate::test_app::{As, PASSWORD, TestApp, test_app};
 use app::rights::Role;
 use app::server_fns::{
     AddServer, AssignGroup, EditServer, LoadAudit, LoadDashboard, LoadFailover, LoadFailoverLog,
@@ -10,7 +9,6 @@ use app::server_fns::{
 };
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use common::app::{As, PASSWORD, TestApp, test_app};
 use leptos::server_fn::ServerFn;
 use serde_json::{Value, json};
 
@@ -178,6 +176,7 @@ async fn check_every_route(app: &TestApp, callers: &[(Option<Role>, As)]) {
         failover_enabled: true,
         auto_failback: true,
         copy_after_failback: true,
+        secret: None,
     };
     let server_id = match app.engine.add_server(&system, new).await {
         Ok(server) => server.id,

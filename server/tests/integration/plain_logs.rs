@@ -1,14 +1,16 @@
 //! Logs written to a pipe or a file carry no terminal colour codes: people read them in
 //! `standby-demo/*.log`, a service's journal or a CI log, where the codes are noise.
 
-mod common;
-
-use common::processes::{manager_binary, recorder_binary};
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
+use testkit::binaries::Binary;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::Command;
+
+fn manager() -> std::path::PathBuf {
+    Binary::Manager.find().expect("the manager is built")
+}
 
 /// How every ANSI colour sequence starts.
 const ESCAPE: &str = "\x1b[";
@@ -22,7 +24,7 @@ fn assert_plain(what: &str, log: &str, expected: &str) {
 async fn the_manager_logs_to_a_pipe_without_colour_codes() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let url = format!("sqlite://{}", dir.path().join("standby.db").display());
-    let output = Command::new(manager_binary())
+    let output = Command::new(manager())
         .args(["user", "list", "--database-url", &url])
         .env("STANDBY_LOG", "info")
         .output()
@@ -38,9 +40,9 @@ async fn the_manager_logs_to_a_pipe_without_colour_codes() {
 
 #[tokio::test]
 async fn the_demo_and_its_agents_log_without_colour_codes() {
-    recorder_binary();
+    Binary::Agent.find().expect("the agent is built (cargo build -p recorder)");
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let mut demo = Command::new(manager_binary())
+    let mut demo = Command::new(manager())
         .arg("demo")
         .args(["--listen", "127.0.0.1:0", "--recorders", "1", "--failover-servers", "1"])
         .args(["--password", "a password for this test"])

@@ -1,4 +1,4 @@
-//! A fresh PostgreSQL database per test run, dropped when the guard goes.
+//! A fresh PostgreSQL database per test, dropped when the guard goes.
 
 use sqlx::Connection;
 use sqlx::postgres::PgConnection;

@@ -1,11 +1,9 @@
 //! The REST API's contract, in process: statuses, error shape, validation naming the field.
 
-mod common;
-
+use crate::test_app::{As, TestApp, test_app};
 use app::rights::Role;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::app::{As, TestApp, test_app};
 use serde_json::{Value, json};
 
 /// The tests below act as an administrator unless they say otherwise.

@@ -1,12 +1,10 @@
 //! Failback, manual and automatic, with real agents: the seed's checks in order, one refusal
 //! each; exactly one of many concurrent triggers; recovery after SIGKILL at every step.
 
-mod common;
-
-use common::eventually;
-use common::site::Site;
 use serde_json::{Value, json};
 use std::time::Duration;
+use testkit::Site;
+use testkit::eventually;
 
 const MANUAL_ONLY: &str = "--failback-hold-down-ms";
 
@@ -207,7 +205,7 @@ async fn settings_changed_during_the_failover_period_arrive_on_the_repaired_reco
     let mut site = Site::start(Some(1), &[]).await;
     let entry = site.failed_over(json!({ "auto_failback": false })).await;
     // An administrator changes the recorder's settings on the failover server meanwhile.
-    let fo = site.agents["fo-1"].address.clone();
+    let fo = site.agents["fo-1"].address().to_owned();
     let mut bundle: Value =
         reqwest::get(format!("{fo}/api/v1/settings")).await.unwrap().json().await.unwrap();
     bundle["config_files"] =
@@ -250,7 +248,7 @@ async fn a_manager_killed_at_any_step_of_failback_finishes_it_on_start() {
         let path = format!("/api/v1/failovers/{}/failback", entry["id"]);
         let pressed = site.client.post(site.url(&path)).json(&json!({})).send().await;
         assert!(pressed.is_err(), "{step}: the manager died answering");
-        let _ = tokio::time::timeout(Duration::from_secs(30), site.manager.child.wait()).await;
+        let _ = tokio::time::timeout(Duration::from_secs(30), site.manager.wait()).await;
         site.restart_manager(&[]).await;
         let entry = finalized(&site, &entry["id"]).await;
         assert_failed_back(&site, &entry).await;

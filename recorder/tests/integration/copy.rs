@@ -3,11 +3,9 @@
 //! stopped, follows the failover server to a new address (UpdateClientInfo) and ends with equal
 //! digests on every channel of all six kinds.
 
-mod support;
-
+use crate::support::*;
 use recorder::wire::Record;
 use serde_json::{Value, json};
-use support::*;
 
 /// The failover period the tests copy: 20 s of 2001, a time no agent records at by itself.
 const FROM: i64 = Y2001;
@@ -145,8 +143,8 @@ async fn assert_copied(rec: &Agent, fo: &Agent, done: &Value) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recorder_killed_mid_copy_resumes_where_it_stopped() {
     let dir = temp();
-    let fo = Agent::start("fo-1", "recorder", &dir.path().join("fo-1"), LIGHT);
-    let mut rec = Agent::start("rec-1", "recorder", &dir.path().join("rec-1"), PACED);
+    let fo = Agent::start("fo-1", "recorder", &dir.path().join("fo-1"), LIGHT).await;
+    let mut rec = Agent::start("rec-1", "recorder", &dir.path().join("rec-1"), PACED).await;
     recorded_on(&fo).await;
     let id = start_copy(&rec, &fo).await["id"].clone();
 
@@ -154,7 +152,7 @@ async fn a_recorder_killed_mid_copy_resumes_where_it_stopped() {
         video_position(task) >= 8_000_000
     })
     .await;
-    rec.kill();
+    rec.kill().await;
     // Everything before the kill was saved: the five small channels are done.
     for (name, _) in &CHANNELS[..5] {
         assert_eq!(channel(&before, name)["status"], "done", "{before}");
@@ -162,7 +160,7 @@ async fn a_recorder_killed_mid_copy_resumes_where_it_stopped() {
     let saved = video_position(&before);
     assert!(saved < 20_000_000, "the kill came before the end: {before}");
 
-    rec.restart();
+    rec.restart_elsewhere().await;
     let done = task_until(&rec, &id, "the resumed copy is done", |task| {
         let position = video_position(task);
         assert!(position >= saved, "video-1 went back from {saved} µs to {position} µs: {task}");
@@ -179,14 +177,14 @@ async fn a_recorder_killed_mid_copy_resumes_where_it_stopped() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_copy_waits_for_its_failover_server_and_follows_it_to_a_new_address() {
     let dir = temp();
-    let mut fo = Agent::start("fo-1", "recorder", &dir.path().join("fo-1"), LIGHT);
-    let rec = Agent::start("rec-1", "recorder", &dir.path().join("rec-1"), PACED);
+    let mut fo = Agent::start("fo-1", "recorder", &dir.path().join("fo-1"), LIGHT).await;
+    let rec = Agent::start("rec-1", "recorder", &dir.path().join("rec-1"), PACED).await;
     recorded_on(&fo).await;
     let id = start_copy(&rec, &fo).await["id"].clone();
 
     task_until(&rec, &id, "video-1 is a quarter copied", |task| video_position(task) >= 5_000_000)
         .await;
-    fo.kill();
+    fo.kill().await;
     let waiting = task_until(&rec, &id, "the task waits for fo-1", |task| {
         task["status"] == "queued"
             && task["error"].as_str().is_some_and(|error| error.contains("fo-1 is not reachable"))
@@ -200,14 +198,14 @@ async fn a_copy_waits_for_its_failover_server_and_follows_it_to_a_new_address() 
     assert_eq!(channel(&still, "video-1")["status"], "queued", "nothing is copying: {still}");
 
     // fo-1 comes back at the same address: the task goes on by itself.
-    fo.restart_same_port();
+    fo.restart().await;
     task_until(&rec, &id, "video-1 moves on after fo-1 is back", |task| {
         video_position(task) > stopped_at && video_position(task) >= 12_000_000
     })
     .await;
 
     // fo-1 dies again and comes back elsewhere: UpdateClientInfo tells the recorder.
-    fo.restart();
+    fo.restart_elsewhere().await;
     let moved = json!({ "name": "fo-1", "address": fo.address() });
     let (status, updated) =
         send_json(reqwest::Method::PUT, &rec.url(&format!("/copy-tasks/{id}/client-info")), &moved)

@@ -1,7 +1,5 @@
 //! The store's test suite, run against SQLite and PostgreSQL alike.
 
-mod common;
-
 use app::model::{AuditFilter, ServerKind, ServerState};
 use app::rights::Role;
 use chrono::Utc;
@@ -251,14 +249,14 @@ async fn sqlite_store() {
 
 #[tokio::test]
 async fn postgres_store() {
-    let Some(database) = common::postgres::fresh_database("store").await else { return };
+    let Some(database) = testkit::postgres::fresh_database("store").await else { return };
     servers_round_trip(store::open(&database.url).await.unwrap()).await;
     users_sessions_tokens(store::open(&database.url).await.unwrap()).await;
     audit_is_append_only(store::open(&database.url).await.unwrap()).await;
     refuses_to_change_the_audit_trail(&database.url).await;
     let reopened = store::open(&database.url).await.unwrap();
     assert_eq!(reopened.list_servers().await.unwrap().len(), 2);
-    let Some(log) = common::postgres::fresh_database("store_log").await else { return };
+    let Some(log) = testkit::postgres::fresh_database("store_log").await else { return };
     failover_log_and_copy_progress(store::open(&log.url).await.unwrap()).await;
 }
 
