@@ -115,7 +115,10 @@ async fn cross_site_browser_requests_are_refused_but_scripts_with_a_cookie_work(
     let As::Cookie(cookie) = app.login("admin", PASSWORD).await.map_err(|a| a.json).unwrap() else {
         unreachable!()
     };
+    let added = std::sync::atomic::AtomicU16::new(1);
     let add = |origin: Option<&str>, site: Option<&str>| {
+        // Each server at an address of its own: duplicate addresses are refused.
+        let port = added.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut request = Request::post("/api/v1/servers")
             .header(header::CONTENT_TYPE, "application/json")
             .header(header::COOKIE, cookie.clone())
@@ -126,7 +129,7 @@ async fn cross_site_browser_requests_are_refused_but_scripts_with_a_cookie_work(
         if let Some(site) = site {
             request = request.header("sec-fetch-site", site);
         }
-        request.body(Body::from(json!({ "name": format!("r-{origin:?}-{site:?}"), "address": "h:1", "kind": "recorder" }).to_string())).unwrap()
+        request.body(Body::from(json!({ "name": format!("r-{origin:?}-{site:?}"), "address": format!("h:{port}"), "kind": "recorder" }).to_string())).unwrap()
     };
     let forged = app.send(add(Some("http://evil.example"), Some("cross-site"))).await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
