@@ -15,6 +15,19 @@ pub struct Peer {
     pub name: String,
     /// Base URL, e.g. `http://10.0.0.7:8080`.
     pub address: String,
+    /// The grant the manager signed with this peer's secret (see [`crate::credential`]) for
+    /// the task's channels and period, sent as the bearer token of every pull. Write-only: a
+    /// task as the agent reports it never shows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(write_only))]
+    pub grant: Option<String>,
+}
+
+impl Peer {
+    /// The peer as reported: without its grant.
+    pub fn reported(&self) -> Peer {
+        Peer { grant: None, ..self.clone() }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,7 +119,7 @@ mod tests {
             id: 1,
             failover_id: 7,
             status: CopyStatus::Copying,
-            source: Peer { name: "fo-1".into(), address: "http://127.0.0.1:9".into() },
+            source: Peer { name: "fo-1".into(), address: "http://127.0.0.1:9".into(), grant: None },
             recorder: "rec-1".into(),
             from: at(0),
             to: at(20_000_000),

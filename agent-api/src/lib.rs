@@ -8,6 +8,7 @@
 pub mod acting;
 pub mod channels;
 pub mod copy;
+pub mod credential;
 pub mod error;
 pub mod health;
 pub mod paths;
@@ -18,6 +19,7 @@ pub mod time;
 pub use acting::{ActAs, Acting, Previous, Stopped};
 pub use channels::{Channel, ChannelKind, valid_channel_id};
 pub use copy::{ChannelCopyState, CopyChannel, CopyStatus, CopyTask, Peer, StartDataCopy};
+pub use credential::{Grant, GrantError, NewSecret};
 pub use error::ErrorBody;
 pub use health::{Health, ServerKind};
 pub use records::{Digest, IngestOutcome, SearchItem, SearchPage};

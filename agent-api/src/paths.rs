@@ -14,6 +14,8 @@ pub const CHANNEL_ALARMS: &str = "/api/v1/channels/{id}/alarms";
 pub const COPY_TASKS: &str = "/api/v1/copy-tasks";
 pub const COPY_TASK: &str = "/api/v1/copy-tasks/{id}";
 pub const COPY_TASK_CLIENT_INFO: &str = "/api/v1/copy-tasks/{id}/client-info";
+/// Rotating the agent's secret (the old one stays accepted for a grace period).
+pub const CREDENTIAL: &str = "/api/v1/credential";
 
 /// `template` with its `{id}` replaced. Channel ids need no escaping: their alphabet is safe in
 /// a path (see [`crate::valid_channel_id`]).

@@ -35,7 +35,6 @@ use testkit::Agent;
 use testkit::agent::{self as agent, LIGHT, Y2001};
 use testkit::bench::{self, table};
 use testkit::binaries::Binary;
-use testkit::http;
 
 /// 100 kB video frames at 25 per second (20 Mbit/s): ~430 s of period per GiB.
 const RECORD_BYTES: usize = 100_000;
@@ -75,16 +74,16 @@ async fn main() {
     ));
     let download = dir.path().join("download.bin");
     let null = std::path::Path::new("/dev/null");
-    let null_before = curl(&url, null).await;
+    let null_before = curl(&url, &fo.secret, null).await;
     println!("curl to /dev/null before the copy: {}", null_before.describe());
-    let curl_before = curl(&url, &download).await;
+    let curl_before = curl(&url, &fo.secret, &download).await;
     println!("curl to a file before the copy: {}", curl_before.describe());
 
     let (copy, memory) = copy_watching_memory(&rec, &fo, &period).await;
 
-    let curl_after = curl(&url, &download).await;
+    let curl_after = curl(&url, &fo.secret, &download).await;
     println!("curl to a file after the copy: {}", curl_after.describe());
-    let null_after = curl(&url, null).await;
+    let null_after = curl(&url, &fo.secret, null).await;
     println!("curl to /dev/null after the copy: {}", null_after.describe());
     let digests = time_digests(&fo, &rec, &period).await;
     let ceiling = write_ceiling(dir.path(), curl_before.bytes);
@@ -129,8 +128,7 @@ async fn fill(fo: &Agent, size_mib: u64) -> (Period, Transfer) {
         ingest.bytes += body.len() as u64;
         let started = Instant::now();
         let (status, outcome) =
-            http::post_bytes(&fo.url(&format!("/channels/{CHANNEL}/records")), MEDIA_TYPE, body)
-                .await;
+            fo.post_bytes(&format!("/channels/{CHANNEL}/records"), MEDIA_TYPE, body).await;
         ingest.seconds += started.elapsed().as_secs_f64();
         assert_eq!(status, 200, "ingest into {SOURCE}: {outcome}");
         assert_eq!(outcome["stored"], count, "ingest into {SOURCE}: {outcome}");
@@ -205,9 +203,9 @@ impl Transfer {
 
 /// `curl -s -o SINK` of `url`; its own `time_total`, so process start-up is not counted. A file
 /// sink is removed afterwards, so every download writes new pages as the copy does.
-async fn curl(url: &str, sink: &std::path::Path) -> Transfer {
+async fn curl(url: &str, secret: &str, sink: &std::path::Path) -> Transfer {
     let output = tokio::process::Command::new("/usr/bin/curl")
-        .args(["-s", "-o"])
+        .args(["-s", "-H", &format!("Authorization: Bearer {secret}"), "-o"])
         .arg(sink)
         .args(["-w", "%{http_code} %{size_download} %{time_total}", url])
         .output()
@@ -261,22 +259,21 @@ struct Copy {
 async fn copy(rec: &Agent, fo: &Agent, period: &Period) -> Copy {
     let request = json!({
         "failover_id": 7,
-        "source": { "name": SOURCE, "address": fo.address() },
+        "source": agent::granted_source(fo, "rec-1", period.from, period.to),
         "recorder": "rec-1",
         "from": agent::time(period.from),
         "to": agent::time(period.to),
         "channels": [{ "id": CHANNEL, "kind": "video" }],
     });
     let posted = Instant::now();
-    let (status, task) =
-        http::send_json(reqwest::Method::POST, &rec.url("/copy-tasks"), &request).await;
+    let (status, task) = rec.send_json(reqwest::Method::POST, "/copy-tasks", &request).await;
     assert_eq!(status, 201, "start the copy: {task}");
     let created = instant(&task["created_at"]);
-    let url = rec.url(&format!("/copy-tasks/{}", task["id"]));
+    let path = format!("/copy-tasks/{}", task["id"]);
     let to = agent::time(period.to);
     let mut copied: Option<(Duration, Duration)> = None;
     loop {
-        let (status, task) = http::get(&url).await;
+        let (status, task) = rec.get(&path).await;
         assert_eq!(status, 200, "copy task: {task}");
         assert_ne!(task["status"], "failed", "the copy failed: {task}");
         let video = &task["channels"][0];

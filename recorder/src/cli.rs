@@ -22,6 +22,10 @@ pub struct Args {
     /// Recorder, or failover server (idle until told to act for a recorder).
     #[arg(long, env = "STANDBY_RECORDER_KIND", default_value = "recorder", value_parser = kind_parser())]
     pub kind: ServerKind,
+    /// The agent's secret (the manager sends it as a bearer token). Without it the agent makes
+    /// `DATA_DIR/secret` (mode 0600) on its first start and keeps using it.
+    #[arg(long, env = "STANDBY_AGENT_SECRET_FILE")]
+    pub secret_file: Option<PathBuf>,
     /// Video frame rate of channels whose settings do not give one.
     #[arg(long, env = "STANDBY_RECORDER_VIDEO_FPS", default_value_t = 10.0, value_parser = parse_fps)]
     pub video_fps: f64,

@@ -13,6 +13,12 @@ pub enum ApiError {
     /// 400: the request itself is wrong; `field` names the offending input when there is one.
     #[error("{message}")]
     BadRequest { code: &'static str, field: Option<String>, message: String },
+    /// 401: no credential, or not this agent's.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403: a credential that does not allow this request.
+    #[error("{0}")]
+    Forbidden(String),
     /// 404: no such route or no such thing.
     #[error("{0}")]
     NotFound(String),
@@ -54,6 +60,8 @@ impl ApiError {
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
@@ -74,6 +82,14 @@ impl IntoResponse for ApiError {
             ApiError::BadRequest { field, .. } => field,
             _ => None,
         };
-        (status, Json(ErrorBody { error: code.to_owned(), field, message })).into_response()
+        let mut response =
+            (status, Json(ErrorBody { error: code.to_owned(), field, message })).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
     }
 }

@@ -7,7 +7,7 @@
 use crate::archive::channel::ChannelArchive;
 use crate::archive::reader::RangeReader;
 use crate::archive::segment::SegmentWriter;
-use crate::time::{Micros, TimeRange};
+use crate::time::{Micros, TimeRange, format_micros};
 use crate::wire::{Frame, FrameDecoder, FrameError};
 use agent_api::{ChannelKind, IngestOutcome};
 use bytes::Bytes;
@@ -19,6 +19,12 @@ use std::sync::Arc;
 /// Records are checked against the archive in batches of about this many bytes: big enough to
 /// make one range read per batch cheap, small enough to keep memory flat.
 const BATCH: usize = 4 * 1024 * 1024;
+/// How far ahead of this agent's clock a record may be dated: clocks of peers differ a little,
+/// but a record from the future would outlive every genuine one under retention.
+pub const FUTURE_TOLERANCE: Micros = 5_000_000;
+/// A body that sends nothing for this long is given up, so that a stalled client cannot hold
+/// the channel's ingest (and with it material copying) for ever.
+pub const BODY_IDLE: std::time::Duration = std::time::Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -30,6 +36,10 @@ pub enum IngestError {
     OutOfOrder { index: u64 },
     #[error("record {index}: {message}")]
     Payload { index: u64, message: String },
+    #[error(
+        "record {index} is dated {at}, outside what this ingest may store ({window}); nothing was stored"
+    )]
+    OutsideWindow { index: u64, at: String, window: String },
     #[error("the request body could not be read: {0}")]
     Body(String),
     #[error("the archive could not store the records: {0}")]
@@ -68,6 +78,8 @@ fn payload_hash(payload: &[u8]) -> PayloadHash {
 /// One ingest in progress (blocking; driven by [`ingest_stream`]).
 pub struct Ingest {
     channel: Arc<ChannelArchive>,
+    /// Only records dated inside may be stored.
+    window: TimeRange,
     decoder: FrameDecoder,
     /// Checked frames not yet compared with the archive, back to back.
     batch: Vec<u8>,
@@ -82,9 +94,10 @@ pub struct Ingest {
 }
 
 impl Ingest {
-    pub fn new(channel: Arc<ChannelArchive>) -> Self {
+    pub fn new(channel: Arc<ChannelArchive>, window: TimeRange) -> Self {
         Ingest {
             channel,
+            window,
             decoder: FrameDecoder::default(),
             batch: Vec::new(),
             batch_frames: Vec::new(),
@@ -109,6 +122,13 @@ impl Ingest {
             let timestamp = frame.timestamp();
             if self.last_ts.is_some_and(|last| timestamp < last) {
                 return Err(IngestError::OutOfOrder { index });
+            }
+            if !self.window.contains(timestamp) {
+                return Err(IngestError::OutsideWindow {
+                    index,
+                    at: format_micros(timestamp),
+                    window: describe(&self.window),
+                });
             }
             check_payload(self.channel.kind, frame.payload())
                 .map_err(|message| IngestError::Payload { index, message })?;
@@ -268,9 +288,23 @@ fn check_payload(kind: ChannelKind, payload: &[u8]) -> Result<(), String> {
     }
 }
 
-/// Ingests a body stream into `channel`, one ingest per channel at a time.
+/// The window of an ingest: at most `allowed`, and never later than a little after now.
+pub fn window(allowed: TimeRange, now: Micros) -> TimeRange {
+    TimeRange { from: allowed.from, to: allowed.to.min(now.saturating_add(FUTURE_TOLERANCE)) }
+}
+
+fn describe(window: &TimeRange) -> String {
+    match (window.from, window.to) {
+        (Micros::MIN, to) => format!("before {}", format_micros(to)),
+        (from, to) => format!("{} to {}", format_micros(from), format_micros(to)),
+    }
+}
+
+/// Ingests a body stream into `channel`, one ingest per channel at a time, storing only
+/// records dated inside `window` (see [`window`]).
 pub async fn ingest_stream<S, E>(
     channel: Arc<ChannelArchive>,
+    window: TimeRange,
     mut body: S,
 ) -> Result<IngestOutcome, IngestError>
 where
@@ -282,7 +316,7 @@ where
     // `Err(())` tells the worker the body broke off: it must not commit what it has.
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<Result<Bytes, ()>>(4);
     let worker = tokio::task::spawn_blocking(move || {
-        let mut ingest = Ingest::new(channel);
+        let mut ingest = Ingest::new(channel, window);
         while let Some(message) = receiver.blocking_recv() {
             let result = match message {
                 Ok(chunk) => ingest.push(&chunk),
@@ -296,7 +330,13 @@ where
         ingest.finish()
     });
     let mut body_error = None;
-    while let Some(chunk) = body.next().await {
+    loop {
+        let Ok(next) = tokio::time::timeout(BODY_IDLE, body.next()).await else {
+            body_error = Some(format!("no data for {} s", BODY_IDLE.as_secs()));
+            let _ = sender.send(Err(())).await;
+            break;
+        };
+        let Some(chunk) = next else { break };
         match chunk {
             Ok(chunk) => {
                 if sender.send(Ok(chunk)).await.is_err() {

@@ -7,6 +7,7 @@ pub mod agent;
 pub mod archive;
 pub mod cli;
 pub mod copy;
+pub mod credential;
 pub mod default_settings;
 pub mod digest;
 pub mod error;

@@ -26,6 +26,8 @@ pub enum StartupError {
     Agent(#[from] AgentError),
     #[error(transparent)]
     Copies(#[from] QueueError),
+    #[error(transparent)]
+    Credential(#[from] crate::credential::CredentialError),
     #[error("starting the copy client: {0}")]
     PullClient(#[from] reqwest::Error),
 }
@@ -43,6 +45,12 @@ pub async fn run(args: Args) -> Result<(), StartupError> {
     // Two agents on one archive would interleave appends and corrupt it: the second one stops.
     // The lock lives as long as this function, i.e. the process.
     let _lock = lock_data_dir(&args.data_dir)?;
+    // Before anything listens: the secret file must exist when the "listening" line appears.
+    let credential = Arc::new(crate::credential::Credential::load(
+        &args.name,
+        &args.data_dir,
+        args.secret_file.as_deref(),
+    )?);
     let archive_dir = args.data_dir.join("archive");
     let archive = tokio::task::spawn_blocking(move || Archive::open(&archive_dir))
         .await
@@ -88,11 +96,13 @@ pub async fn run(args: Args) -> Result<(), StartupError> {
     tracing::info!(%address, name = %args.name, kind = args.kind.as_str(), "listening");
     let signalled = Arc::new(tokio::sync::Notify::new());
     let notify = signalled.clone();
-    let serve = axum::serve(listener, crate::http::router(agent.clone(), copies))
-        .with_graceful_shutdown(async move {
-            shutdown().await;
-            notify.notify_one();
-        });
+    let app = crate::http::router(agent.clone(), copies, credential);
+    let serve =
+        axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+            .with_graceful_shutdown(async move {
+                shutdown().await;
+                notify.notify_one();
+            });
     // Graceful shutdown waits for open responses; a client slowly streaming a long playback
     // must not keep the agent from stopping, so the wait is bounded.
     let served = tokio::select! {

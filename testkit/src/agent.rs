@@ -3,7 +3,7 @@
 //! need the recorder's framing code, so they stay in the recorder's tests.)
 
 use crate::binaries::Binary;
-use crate::http::get;
+use crate::http::{answer, client_with_token};
 use crate::process::{Launch, Process, Stderr};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -22,6 +22,10 @@ pub struct Agent {
     pub name: String,
     pub kind: String,
     pub data_dir: PathBuf,
+    /// The secret it made on its first start (`DATA_DIR/secret`), which every request but
+    /// health carries.
+    pub secret: String,
+    client: reqwest::Client,
 }
 
 /// How to start an agent: [`Agent::command`], then `args`, `port`, `env`, `stderr`, `start`.
@@ -59,7 +63,18 @@ impl AgentCommand {
         self
     }
 
+    /// Starts it; its secret is the one it made in its data directory.
     pub async fn start(self) -> Agent {
+        self.launch(None).await
+    }
+
+    /// Starts it with `--secret-file` (or its environment variable) among its flags, whose
+    /// contents are `secret`.
+    pub async fn start_with_secret(self, secret: &str) -> Agent {
+        self.launch(Some(secret.to_owned())).await
+    }
+
+    async fn launch(self, secret: Option<String>) -> Agent {
         let stderr =
             self.stderr.unwrap_or_else(|| Stderr::File(self.data_dir.with_extension("log")));
         let mut after = vec![
@@ -81,7 +96,9 @@ impl AgentCommand {
             marker: "standby-recorder listening on ",
         };
         let process = Process::start(launch, self.port).await;
-        Agent { process, name: self.name, kind: self.kind, data_dir: self.data_dir }
+        let secret = secret.unwrap_or_else(|| secret_of(&self.data_dir));
+        let client = client_with_token(&secret);
+        Agent { process, name: self.name, kind: self.kind, data_dir: self.data_dir, secret, client }
     }
 }
 
@@ -108,6 +125,82 @@ impl Agent {
     pub fn url(&self, path: &str) -> String {
         format!("{}/api/v1{path}", self.process.address())
     }
+
+    /// A client that sends the agent's secret with every request.
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// A request below `/api/v1` with the secret and an optional JSON body: status and JSON.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        crate::http::send(&self.client, method, &self.url(path), body).await
+    }
+
+    /// GET below `/api/v1` with the secret.
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.call(reqwest::Method::GET, path, None).await
+    }
+
+    /// A JSON body below `/api/v1` with the secret.
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &Value,
+    ) -> (u16, Value) {
+        self.call(method, path, Some(body)).await
+    }
+
+    /// DELETE below `/api/v1` with the secret.
+    pub async fn delete(&self, path: &str) -> (u16, Value) {
+        self.call(reqwest::Method::DELETE, path, None).await
+    }
+
+    /// POST of a body that is not JSON (e.g. framed records) with the secret.
+    pub async fn post_bytes(&self, path: &str, content_type: &str, body: Vec<u8>) -> (u16, Value) {
+        let url = self.url(path);
+        let response = self
+            .client
+            .post(&url)
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("POST {url}: {error}"));
+        answer(response).await
+    }
+}
+
+/// The copy task's `source` for pulling `[from, to)` of `source`'s own records, with a grant
+/// signed with its secret as the manager would make it (every channel, valid for an hour).
+pub fn granted_source(source: &Agent, recorder: &str, from: i64, to: i64) -> Value {
+    let grant = agent_api::Grant {
+        source: source.name.clone(),
+        recorder: recorder.to_owned(),
+        channels: Vec::new(),
+        from,
+        to,
+        expires: Utc::now().timestamp() + 3600,
+    };
+    serde_json::json!({
+        "name": source.name,
+        "address": source.address(),
+        "grant": grant.sign(&source.secret),
+    })
+}
+
+/// The secret an agent made in its data directory (it is written before the agent listens).
+pub fn secret_of(data_dir: &Path) -> String {
+    let path = data_dir.join("secret");
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("the agent's secret {}: {error}", path.display()))
+        .trim()
+        .to_owned()
 }
 
 impl Deref for Agent {
@@ -159,7 +252,7 @@ pub async fn digest(
     origin: Option<&str>,
 ) -> Value {
     let (status, body) =
-        get(&agent.url(&format!("/channels/{channel}/digest?{}", query(from, to, origin)))).await;
+        agent.get(&format!("/channels/{channel}/digest?{}", query(from, to, origin))).await;
     assert_eq!(status, 200, "digest of {channel} on {}: {body}", agent.name);
     body
 }
@@ -178,7 +271,8 @@ pub async fn playback_bytes(
     origin: Option<&str>,
 ) -> Vec<u8> {
     let url = agent.url(&format!("/channels/{channel}/playback?{}", query(from, to, origin)));
-    let response = reqwest::get(&url).await.unwrap_or_else(|error| panic!("GET {url}: {error}"));
+    let response =
+        agent.client.get(&url).send().await.unwrap_or_else(|error| panic!("GET {url}: {error}"));
     assert_eq!(response.status().as_u16(), 200, "playback of {channel} on {}", agent.name);
     response.bytes().await.expect("the playback body").to_vec()
 }

@@ -77,7 +77,7 @@ pub async fn post_bytes(url: &str, content_type: &str, body: Vec<u8>) -> (u16, V
     answer(response).await
 }
 
-async fn answer(response: reqwest::Response) -> (u16, Value) {
+pub(crate) async fn answer(response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
 }

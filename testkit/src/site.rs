@@ -127,6 +127,10 @@ impl Site {
         }
         let agent = self.start_agent(name, kind, known.unwrap_or(0)).await;
         if known.is_none() {
+            let mut settings = settings;
+            if let Some(settings) = settings.as_object_mut() {
+                settings.entry("secret").or_insert_with(|| agent.secret.clone().into());
+            }
             self.register(name, agent.address(), kind, settings).await;
         }
         self.agents.insert(name.to_owned(), agent);
@@ -232,8 +236,12 @@ impl Site {
     pub async fn agent_get(&self, name: &str, path: &str) -> Value {
         let agent = self.agents.get(name).unwrap_or_else(|| panic!("no agent {name} in this site"));
         let url = format!("{}{path}", agent.address());
-        let response =
-            reqwest::get(&url).await.unwrap_or_else(|error| panic!("GET {url}: {error}"));
+        let response = agent
+            .client()
+            .get(&url)
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("GET {url}: {error}"));
         response.json().await.unwrap_or_else(|error| panic!("GET {url} answered no JSON: {error}"))
     }
 

@@ -17,6 +17,12 @@ impl From<QueueError> for ApiError {
     }
 }
 
+/// A task as the API shows it: without the grant it pulls with.
+fn reported(mut task: CopyTask) -> CopyTask {
+    task.source = task.source.reported();
+    task
+}
+
 fn no_such_task(id: i64) -> ApiError {
     ApiError::NotFound(format!("There is no copy task {id}."))
 }
@@ -51,7 +57,11 @@ pub async fn start(
     if reqwest::Url::parse(&request.source.address).is_err() {
         return Err(ApiError::invalid_field("source.address", "is not a URL"));
     }
-    let channels = if request.channels.is_empty() {
+    let existing = copies.queue.list(Some(request.failover_id)).into_iter().next();
+    let channels = if let (true, Some(existing)) = (request.channels.is_empty(), &existing) {
+        // Asked again: the task's own channels, without asking the source.
+        existing.channels.iter().map(|channel| (channel.channel.clone(), channel.kind)).collect()
+    } else if request.channels.is_empty() {
         let listed = copies.pull.channels(&request.source).await.map_err(|error| {
             ApiError::Conflict(format!(
                 "the failover server {} could not list its channels: {error}",
@@ -74,7 +84,7 @@ pub async fn start(
         Added::Created => StatusCode::CREATED,
         Added::Existing => StatusCode::OK,
     };
-    Ok((status, Json(task)))
+    Ok((status, Json(reported(task))))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -95,7 +105,7 @@ pub async fn list(
     State(copies): State<CopyService>,
     Query(query): Query<ListQuery>,
 ) -> Json<Vec<CopyTask>> {
-    Json(copies.queue.list(query.failover_id))
+    Json(copies.queue.list(query.failover_id).into_iter().map(reported).collect())
 }
 
 /// UpdateFailoverTaskStates: one copy task
@@ -110,7 +120,7 @@ pub async fn one(
     State(copies): State<CopyService>,
     Path(id): Path<i64>,
 ) -> Result<Json<CopyTask>, ApiError> {
-    copies.queue.get(id).map(Json).ok_or_else(|| no_such_task(id))
+    copies.queue.get(id).map(|task| Json(reported(task))).ok_or_else(|| no_such_task(id))
 }
 
 /// UpdateClientInfo: where the failover server is now
@@ -134,5 +144,9 @@ pub async fn client_info(
     if reqwest::Url::parse(&peer.address).is_err() {
         return Err(ApiError::invalid_field("address", "is not a URL"));
     }
-    copies.queue.move_source(id, peer)?.map(Json).ok_or_else(|| no_such_task(id))
+    copies
+        .queue
+        .move_source(id, peer)?
+        .map(|task| Json(reported(task)))
+        .ok_or_else(|| no_such_task(id))
 }

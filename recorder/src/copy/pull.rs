@@ -63,7 +63,7 @@ impl PullClient {
     /// Every channel the failover server lists.
     pub async fn channels(&self, source: &Peer) -> reqwest::Result<Vec<Channel>> {
         let url = format!("{}{}", base(source), paths::CHANNELS);
-        self.http.get(url).send().await?.error_for_status()?.json().await
+        granted(self.http.get(url), source).send().await?.error_for_status()?.json().await
     }
 
     /// Audio, video, text and metadata: the slice's playback stream, paced.
@@ -142,7 +142,21 @@ impl PullClient {
     fn request(&self, slice: Slice<'_>, service: &str) -> reqwest::RequestBuilder {
         let url = format!("{}{}", base(slice.source), paths::with_id(service, slice.channel));
         let (from, to) = (format_micros(slice.from), format_micros(slice.to));
-        self.http.get(url).query(&[("from", &from), ("to", &to), ("origin", &slice.source.name)])
+        let request = self.http.get(url).query(&[
+            ("from", &from),
+            ("to", &to),
+            ("origin", &slice.source.name),
+        ]);
+        granted(request, slice.source)
+    }
+}
+
+/// The request with the grant the manager gave for this source, if any (without one the source
+/// refuses, and the copy waits for the manager to send one).
+fn granted(request: reqwest::RequestBuilder, source: &Peer) -> reqwest::RequestBuilder {
+    match &source.grant {
+        Some(grant) => request.bearer_auth(grant),
+        None => request,
     }
 }
 

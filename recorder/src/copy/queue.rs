@@ -100,6 +100,10 @@ impl TaskQueue {
     pub fn add(&self, new: NewTask) -> Result<(Added, CopyTask), QueueError> {
         let answer = self.update(|tasks| {
             if let Some(task) = tasks.iter_mut().find(|task| task.failover_id == new.failover_id) {
+                // Asking again brings a fresh grant for the same source.
+                if new.source.grant.is_some() {
+                    task.source.grant = new.source.grant.clone();
+                }
                 if task.status == CopyStatus::Failed {
                     task.status = CopyStatus::Queued;
                     task.error = None;
@@ -148,7 +152,9 @@ impl TaskQueue {
     pub fn move_source(&self, id: i64, source: Peer) -> Result<Option<CopyTask>, QueueError> {
         let task = self.update(|tasks| {
             let task = tasks.iter_mut().find(|task| task.id == id)?;
-            task.source = source;
+            // A move without a grant keeps the one the task has.
+            let grant = source.grant.clone().or_else(|| task.source.grant.take());
+            task.source = Peer { grant, ..source };
             task.updated_at = now();
             Some(task.clone())
         })?;
@@ -240,7 +246,7 @@ mod tests {
     fn new_task(failover_id: i64) -> NewTask {
         NewTask {
             failover_id,
-            source: Peer { name: "fo-1".into(), address: "http://127.0.0.1:9".into() },
+            source: Peer { name: "fo-1".into(), address: "http://127.0.0.1:9".into(), grant: None },
             recorder: "rec-1".into(),
             from: 0,
             to: 20_000_000,

@@ -7,7 +7,7 @@ use super::queue::{QueueError, TaskQueue, channel_of, copied_until_micros};
 use crate::archive::{Archive, ArchiveError};
 use crate::digest;
 use crate::ingest::{self, IngestError};
-use crate::time::{Micros, TimeRange, micros_to_time};
+use crate::time::{Micros, TimeRange, micros_to_time, now_micros};
 use agent_api::{ChannelKind, CopyStatus};
 use bytes::Bytes;
 use std::convert::Infallible;
@@ -97,6 +97,8 @@ impl Worker {
                 let source = self.queue.get(id).ok_or(Interrupted::TaskVanished)?.source;
                 let slice =
                     Slice { source: &source, channel: &channel.channel, from: position, to: end };
+                // Only what the slice covers: a source cannot slip other times in.
+                let window = ingest::window(TimeRange { from: position, to: end }, now_micros());
                 let not_stored =
                     |error| Interrupted::NotStored { channel: channel.channel.clone(), error };
                 let outcome = match channel.kind {
@@ -106,11 +108,11 @@ impl Worker {
                             futures::stream::once(
                                 async move { Ok::<_, Infallible>(Bytes::from(body)) },
                             );
-                        ingest::ingest_stream(local.clone(), Box::pin(body)).await
+                        ingest::ingest_stream(local.clone(), window, Box::pin(body)).await
                     }
                     _ => {
                         let body = self.pull.playback(slice, &mut pace).await?;
-                        ingest::ingest_stream(local.clone(), body).await
+                        ingest::ingest_stream(local.clone(), window, body).await
                     }
                 }
                 .map_err(not_stored)?;

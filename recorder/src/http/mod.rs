@@ -3,6 +3,7 @@
 //! with its OpenAPI operation (see [`documented`]), and the document is served at
 //! `GET /api/v1/openapi.json`; `recorder/API.md` explains it in prose.
 
+mod access;
 mod agent;
 mod documented;
 mod params;
@@ -13,6 +14,7 @@ mod tests;
 use crate::agent::{Agent, AgentError};
 use crate::archive::ArchiveError;
 use crate::copy::{CopyService, handlers as copy_tasks};
+use crate::credential::Credential;
 use crate::error::ApiError;
 use crate::ingest::IngestError;
 use agent_api::{InvalidSettings, paths};
@@ -33,6 +35,7 @@ const SETTINGS_BODY_LIMIT: usize = 16 * 1024 * 1024;
 struct ApiState {
     agent: Arc<Agent>,
     copies: CopyService,
+    credential: Arc<Credential>,
     document: Document,
 }
 
@@ -46,8 +49,12 @@ struct Document(Arc<utoipa::openapi::OpenApi>);
     version = "1",
     description = "The API of `standby-recorder`, the reference recording server, generated from \
         its routes. Errors are `{error, message[, field]}` with a 4xx/5xx status. Times are \
-        RFC 3339; the agent answers in UTC with microseconds. Every endpoint is open (no \
-        authentication yet). See recorder/API.md."
+        RFC 3339; the agent answers in UTC with microseconds. Every endpoint needs the agent's \
+        secret as a bearer token (`Authorization: Bearer <DATA_DIR/secret>`), except the two \
+        marked open (health and this document); the channel reads a material copy makes also \
+        accept a grant the manager signed with the secret (`sg1.…`), within the channels and \
+        period it names. 401: no or a wrong credential; 403: a grant used beyond what it \
+        covers. See recorder/API.md."
 ))]
 struct Info;
 
@@ -67,16 +74,52 @@ fn documented() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
         .with(routes!(copy_tasks::list, copy_tasks::start))
         .with(routes!(copy_tasks::one))
         .with(routes!(copy_tasks::client_info))
+        .with(routes!(access::rotate))
         .split()
 }
 
-pub fn router(agent: Arc<Agent>, copies: CopyService) -> Router {
-    let (routes, document) = documented();
-    let state = ApiState { agent, copies, document: Document(Arc::new(document)) };
+/// The bearer scheme on every operation but the open ones.
+fn secure(document: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::security::{
+        HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+    };
+    let scheme = HttpBuilder::new()
+        .scheme(HttpAuthScheme::Bearer)
+        .description(Some(
+            "The agent's secret (`DATA_DIR/secret` or `--secret-file`), or for \
+            the channel reads of a material copy a grant signed with it.",
+        ))
+        .build();
+    document
+        .components
+        .get_or_insert_with(Default::default)
+        .add_security_scheme("agent_secret", SecurityScheme::Http(scheme));
+    document.security = Some(vec![SecurityRequirement::new("agent_secret", Vec::<String>::new())]);
+    for (path, item) in document.paths.paths.iter_mut() {
+        if let Some(get) = item.get.as_mut()
+            && access::OPEN.contains(&path.as_str())
+        {
+            get.security = Some(vec![SecurityRequirement::default()]);
+        }
+    }
+}
+
+/// The API, every request checked by [`access::require`] (unknown paths too, so that
+/// nothing answers a caller without a credential but the open endpoints).
+pub fn router(agent: Arc<Agent>, copies: CopyService, credential: Arc<Credential>) -> Router {
+    let (routes, mut document) = documented();
+    secure(&mut document);
+    let state = ApiState {
+        agent,
+        copies,
+        credential: credential.clone(),
+        document: Document(Arc::new(document)),
+    };
     routes
         .layer(DefaultBodyLimit::max(SETTINGS_BODY_LIMIT))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(credential, access::require))
         .with_state(state)
 }
 

@@ -107,6 +107,11 @@ impl Params {
         Ok(Params(pairs))
     }
 
+    /// Pairs already read, unchecked (for a look at a request before its handler runs).
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+        Params(pairs)
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }

@@ -7,6 +7,7 @@ use crate::archive::channel::ChannelArchive;
 use crate::error::ApiError;
 use crate::ingest;
 use crate::search::{self, Cursor, Filter};
+use crate::time::{Micros, TimeRange, now_micros};
 use crate::{digest, playback, wire};
 use agent_api::{ChannelKind, Digest, ErrorBody, IngestOutcome, SearchPage, paths};
 use axum::Json;
@@ -126,7 +127,8 @@ pub async fn channel_ingest(
             wire::MEDIA_TYPE
         )));
     }
-    let outcome = ingest::ingest_stream(channel.clone(), body.into_data_stream()).await?;
+    let window = ingest::window(TimeRange { from: Micros::MIN, to: Micros::MAX }, now_micros());
+    let outcome = ingest::ingest_stream(channel.clone(), window, body.into_data_stream()).await?;
     tracing::info!(channel = %channel.id, received = outcome.received, stored = outcome.stored,
         duplicates = outcome.duplicates, "ingested records");
     Ok(Json(outcome))

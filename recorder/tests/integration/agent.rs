@@ -13,14 +13,14 @@ fn temp() -> tempfile::TempDir {
 async fn health_settings_and_channels_of_a_fresh_recorder() {
     let dir = temp();
     let agent = Agent::start("rec-1", "recorder", &dir.path().join("rec-1"), LIGHT).await;
-    let (status, health) = get(&agent.url("/health")).await;
+    let (status, health) = agent.get("/health").await;
     assert_eq!(status, 200);
     assert_eq!(health["name"], "rec-1");
     assert_eq!(health["kind"], "recorder");
     assert_eq!(health["acting_for"], Value::Null);
-    let (_, settings) = get(&agent.url("/settings")).await;
+    let (_, settings) = agent.get("/settings").await;
     assert_eq!(settings["version"], 1);
-    let (_, channels) = get(&agent.url("/channels")).await;
+    let (_, channels) = agent.get("/channels").await;
     let kinds: Vec<&str> =
         channels.as_array().expect("list").iter().filter_map(|c| c["kind"].as_str()).collect();
     for kind in ["audio", "video", "text", "metadata", "anpr", "alarm"] {
@@ -33,20 +33,19 @@ async fn health_settings_and_channels_of_a_fresh_recorder() {
         .expect("channels")
         .push(json!({"id": "mic-lobby", "kind": "audio"}));
     let (status, replaced) =
-        send_json(Method::PUT, &agent.url("/settings?expected_version=1"), &bundle).await;
+        agent.send_json(Method::PUT, "/settings?expected_version=1", &bundle).await;
     assert_eq!(status, 200, "{replaced}");
     assert_eq!(replaced["version"], 2);
-    assert_eq!(get(&agent.url("/settings")).await.1, replaced);
-    assert_eq!(get(&agent.url("/health")).await.1["settings_version"], 2);
+    assert_eq!(agent.get("/settings").await.1, replaced);
+    assert_eq!(agent.get("/health").await.1["settings_version"], 2);
     let since = now_micros() - 1;
     eventually("the new channel records", || async {
         count(&agent, "mic-lobby", since, now_micros() + HOUR, Some("rec-1")).await > 0
     })
     .await;
-    let (status, _) =
-        send_json(Method::PUT, &agent.url("/settings?expected_version=1"), &bundle).await;
+    let (status, _) = agent.send_json(Method::PUT, "/settings?expected_version=1", &bundle).await;
     assert_eq!(status, 409, "stale version");
-    let (status, openapi) = get(&agent.url("/openapi.json")).await;
+    let (status, openapi) = agent.get("/openapi.json").await;
     assert_eq!(status, 200);
     assert!(openapi["paths"]["/api/v1/channels/{id}/digest"].is_object());
 }
@@ -163,7 +162,7 @@ async fn range_boundaries_are_exact() {
     // A time between two microseconds starts at the next one.
     let from = encode("2001-01-01T00:00:00.0000015Z");
     let to = encode("2001-01-01T00:00:00.000004Z");
-    let (_, half) = get(&agent.url(&format!("/channels/audio-1/digest?from={from}&to={to}"))).await;
+    let (_, half) = agent.get(&format!("/channels/audio-1/digest?from={from}&to={to}")).await;
     assert_eq!(half["count"], 2, "records at +2 and +3 µs");
     // Origin restricts the digest.
     assert_eq!(count(&agent, "audio-1", Y2001, Y2001 + 10, Some("someone-else")).await, 0);
@@ -235,22 +234,19 @@ async fn playback_ingested_elsewhere_gives_equal_digests() {
     let dir = temp();
     let failover = Agent::start("fo-1", "failover", &dir.path().join("fo-1"), LIGHT).await;
     let recorder = Agent::start("rec-1", "recorder", &dir.path().join("rec-1"), LIGHT).await;
-    let (_, settings) = get(&recorder.url("/settings")).await;
-    let (status, acting) = send_json(
-        Method::PUT,
-        &failover.url("/acting"),
-        &json!({"recorder": "rec-1", "settings": settings}),
-    )
-    .await;
+    let (_, settings) = recorder.get("/settings").await;
+    let (status, acting) = failover
+        .send_json(Method::PUT, "/acting", &json!({"recorder": "rec-1", "settings": settings}))
+        .await;
     assert_eq!(status, 200, "{acting}");
     let from = now_micros() - 1;
     eventually("the failover server records", || async {
         count(&failover, "audio-1", from, now_micros() + HOUR, None).await > 50
     })
     .await;
-    assert_eq!(delete(&failover.url("/acting")).await.0, 200);
+    assert_eq!(failover.delete("/acting").await.0, 200);
     eventually("recording stops", || async {
-        get(&failover.url("/health")).await.1["recording"] == false
+        failover.get("/health").await.1["recording"] == false
     })
     .await;
     let to = now_micros() + 1;
@@ -269,12 +265,12 @@ async fn playback_ingested_elsewhere_gives_equal_digests() {
 async fn a_failover_server_acts_and_stops() {
     let dir = temp();
     let mut failover = Agent::start("fo-1", "failover", &dir.path().join("fo-1"), LIGHT).await;
-    let (_, health) = get(&failover.url("/health")).await;
+    let (_, health) = failover.get("/health").await;
     assert_eq!(
         (health["kind"].as_str(), &health["acting_for"], &health["recording"]),
         (Some("failover"), &Value::Null, &json!(false))
     );
-    let (_, idle_settings) = get(&failover.url("/settings")).await;
+    let (_, idle_settings) = failover.get("/settings").await;
     assert_eq!(idle_settings["channels"], json!([]));
     let bundle = json!({"channels": [
         {"id": "cam-a", "kind": "video", "bitrate_kbps": 64, "frame_rate": 5},
@@ -282,21 +278,18 @@ async fn a_failover_server_acts_and_stops() {
         {"id": "mic", "kind": "audio"}
     ], "version": 7});
     assert_eq!(
-        send_json(Method::PUT, &failover.url("/settings"), &bundle).await.0,
+        failover.send_json(Method::PUT, "/settings", &bundle).await.0,
         409,
         "idle: no settings to change"
     );
 
-    let (status, acting) = send_json(
-        Method::PUT,
-        &failover.url("/acting"),
-        &json!({"recorder": "rec-9", "settings": bundle}),
-    )
-    .await;
+    let (status, acting) = failover
+        .send_json(Method::PUT, "/acting", &json!({"recorder": "rec-9", "settings": bundle}))
+        .await;
     assert_eq!(status, 200, "{acting}");
     assert_eq!(acting["acting_for"], "rec-9");
     assert_eq!(acting["settings_version"], 7, "acting keeps the recorder's version");
-    let (_, health) = get(&failover.url("/health")).await;
+    let (_, health) = failover.get("/health").await;
     assert_eq!(health["acting_for"], "rec-9");
     let from = now_micros() - 1;
     eventually("it records the recorder's channels under their ids, as itself", || async {
@@ -304,23 +297,20 @@ async fn a_failover_server_acts_and_stops() {
     })
     .await;
     // Another recorder is refused while acting; the same one again is accepted.
-    let (status, refusal) = send_json(
-        Method::PUT,
-        &failover.url("/acting"),
-        &json!({"recorder": "rec-2", "settings": bundle}),
-    )
-    .await;
+    let (status, refusal) = failover
+        .send_json(Method::PUT, "/acting", &json!({"recorder": "rec-2", "settings": bundle}))
+        .await;
     assert_eq!(status, 409);
     assert!(refusal["message"].as_str().is_some_and(|m| m.contains("rec-9")), "{refusal}");
     // Settings change during the failover period.
     let mut changed = bundle.clone();
     changed["channels"][2]["id"] = json!("mic-2");
-    let (status, updated) = send_json(Method::PUT, &failover.url("/settings"), &changed).await;
+    let (status, updated) = failover.send_json(Method::PUT, "/settings", &changed).await;
     assert_eq!(status, 200, "{updated}");
     assert_eq!(updated["version"], 8);
     // A restart while acting resumes acting.
     failover.restart_elsewhere().await;
-    let (_, health) = get(&failover.url("/health")).await;
+    let (_, health) = failover.get("/health").await;
     assert_eq!(health["acting_for"], "rec-9");
     assert_eq!(health["settings_version"], 8);
     eventually("recording resumes on the changed channels", || async {
@@ -329,11 +319,11 @@ async fn a_failover_server_acts_and_stops() {
     .await;
 
     assert_eq!(
-        delete(&failover.url("/acting?recorder=rec-2")).await.0,
+        failover.delete("/acting?recorder=rec-2").await.0,
         409,
         "stop for the wrong recorder"
     );
-    let (status, stopped) = delete(&failover.url("/acting?recorder=rec-9")).await;
+    let (status, stopped) = failover.delete("/acting?recorder=rec-9").await;
     assert_eq!(status, 200, "{stopped}");
     assert_eq!(stopped["acting_for"], Value::Null);
     assert_eq!(stopped["previous"]["recorder"], "rec-9");
@@ -343,12 +333,12 @@ async fn a_failover_server_acts_and_stops() {
     );
     assert_eq!(stopped["previous"]["settings"]["channels"][2]["id"], "mic-2");
     eventually("recording stops", || async {
-        get(&failover.url("/health")).await.1["recording"] == false
+        failover.get("/health").await.1["recording"] == false
     })
     .await;
     let kept = count(&failover, "mic", from, now_micros() + HOUR, None).await;
     assert!(kept > 10, "what it recorded stays for material copying");
-    let (_, channels) = get(&failover.url("/channels")).await;
+    let (_, channels) = failover.get("/channels").await;
     assert!(
         channels
             .as_array()
@@ -357,7 +347,7 @@ async fn a_failover_server_acts_and_stops() {
             .any(|c| c["id"] == "mic" && c["configured"] == false),
         "{channels}"
     );
-    let (status, again) = delete(&failover.url("/acting")).await;
+    let (status, again) = failover.delete("/acting").await;
     assert_eq!((status, &again["previous"]), (200, &Value::Null), "stopping is idempotent");
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(
@@ -369,13 +359,10 @@ async fn a_failover_server_acts_and_stops() {
     // A recorder never acts for another.
     let recorder = Agent::start("rec-1", "recorder", &dir.path().join("rec-1"), LIGHT).await;
     assert_eq!(
-        send_json(
-            Method::PUT,
-            &recorder.url("/acting"),
-            &json!({"recorder": "rec-9", "settings": bundle})
-        )
-        .await
-        .0,
+        recorder
+            .send_json(Method::PUT, "/acting", &json!({"recorder": "rec-9", "settings": bundle}))
+            .await
+            .0,
         409
     );
 }
@@ -426,7 +413,7 @@ async fn retention_deletes_by_age_and_by_size() {
     )
     .await;
     let only_one_channel = json!({"channels": [{"id": "video-1", "kind": "video"}]});
-    assert_eq!(send_json(Method::PUT, &by_size.url("/settings"), &only_one_channel).await.0, 200);
+    assert_eq!(by_size.send_json(Method::PUT, "/settings", &only_one_channel).await.0, 200);
     for year in 0..3 {
         let batch = records("fo-1", Y2001 + year * 400 * 24 * HOUR, 40, 1_000, 10_000);
         assert_eq!(ingest(&by_size, "video-1", body(&batch)).await.0, 200);
@@ -464,12 +451,12 @@ async fn anpr_and_alarm_search_pages_through_a_range() {
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        let mut url = agent
-            .url(&format!("/channels/anpr-1/anpr?{}&limit=10", query(Y2001, Y2001 + HOUR, None)));
+        let mut path =
+            format!("/channels/anpr-1/anpr?{}&limit=10", query(Y2001, Y2001 + HOUR, None));
         if let Some(cursor) = &cursor {
-            url.push_str(&format!("&cursor={}", encode(cursor)));
+            path.push_str(&format!("&cursor={}", encode(cursor)));
         }
-        let (status, page) = get(&url).await;
+        let (status, page) = agent.get(&path).await;
         assert_eq!(status, 200, "{page}");
         for item in page["items"].as_array().expect("items") {
             seen.push(item["data"]["plate"].as_str().expect("plate").to_owned());
@@ -484,9 +471,9 @@ async fn anpr_and_alarm_search_pages_through_a_range() {
         }
     }
     assert_eq!(seen, (0..25).map(|i| format!("ABC-{i:03}")).collect::<Vec<_>>());
-    let (_, filtered) = get(&agent
-        .url(&format!("/channels/anpr-1/anpr?{}&plate=abc-01", query(Y2001, Y2001 + HOUR, None))))
-    .await;
+    let (_, filtered) = agent
+        .get(&format!("/channels/anpr-1/anpr?{}&plate=abc-01", query(Y2001, Y2001 + HOUR, None)))
+        .await;
     assert_eq!(filtered["items"].as_array().map(Vec::len), Some(10));
 
     let alarms: Vec<recorder::wire::Record> = (0..6)
@@ -498,9 +485,9 @@ async fn anpr_and_alarm_search_pages_through_a_range() {
         })
         .collect();
     assert_eq!(ingest(&agent, "alarm-1", body(&alarms)).await.0, 200);
-    let (_, page) = get(&agent
-        .url(&format!("/channels/alarm-1/alarms?{}&alarm_id=2", query(Y2001, Y2001 + HOUR, None))))
-    .await;
+    let (_, page) = agent
+        .get(&format!("/channels/alarm-1/alarms?{}&alarm_id=2", query(Y2001, Y2001 + HOUR, None)))
+        .await;
     assert_eq!(page["items"].as_array().map(Vec::len), Some(3));
     assert_eq!(page["next_cursor"], Value::Null);
 }
@@ -527,13 +514,12 @@ async fn malformed_requests_get_4xx_and_change_nothing() {
         format!("{}&origin=", support::query(Y2001, Y2001 + 1, None)),
     ] {
         for what in ["digest", "playback"] {
-            let (status, body) =
-                get(&agent.url(&format!("/channels/audio-1/{what}?{query}"))).await;
+            let (status, body) = agent.get(&format!("/channels/audio-1/{what}?{query}")).await;
             expect_error(status, &body, 400);
         }
     }
     let (status, body) =
-        get(&agent.url(&format!("/channels/nope/digest?{}", query(Y2001, Y2001 + 1, None)))).await;
+        agent.get(&format!("/channels/nope/digest?{}", query(Y2001, Y2001 + 1, None))).await;
     expect_error(status, &body, 404);
 
     // Bodies that are not records: garbage, a cut record, a flipped bit, out of order, wrong type.
@@ -551,7 +537,8 @@ async fn malformed_requests_get_4xx_and_change_nothing() {
     reversed.reverse();
     let (status, body) = ingest(&agent, "audio-1", support::body(&reversed)).await;
     expect_error(status, &body, 400);
-    let response = reqwest::Client::new()
+    let response = agent
+        .client()
         .post(agent.url("/channels/audio-1/records"))
         .header("content-type", "text/plain")
         .body(more.split_off(0))
@@ -570,64 +557,56 @@ async fn malformed_requests_get_4xx_and_change_nothing() {
     assert_eq!(count(&agent, "anpr-1", Y2001, Y2001 + HOUR, None).await, 0);
 
     // Settings: the field is named and the version stays.
-    let (status, body) = send_json(
-        Method::PUT,
-        &agent.url("/settings"),
-        &json!({"channels": [{"id": "a", "kind": "smell"}]}),
-    )
-    .await;
+    let (status, body) = agent
+        .send_json(Method::PUT, "/settings", &json!({"channels": [{"id": "a", "kind": "smell"}]}))
+        .await;
     expect_error(status, &body, 400);
     assert_eq!(body["field"], "channels[0].kind");
-    let (status, body) = send_json(
-        Method::PUT,
-        &agent.url("/settings"),
-        &json!({"channels": [{"id": "audio-1", "kind": "video"}]}),
-    )
-    .await;
+    let (status, body) = agent
+        .send_json(
+            Method::PUT,
+            "/settings",
+            &json!({"channels": [{"id": "audio-1", "kind": "video"}]}),
+        )
+        .await;
     expect_error(status, &body, 400);
     assert_eq!(body["field"], "channels[0].kind", "the archive holds audio under that id");
-    let (status, body) = send_json(
-        Method::PUT,
-        &agent.url("/settings?expected_version=99"),
-        &json!({"channels": []}),
-    )
-    .await;
+    let (status, body) = agent
+        .send_json(Method::PUT, "/settings?expected_version=99", &json!({"channels": []}))
+        .await;
     expect_error(status, &body, 409);
-    let response =
-        reqwest::Client::new().put(agent.url("/settings")).body("{}").send().await.expect("put");
+    let response = agent.client().put(agent.url("/settings")).body("{}").send().await.expect("put");
     assert_eq!(response.status().as_u16(), 415);
-    assert_eq!(get(&agent.url("/settings")).await.1["version"], 1);
+    assert_eq!(agent.get("/settings").await.1["version"], 1);
 
     // Searches on the wrong kind, bad cursors and limits; unknown paths and methods.
     let (status, body) =
-        get(&agent.url(&format!("/channels/video-1/anpr?{}", query(Y2001, Y2001 + 1, None)))).await;
+        agent.get(&format!("/channels/video-1/anpr?{}", query(Y2001, Y2001 + 1, None))).await;
     expect_error(status, &body, 400);
-    let (status, body) =
-        get(&agent
-            .url(&format!("/channels/anpr-1/anpr?{}&cursor=zz", query(Y2001, Y2001 + 1, None))))
+    let (status, body) = agent
+        .get(&format!("/channels/anpr-1/anpr?{}&cursor=zz", query(Y2001, Y2001 + 1, None)))
         .await;
     expect_error(status, &body, 400);
-    let (status, body) = get(
-        &agent.url(&format!("/channels/anpr-1/anpr?{}&limit=0", query(Y2001, Y2001 + 1, None)))
-    )
-    .await;
+    let (status, body) = agent
+        .get(&format!("/channels/anpr-1/anpr?{}&limit=0", query(Y2001, Y2001 + 1, None)))
+        .await;
     expect_error(status, &body, 400);
-    let (status, body) = get(&agent.url("/no/such/thing")).await;
+    let (status, body) = agent.get("/no/such/thing").await;
     expect_error(status, &body, 404);
-    let (status, body) = send_json(Method::POST, &agent.url("/health"), &json!({})).await;
+    let (status, body) = agent.send_json(Method::POST, "/health", &json!({})).await;
     expect_error(status, &body, 405);
-    let (status, body) = send_json(Method::POST, &agent.url("/copy-tasks"), &json!({})).await;
+    let (status, body) = agent.send_json(Method::POST, "/copy-tasks", &json!({})).await;
     expect_error(status, &body, 400);
     let bad_range = json!({
         "failover_id": 1, "source": {"name": "fo-1", "address": "http://127.0.0.1:9"}, "recorder": "rec-1",
         "from": "2026-01-02T00:00:00Z", "to": "2026-01-01T00:00:00Z", "channels": [{"id": "video-1", "kind": "video"}],
     });
-    let (status, body) = send_json(Method::POST, &agent.url("/copy-tasks"), &bad_range).await;
+    let (status, body) = agent.send_json(Method::POST, "/copy-tasks", &bad_range).await;
     expect_error(status, &body, 400);
-    let (status, body) = get(&agent.url("/copy-tasks/77")).await;
+    let (status, body) = agent.get("/copy-tasks/77").await;
     expect_error(status, &body, 404);
     // Nothing was created by the refused requests.
-    let (status, body) = get(&agent.url("/copy-tasks")).await;
+    let (status, body) = agent.get("/copy-tasks").await;
     assert_eq!((status, body), (200, json!([])));
 }
 
@@ -644,5 +623,5 @@ async fn a_second_agent_on_the_same_data_directory_is_refused() {
         .expect("run a second agent");
     assert!(!second.status.success());
     assert!(String::from_utf8_lossy(&second.stderr).contains("another standby-recorder"));
-    assert_eq!(get(&agent.url("/health")).await.0, 200, "the first one is unharmed");
+    assert_eq!(agent.get("/health").await.0, 200, "the first one is unharmed");
 }

@@ -80,19 +80,19 @@ async fn recorded_on(fo: &Agent) {
 async fn start_copy(rec: &Agent, fo: &Agent) -> Value {
     let request = json!({
         "failover_id": 7,
-        "source": { "name": "fo-1", "address": fo.address() },
+        "source": granted_source(fo, "rec-1", FROM, TO),
         "recorder": "rec-1",
         "from": time(FROM),
         "to": time(TO),
         "channels": CHANNELS.iter().map(|(id, kind)| json!({ "id": id, "kind": kind })).collect::<Vec<_>>(),
     });
-    let (status, task) = send_json(reqwest::Method::POST, &rec.url("/copy-tasks"), &request).await;
+    let (status, task) = rec.send_json(reqwest::Method::POST, "/copy-tasks", &request).await;
     assert_eq!(status, 201, "{task}");
     task
 }
 
 async fn task(rec: &Agent, id: &Value) -> Value {
-    let (status, task) = get(&rec.url(&format!("/copy-tasks/{id}"))).await;
+    let (status, task) = rec.get(&format!("/copy-tasks/{id}")).await;
     assert_eq!(status, 200, "{task}");
     task
 }
@@ -170,7 +170,7 @@ async fn a_recorder_killed_mid_copy_resumes_where_it_stopped() {
     assert_eq!(video_position(&done), 20_000_000);
     assert_copied(&rec, &fo, &done).await;
     // The restarted recorder started no second task for the same failover.
-    let (_, tasks) = get(&rec.url("/copy-tasks")).await;
+    let (_, tasks) = rec.get("/copy-tasks").await;
     assert_eq!(tasks.as_array().map(Vec::len), Some(1), "{tasks}");
 }
 
@@ -208,16 +208,16 @@ async fn a_copy_waits_for_its_failover_server_and_follows_it_to_a_new_address() 
     fo.restart_elsewhere().await;
     let moved = json!({ "name": "fo-1", "address": fo.address() });
     let (status, updated) =
-        send_json(reqwest::Method::PUT, &rec.url(&format!("/copy-tasks/{id}/client-info")), &moved)
-            .await;
+        rec.send_json(reqwest::Method::PUT, &format!("/copy-tasks/{id}/client-info"), &moved).await;
     assert_eq!(status, 200, "{updated}");
     assert_eq!(updated["source"], moved);
-    let (status, refusal) = send_json(
-        reqwest::Method::PUT,
-        &rec.url(&format!("/copy-tasks/{id}/client-info")),
-        &json!({ "name": "fo-1", "address": "not a url" }),
-    )
-    .await;
+    let (status, refusal) = rec
+        .send_json(
+            reqwest::Method::PUT,
+            &format!("/copy-tasks/{id}/client-info"),
+            &json!({ "name": "fo-1", "address": "not a url" }),
+        )
+        .await;
     assert_eq!(status, 400, "{refusal}");
 
     let done = task_until(&rec, &id, "the copy is done", |task| task["status"] == "done").await;

@@ -4,4 +4,5 @@
 
 mod agent;
 mod copy;
+mod security;
 mod support;

@@ -2,7 +2,6 @@
 //! encoded for ingest, decoded from playback), which takes the recorder's own `wire` code.
 
 pub use testkit::agent::*;
-pub use testkit::http::{delete, get, send_json};
 pub use testkit::{DEADLINE, eventually};
 
 use recorder::wire::{FrameDecoder, MEDIA_TYPE, Record};
@@ -30,8 +29,7 @@ pub async fn playback(
 }
 
 pub async fn ingest(agent: &Agent, channel: &str, body: Vec<u8>) -> (u16, Value) {
-    testkit::http::post_bytes(&agent.url(&format!("/channels/{channel}/records")), MEDIA_TYPE, body)
-        .await
+    agent.post_bytes(&format!("/channels/{channel}/records"), MEDIA_TYPE, body).await
 }
 
 /// `count` records of `size` bytes from `origin`, `step` µs apart from `start`.

@@ -6,9 +6,17 @@
 use super::Engine;
 use super::refusal::{Reason, Refusal};
 use crate::recorders::{CopyChannel, Peer, StartDataCopy, copy_progress};
+use agent_api::Grant;
 use app::failure::Failure;
-use app::model::{CopyStatus, Failover, FailoverStatus};
-use chrono::Utc;
+use app::model::{CopyStatus, Failover, FailoverStatus, Server};
+use chrono::{DateTime, Utc};
+use std::time::{Duration, Instant};
+
+/// How long a grant to pull a failover period lets the recorder read from the failover server.
+/// Short, so a leaked one is soon worthless; copies that take longer get fresh ones.
+const GRANT_LIFETIME: Duration = Duration::from_secs(3600);
+/// A copy under way gets a fresh grant this often (well inside its lifetime).
+const GRANT_REFRESH: Duration = Duration::from_secs(900);
 
 impl Engine {
     /// "Start material copying to the selected server" (also resumes or retries a copy).
@@ -72,7 +80,7 @@ impl Engine {
             .unwrap_or_default();
         let task = StartDataCopy {
             failover_id: entry.id,
-            source: Peer { name: source.name.clone(), address: source.address.clone() },
+            source: self.peer(&source, &recorder, entry, &channels).await,
             recorder: recorder.name.clone(),
             from: entry.failover_started_at,
             to,
@@ -123,9 +131,18 @@ impl Engine {
             };
             if let Some(source_ref) = &entry.failover_server
                 && let Some(source) = self.store.server(source_ref.id).await?
-                && source.address != task.source.address
+                && (source.address != task.source.address || self.grant_due(entry.id))
+                && matches!(
+                    task.status,
+                    agent_api::CopyStatus::Queued | agent_api::CopyStatus::Copying
+                )
             {
-                let peer = Peer { name: source.name.clone(), address: source.address.clone() };
+                let channels: Vec<CopyChannel> = task
+                    .channels
+                    .iter()
+                    .map(|channel| CopyChannel { id: channel.channel.clone(), kind: channel.kind })
+                    .collect();
+                let peer = self.peer(&source, &recorder, &entry, &channels).await;
                 if let Err(error) = self.recorders.update_client_info(&at, task.id, &peer).await {
                     tracing::warn!(%error, "UpdateClientInfo failed");
                 }
@@ -179,4 +196,46 @@ impl Engine {
         }
         Ok(())
     }
+
+    /// The failover server as the copy task names it, with a grant signed with its secret for
+    /// exactly this failover period and these channels (none when its secret is not known:
+    /// then it refuses the pulls and the copy waits, saying so).
+    async fn peer(
+        &self,
+        source: &Server,
+        recorder: &Server,
+        entry: &Failover,
+        channels: &[CopyChannel],
+    ) -> Peer {
+        let to = entry.failback_finished_at.unwrap_or_else(Utc::now);
+        let grant = self.keyring.endpoint(source).await.secret.map(|secret| {
+            Grant {
+                source: source.name.clone(),
+                recorder: recorder.name.clone(),
+                channels: channels.iter().map(|channel| channel.id.clone()).collect(),
+                from: floor_micros(entry.failover_started_at),
+                // The agent rounds the period's ends up to the microsecond.
+                to: floor_micros(to).saturating_add(1),
+                expires: Utc::now().timestamp() + GRANT_LIFETIME.as_secs() as i64,
+            }
+            .sign(secret.expose())
+        });
+        if grant.is_some() {
+            self.granted
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner())
+                .insert(entry.id, Instant::now());
+        }
+        Peer { name: source.name.clone(), address: source.address.clone(), grant }
+    }
+
+    /// Whether the copy of this failover should get a fresh grant now.
+    fn grant_due(&self, failover_id: i64) -> bool {
+        let granted = self.granted.lock().unwrap_or_else(|poison| poison.into_inner());
+        granted.get(&failover_id).is_none_or(|at| at.elapsed() >= GRANT_REFRESH)
+    }
+}
+
+fn floor_micros(time: DateTime<Utc>) -> i64 {
+    time.timestamp_micros()
 }

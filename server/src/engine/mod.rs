@@ -67,6 +67,8 @@ pub struct Engine {
     login_guard: LoginGuard,
     demo: Option<Arc<DemoSite>>,
     warned: Mutex<HashSet<Warned>>,
+    /// When each copy under way (by failover id) was last given a grant.
+    granted: Mutex<std::collections::HashMap<i64, std::time::Instant>>,
 }
 
 impl Engine {
@@ -81,6 +83,7 @@ impl Engine {
             login_guard: LoginGuard::default(),
             demo: parts.demo,
             warned: Mutex::default(),
+            granted: Mutex::default(),
         })
     }
 

@@ -14,7 +14,7 @@ impl Engine {
         let secret = new.secret.as_ref().map(|secret| valid_secret(&secret.0)).transpose()?;
         let settings = new_settings(new)?;
         self.refuse_duplicate_address(None, &settings.address).await?;
-        self.refuse_kind_mismatch(&settings, secret.as_deref()).await?;
+        self.check_agent(&settings, secret.as_deref()).await?;
         let server = self.store.insert_server(&settings).await?;
         if let Some(secret) = &secret {
             self.keyring.set(server.id, secret).await?;
@@ -40,7 +40,15 @@ impl Engine {
             self.refuse_duplicate_address(Some(id), &settings.address).await?;
         }
         if settings.address != current.address || settings.kind != current.kind {
-            self.refuse_kind_mismatch(&settings, secret.as_deref()).await?;
+            // The agent at the new address must take the new secret, or the one it had.
+            let known = self.keyring.endpoint(&current).await.secret;
+            let secret = secret.clone().or_else(|| known.map(|s| s.expose().to_owned()));
+            self.check_agent(&settings, secret.as_deref()).await?;
+        }
+        if let Some(secret) = &secret
+            && settings.address == current.address
+        {
+            self.rotate_secret(&current, secret).await?;
         }
         let server = self
             .store
@@ -97,9 +105,40 @@ impl Engine {
         }
     }
 
-    /// An agent that answers must be the kind it is registered as: a recorder registered as a
-    /// failover server would be told to record for others while recording for itself.
-    async fn refuse_kind_mismatch(
+    /// A new secret for a registered server: the agent is given it with the secret it has now
+    /// (it accepts both for a while, so nothing restarts and nothing stops recording). An agent
+    /// that already has it (set on its side) is fine too; one that refuses both is not.
+    async fn rotate_secret(&self, server: &Server, new: &str) -> Result<(), Failure> {
+        let now = self.keyring.endpoint(server).await;
+        if now.secret.as_ref().is_some_and(|old| old.expose() == new) {
+            return Ok(());
+        }
+        match self.recorders.rotate_secret(&now, new).await {
+            Ok(()) => {
+                tracing::info!(server = %server.name, "the agent's secret was rotated");
+                Ok(())
+            }
+            Err(error) if error.is_credential_refused() => {
+                let with_new = Endpoint { secret: Some(AgentSecret::new(new)), ..now };
+                match self.recorders.settings(&with_new).await {
+                    Err(error) if error.is_credential_refused() => {
+                        Err(secret_refused(&server.address))
+                    }
+                    _ => Ok(()),
+                }
+            }
+            Err(error) => {
+                // Down now: the new secret is kept, for an agent being set up anew.
+                tracing::warn!(server = %server.name, %error, "the agent did not take the new secret; it is kept for when the agent has it");
+                Ok(())
+            }
+        }
+    }
+
+    /// An agent that answers must be the kind it is registered as (a recorder registered as a
+    /// failover server would be told to record for others while recording for itself) and
+    /// must accept the secret given (or need none).
+    async fn check_agent(
         &self,
         settings: &ServerSettings,
         secret: Option<&str>,
@@ -123,8 +162,21 @@ impl Engine {
                 ),
             ));
         }
-        Ok(())
+        match self.recorders.settings(&at).await {
+            Err(error) if error.is_credential_refused() => Err(secret_refused(&settings.address)),
+            _ => Ok(()),
+        }
     }
+}
+
+fn secret_refused(address: &str) -> Failure {
+    Failure::conflict(
+        "secret_refused",
+        format!(
+            "The agent at {address} refuses this secret: give the contents of its secret file \
+             (DATA_DIR/secret, or the file of its --secret-file)."
+        ),
+    )
 }
 
 /// An agent secret as administrators paste it: long enough to be one, nothing invisible.

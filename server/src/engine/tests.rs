@@ -142,6 +142,12 @@ impl RecorderApi for FakeRecorders {
     ) -> Result<Option<CopyTask>, RecorderError> {
         Ok(None)
     }
+
+    async fn rotate_secret(&self, at: &Endpoint, _new: &str) -> Result<(), RecorderError> {
+        self.reachable(at)?;
+        self.told.lock().unwrap().push(format!("{} rotates its secret", at.name));
+        Ok(())
+    }
 }
 
 /// A recorder `rec-1` and a failover server `fo-1`, both answering, nothing else set up.

@@ -108,17 +108,36 @@ impl RecorderApi for HttpRecorders {
         let tasks: Vec<CopyTask> = answer(at, SLOW_CALL, request).await?;
         Ok(tasks.into_iter().find(|task| task.failover_id == failover_id))
     }
+
+    async fn rotate_secret(&self, at: &Endpoint, new: &str) -> Result<(), RecorderError> {
+        let body = agent_api::NewSecret { secret: new.to_owned() };
+        let request = self.http.put(url(at, paths::CREDENTIAL)).json(&body).timeout(SLOW_CALL);
+        send(at, SLOW_CALL, request).await.map(drop)
+    }
 }
 
 fn url(at: &Endpoint, path: &str) -> String {
     format!("{}{path}", at.address.trim_end_matches('/'))
 }
 
+/// The answer's JSON body, or why there is none.
 async fn answer<T: serde::de::DeserializeOwned>(
     at: &Endpoint,
     timeout: Duration,
     request: reqwest::RequestBuilder,
 ) -> Result<T, RecorderError> {
+    send(at, timeout, request).await?.json::<T>().await.map_err(|source| RecorderError::Malformed {
+        address: at.address.clone(),
+        reason: reason(&source),
+    })
+}
+
+/// Sends the request with the agent's secret; a success, or why not.
+async fn send(
+    at: &Endpoint,
+    timeout: Duration,
+    request: reqwest::RequestBuilder,
+) -> Result<reqwest::Response, RecorderError> {
     let address = || at.address.clone();
     let request = match &at.secret {
         Some(secret) => request.bearer_auth(secret.expose()),
@@ -145,10 +164,7 @@ async fn answer<T: serde::de::DeserializeOwned>(
             message,
         });
     }
-    response
-        .json::<T>()
-        .await
-        .map_err(|source| RecorderError::Malformed { address: address(), reason: reason(&source) })
+    Ok(response)
 }
 
 /// The innermost cause is the readable one ("Connection refused (os error 111)").

@@ -13,6 +13,13 @@ use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::Duration;
 
+impl RecorderError {
+    /// The agent refused the credential (401) or what it allows (403).
+    pub fn is_credential_refused(&self) -> bool {
+        matches!(self, RecorderError::Refused { status: 401 | 403, .. })
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RecorderError {
     #[error("{address} did not answer within {timeout:?}")]
@@ -112,6 +119,10 @@ pub trait RecorderApi: Send + Sync + 'static {
         at: &Endpoint,
         failover_id: i64,
     ) -> Result<Option<CopyTask>, RecorderError>;
+
+    /// Gives the agent a new secret (`at` carries the one it accepts now); it keeps accepting
+    /// the old one for a grace period, so nothing restarts.
+    async fn rotate_secret(&self, at: &Endpoint, new: &str) -> Result<(), RecorderError>;
 }
 
 pub type Recorders = Arc<dyn RecorderApi>;

@@ -205,18 +205,12 @@ async fn settings_changed_during_the_failover_period_arrive_on_the_repaired_reco
     let mut site = Site::start(Some(1), &[]).await;
     let entry = site.failed_over(json!({ "auto_failback": false })).await;
     // An administrator changes the recorder's settings on the failover server meanwhile.
-    let fo = site.agents["fo-1"].address().to_owned();
-    let mut bundle: Value =
-        reqwest::get(format!("{fo}/api/v1/settings")).await.unwrap().json().await.unwrap();
+    let fo = &site.agents["fo-1"];
+    let (_, mut bundle) = fo.get("/settings").await;
     bundle["config_files"] =
         json!([{ "name": "site-note.txt", "content": "changed during the failover" }]);
-    let changed = reqwest::Client::new()
-        .put(format!("{fo}/api/v1/settings"))
-        .json(&bundle)
-        .send()
-        .await
-        .unwrap();
-    assert!(changed.status().is_success(), "{:?}", changed.text().await);
+    let (status, changed) = fo.send_json(reqwest::Method::PUT, "/settings", &bundle).await;
+    assert_eq!(status, 200, "{changed}");
     let rec = site.server("rec-1").await["id"].clone();
     eventually("the change in the settings cache", || async {
         let cached = site.get(&format!("/api/v1/servers/{rec}/settings")).await;

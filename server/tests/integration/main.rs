@@ -6,6 +6,7 @@
 
 mod test_app;
 
+mod agent_secrets;
 mod api;
 mod failback;
 mod failover;

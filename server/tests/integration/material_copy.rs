@@ -70,29 +70,19 @@ async fn after_failback_the_failover_period_is_copied_home_and_verified() {
     let notes = done["notes"].to_string();
     assert!(notes.contains("copy_queued") && notes.contains("copy_done"), "{notes}");
     // StartDataCopy twice for the same failover: one task on the recorder.
-    let rec = site.agents["rec-1"].address().to_owned();
-    let tasks: Value = reqwest::get(format!("{rec}/api/v1/copy-tasks?failover_id={}", entry["id"]))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let rec = &site.agents["rec-1"];
+    let (_, tasks) = rec.get(&format!("/copy-tasks?failover_id={}", entry["id"])).await;
     let task = tasks[0].clone();
+    assert_eq!(task["source"].get("grant"), None, "a task never shows its grant: {task}");
     assert_eq!(tasks.as_array().map(Vec::len), Some(1), "{tasks}");
     let again = json!({
         "failover_id": entry["id"], "source": task["source"], "recorder": "rec-1",
         "from": task["from"], "to": task["to"], "channels": [],
     });
-    let repeated = reqwest::Client::new()
-        .post(format!("{rec}/api/v1/copy-tasks"))
-        .json(&again)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(repeated.status(), 200);
-    assert_eq!(repeated.json::<Value>().await.unwrap()["id"], task["id"]);
-    let all: Value =
-        reqwest::get(format!("{rec}/api/v1/copy-tasks")).await.unwrap().json().await.unwrap();
+    let (status, repeated) = rec.send_json(reqwest::Method::POST, "/copy-tasks", &again).await;
+    assert_eq!(status, 200, "{repeated}");
+    assert_eq!(repeated["id"], task["id"]);
+    let (_, all) = rec.get("/copy-tasks").await;
     assert_eq!(all.as_array().map(Vec::len), Some(1), "{all}");
     // Nothing left to copy.
     let (status, refusal) =
@@ -164,9 +154,7 @@ async fn a_copy_waits_for_a_dead_failover_server_and_follows_it_to_its_new_addre
     let done = copy_done(&site, id).await;
     assert_eq!(done["copy"]["error"], Value::Null, "{done}");
     assert_digests_equal(&site, &done).await;
-    let rec = site.agents["rec-1"].address().to_owned();
-    let tasks: Value =
-        reqwest::get(format!("{rec}/api/v1/copy-tasks")).await.unwrap().json().await.unwrap();
+    let (_, tasks) = site.agents["rec-1"].get("/copy-tasks").await;
     assert_eq!(tasks[0]["source"]["address"], address, "{tasks}");
 }
 

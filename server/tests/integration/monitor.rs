@@ -30,16 +30,23 @@ async fn a_killed_recorder_turns_unreachable_live_and_comes_back() {
     let failover = Agent::start("fo-1", "failover", &dir.path().join("fo-1"), &[]).await;
     let client = client_with_token(&token);
 
-    for (name, address, kind) in
-        [("rec-1", recorder.address(), "recorder"), ("fo-1", failover.address(), "failover")]
-    {
-        let added = client
-            .post(format!("{}/api/v1/servers", manager.address()))
-            .json(&json!({ "name": name, "address": address, "kind": kind }))
-            .send()
-            .await
-            .unwrap();
+    for agent in [&recorder, &failover] {
+        let servers = format!("{}/api/v1/servers", manager.address());
+        let mut server =
+            json!({ "name": agent.name, "address": agent.address(), "kind": agent.kind });
+        // Enrolment needs the agent's secret; a wrong one or none is refused while it answers.
+        for wrong in [None, Some("not-the-secret-of-this-agent")] {
+            server["secret"] = wrong.into();
+            let refused = client.post(&servers).json(&server).send().await.unwrap();
+            assert_eq!(refused.status(), 409);
+            let refusal: Value = refused.json().await.unwrap();
+            assert_eq!(refusal["error"], "secret_refused", "{refusal}");
+        }
+        server["secret"] = agent.secret.clone().into();
+        let added = client.post(&servers).json(&server).send().await.unwrap();
         assert_eq!(added.status(), 201);
+        let added: Value = added.json().await.unwrap();
+        assert_eq!(added.get("secret"), None, "a secret is never read back: {added}");
     }
     eventually("rec-1 ok", || async {
         (state_of(&client, manager.address(), "rec-1").await? == "ok").then_some(())
