@@ -94,27 +94,11 @@ pub async fn run(args: Args) -> Result<(), StartupError> {
     let address = listener.local_addr().map_err(io("reading the bound address"))?;
     announce(address).map_err(io("writing to stdout"))?;
     tracing::info!(%address, name = %args.name, kind = args.kind.as_str(), "listening");
-    let signalled = Arc::new(tokio::sync::Notify::new());
-    let notify = signalled.clone();
     let app = crate::http::router(agent.clone(), copies, credential);
-    let serve =
-        axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-            .with_graceful_shutdown(async move {
-                shutdown().await;
-                notify.notify_one();
-            });
-    // Graceful shutdown waits for open responses; a client slowly streaming a long playback
-    // must not keep the agent from stopping, so the wait is bounded.
-    let served = tokio::select! {
-        served = serve => served,
-        () = async {
-            signalled.notified().await;
-            tokio::time::sleep(SHUTDOWN_GRACE).await;
-        } => {
-            tracing::warn!("open requests did not finish in time; stopping anyway");
-            Ok(())
-        }
-    };
+    // Open requests may run on for a bounded time after a signal: a client slowly streaming a
+    // long playback must not keep the agent from stopping.
+    let limits = serve_limits::Limits { shutdown_grace: SHUTDOWN_GRACE, ..Default::default() };
+    let served = serve_limits::serve(listener, app, limits, shutdown()).await;
     retention.abort();
     copying.abort();
     let stopping = agent.clone();

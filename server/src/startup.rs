@@ -3,7 +3,6 @@
 
 use crate::engine::Engine;
 use crate::http::{self, AppState};
-use axum::serve::ListenerExt;
 use leptos::prelude::LeptosOptions;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -62,17 +61,15 @@ impl Application {
             }
         });
         let router = http::router(self.state);
-        let service = router.into_make_service_with_connect_info::<SocketAddr>();
-        // Without TCP_NODELAY a streamed page on a kept-alive connection waits ~40 ms for the
-        // client's delayed ACK.
-        let listener = self.listener.tap_io(|tcp| {
-            if let Err(error) = tcp.set_nodelay(true) {
-                tracing::debug!(%error, "cannot set TCP_NODELAY");
-            }
-        });
-        let served = axum::serve(listener, service)
-            .with_graceful_shutdown(stop.clone().cancelled_owned())
-            .await;
+        // Header-read, idle and body timeouts and a connection cap: half-sent requests must not
+        // pile up for ever.
+        let served = serve_limits::serve(
+            self.listener,
+            router,
+            serve_limits::Limits::default(),
+            stop.clone().cancelled_owned(),
+        )
+        .await;
         stop.cancel();
         signals.abort();
         let _ = background.await;
