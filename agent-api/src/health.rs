@@ -59,6 +59,12 @@ pub struct Health {
     pub settings_version: u64,
 }
 
+/// The stream's media type: one JSON object per line.
+pub const NDJSON: &str = "application/x-ndjson";
+
+/// The heartbeat intervals an agent accepts for its health stream, in milliseconds.
+pub const HEARTBEAT_MS: std::ops::RangeInclusive<u64> = 50..=10_000;
+
 #[cfg(test)]
 mod tests {
     use super::*;

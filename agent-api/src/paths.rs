@@ -2,6 +2,9 @@
 //! parameter); a client fills them in with [`with_id`].
 
 pub const HEALTH: &str = "/api/v1/health";
+/// Newline-delimited JSON: one [`crate::Health`] line at once, then one per interval, for as long
+/// as the caller keeps the connection. A closed connection is how a watcher learns of a death.
+pub const HEALTH_STREAM: &str = "/api/v1/health/stream";
 pub const OPENAPI: &str = "/api/v1/openapi.json";
 pub const SETTINGS: &str = "/api/v1/settings";
 pub const ACTING: &str = "/api/v1/acting";

@@ -94,11 +94,17 @@ pub async fn run(args: Args) -> Result<(), StartupError> {
     let address = listener.local_addr().map_err(io("reading the bound address"))?;
     announce(address).map_err(io("writing to stdout"))?;
     tracing::info!(%address, name = %args.name, kind = args.kind.as_str(), "listening");
-    let app = crate::http::router(agent.clone(), copies, credential);
+    let (stop_streams, stopping) = tokio::sync::watch::channel(false);
+    let app =
+        crate::http::router(agent.clone(), copies, credential, crate::http::Stopping(stopping));
     // Open requests may run on for a bounded time after a signal: a client slowly streaming a
     // long playback must not keep the agent from stopping.
     let limits = serve_limits::Limits { shutdown_grace: SHUTDOWN_GRACE, ..Default::default() };
-    let served = serve_limits::serve(listener, app, limits, shutdown()).await;
+    let signalled = async move {
+        shutdown().await;
+        let _ = stop_streams.send(true);
+    };
+    let served = serve_limits::serve(listener, app, limits, signalled).await;
     retention.abort();
     copying.abort();
     let stopping = agent.clone();

@@ -161,15 +161,22 @@ pub struct ServerArgs {
     #[arg(long, env = "STANDBY_SITE_ROOT")]
     pub site_root: Option<PathBuf>,
 
-    /// How often every server's health is checked, in milliseconds [default: 1000].
+    /// The pace of follow-up work (retried failovers, automatic failback, material-copy
+    /// states), in milliseconds [default: 1000].
     #[arg(long, env = "STANDBY_MONITOR_INTERVAL_MS")]
     pub monitor_interval_ms: Option<u64>,
+
+    /// How often each agent sends a heartbeat on its health stream, in milliseconds
+    /// [default: 250].
+    #[arg(long, env = "STANDBY_HEARTBEAT_MS")]
+    pub heartbeat_ms: Option<u64>,
 
     /// How long one health check may take, in milliseconds [default: 500].
     #[arg(long, env = "STANDBY_CHECK_TIMEOUT_MS")]
     pub check_timeout_ms: Option<u64>,
 
-    /// A recorder silent for this long is failed over, in milliseconds [default: 1500].
+    /// A recorder whose heartbeats stop for this long is failed over (one whose connection
+    /// drops and cannot be reopened at once), in milliseconds [default: 1500].
     #[arg(long, env = "STANDBY_FAILOVER_WINDOW_MS")]
     pub failover_window_ms: Option<u64>,
 

@@ -32,6 +32,17 @@ pub struct FileConfig {
     pub check_timeout_ms: Option<u64>,
     pub failover_window_ms: Option<u64>,
     pub failback_hold_down_ms: Option<u64>,
+    pub heartbeat_ms: Option<u64>,
+}
+
+/// The monitor's timing as given on the command line (or in the environment), in milliseconds.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct MonitorFlags {
+    pub interval_ms: Option<u64>,
+    pub check_timeout_ms: Option<u64>,
+    pub failover_window_ms: Option<u64>,
+    pub failback_hold_down_ms: Option<u64>,
+    pub heartbeat_ms: Option<u64>,
 }
 
 impl FileConfig {
@@ -49,13 +60,14 @@ impl FileConfig {
 }
 
 /// The monitor's timing, from the first layer that sets each value.
-pub fn monitor(
-    file: &FileConfig,
-    interval_ms: Option<u64>,
-    timeout_ms: Option<u64>,
-    window_ms: Option<u64>,
-    hold_down_ms: Option<u64>,
-) -> Result<MonitorConfig, ConfigError> {
+pub fn monitor(file: &FileConfig, flags: MonitorFlags) -> Result<MonitorConfig, ConfigError> {
+    let MonitorFlags {
+        interval_ms,
+        check_timeout_ms: timeout_ms,
+        failover_window_ms: window_ms,
+        failback_hold_down_ms: hold_down_ms,
+        heartbeat_ms,
+    } = flags;
     let defaults = MonitorConfig::default();
     let interval_ms =
         interval_ms.or(file.monitor_interval_ms).unwrap_or(defaults.interval.as_millis() as u64);
@@ -77,11 +89,19 @@ pub fn monitor(
     if timeout_ms < 10 {
         return Err(ConfigError::TooShort { name: "check timeout", min: 10, value: timeout_ms });
     }
+    let heartbeat_ms =
+        heartbeat_ms.or(file.heartbeat_ms).unwrap_or(defaults.heartbeat.as_millis() as u64);
+    // The agents' range (see agent_api::health::HEARTBEAT_MS).
+    if heartbeat_ms < 50 {
+        return Err(ConfigError::TooShort { name: "heartbeat", min: 50, value: heartbeat_ms });
+    }
+    let heartbeat_ms = heartbeat_ms.min(10_000);
     Ok(MonitorConfig {
         interval: Duration::from_millis(interval_ms),
         check_timeout: Duration::from_millis(timeout_ms),
         failover_window: Duration::from_millis(window_ms),
         failback_hold_down: Duration::from_millis(hold_down_ms),
+        heartbeat: Duration::from_millis(heartbeat_ms),
     })
 }
 
@@ -122,17 +142,29 @@ mod tests {
             check_timeout_ms: Some(300),
             ..Default::default()
         };
-        let monitor_config = monitor(&file, Some(250), None, None, None).unwrap();
+        let flags = MonitorFlags { interval_ms: Some(250), ..Default::default() };
+        let monitor_config = monitor(&file, flags).unwrap();
         assert_eq!(monitor_config.interval, Duration::from_millis(250));
         assert_eq!(monitor_config.check_timeout, Duration::from_millis(300));
-        let defaults = monitor(&FileConfig::default(), None, None, None, None).unwrap();
+        let defaults = monitor(&FileConfig::default(), MonitorFlags::default()).unwrap();
         assert_eq!(defaults.interval, Duration::from_secs(1));
+        assert_eq!(defaults.heartbeat, Duration::from_millis(250));
     }
 
     #[test]
     fn absurd_intervals_are_refused() {
         assert!(matches!(
-            monitor(&FileConfig::default(), Some(1), None, None, None),
+            monitor(
+                &FileConfig::default(),
+                MonitorFlags { interval_ms: Some(1), ..Default::default() }
+            ),
+            Err(ConfigError::TooShort { .. })
+        ));
+        assert!(matches!(
+            monitor(
+                &FileConfig::default(),
+                MonitorFlags { heartbeat_ms: Some(5), ..Default::default() }
+            ),
             Err(ConfigError::TooShort { .. })
         ));
     }

@@ -90,13 +90,14 @@ fn settings(args: &ServerArgs, file: &FileConfig) -> Result<startup::Settings, B
 }
 
 fn monitor(args: &ServerArgs, file: &FileConfig) -> Result<MonitorConfig, BoxError> {
-    Ok(config::monitor(
-        file,
-        args.monitor_interval_ms,
-        args.check_timeout_ms,
-        args.failover_window_ms,
-        args.failback_hold_down_ms,
-    )?)
+    let flags = config::MonitorFlags {
+        interval_ms: args.monitor_interval_ms,
+        check_timeout_ms: args.check_timeout_ms,
+        failover_window_ms: args.failover_window_ms,
+        failback_hold_down_ms: args.failback_hold_down_ms,
+        heartbeat_ms: args.heartbeat_ms,
+    };
+    Ok(config::monitor(file, flags)?)
 }
 
 async fn serve(args: ServeArgs, file: &FileConfig) -> Result<(), BoxError> {

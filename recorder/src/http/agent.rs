@@ -1,6 +1,6 @@
 //! The agent's own state over HTTP: health, settings, acting as a failover server, channels.
 
-use super::params::{Params, RawQuery, ReplaceSettingsQuery, StopActingQuery};
+use super::params::{HealthStreamQuery, Params, RawQuery, ReplaceSettingsQuery, StopActingQuery};
 use crate::agent::Agent;
 use crate::error::ApiError;
 use agent_api::settings::parse;
@@ -9,6 +9,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
+use futures::StreamExt;
 use std::sync::Arc;
 
 fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
@@ -30,6 +31,42 @@ fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     responses((status = 200, description = "OK", body = Health)))]
 pub async fn health(State(agent): State<Arc<Agent>>) -> Json<Health> {
     Json(agent.health())
+}
+
+/// Health as a stream: a heartbeat line now and every `every_ms`
+///
+/// Newline-delimited JSON, one `Health` object per line, for as long as the connection stays
+/// open. The manager keeps one open per agent: a dropped connection tells it at once that the
+/// process died; heartbeats that stop tell it that the host went silent.
+#[utoipa::path(get, path = paths::HEALTH_STREAM, tag = "agent",
+    params(HealthStreamQuery),
+    responses(
+        (status = 200, description = "An endless stream of heartbeats", content_type = "application/x-ndjson", body = Health),
+        (status = 400, description = "`every_ms` out of range", body = ErrorBody),
+    ))]
+pub async fn health_stream(
+    State(agent): State<Arc<Agent>>,
+    State(stopping): State<super::Stopping>,
+    query: RawQuery,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let params = Params::parse::<HealthStreamQuery>(query)?;
+    let every_ms = params.number::<u64>("every_ms")?.unwrap_or(250);
+    if !agent_api::health::HEARTBEAT_MS.contains(&every_ms) {
+        return Err(ApiError::invalid_field("every_ms", "must be between 50 and 10000"));
+    }
+    let mut ticks = tokio::time::interval(std::time::Duration::from_millis(every_ms));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let beats = futures::stream::unfold((agent, ticks), |(agent, mut ticks)| async move {
+        ticks.tick().await;
+        let mut line = serde_json::to_vec(&agent.health()).unwrap_or_default();
+        line.push(b'\n');
+        Some((Ok::<_, std::convert::Infallible>(Bytes::from(line)), (agent, ticks)))
+    })
+    .take_until(stopping.wait());
+    let headers =
+        [(header::CONTENT_TYPE, agent_api::health::NDJSON), (header::CACHE_CONTROL, "no-store")];
+    Ok((headers, axum::body::Body::from_stream(beats)).into_response())
 }
 
 /// The settings bundle in force

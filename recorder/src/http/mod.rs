@@ -36,7 +36,19 @@ struct ApiState {
     agent: Arc<Agent>,
     copies: CopyService,
     credential: Arc<Credential>,
+    stopping: Stopping,
     document: Document,
+}
+
+/// Set when the agent is asked to stop: endless responses (health streams) end, so the
+/// connections close and the manager learns of the stop at once.
+#[derive(Clone)]
+pub struct Stopping(pub tokio::sync::watch::Receiver<bool>);
+
+impl Stopping {
+    pub async fn wait(mut self) {
+        let _ = self.0.wait_for(|stopping| *stopping).await;
+    }
 }
 
 /// The OpenAPI document of the routes being served.
@@ -62,6 +74,7 @@ struct Info;
 fn documented() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
     DocumentedRouter::new(Info::openapi())
         .with(routes!(agent::health))
+        .with(routes!(agent::health_stream))
         .with(routes!(openapi))
         .with(routes!(agent::get_settings, agent::put_settings))
         .with(routes!(agent::get_acting, agent::put_acting, agent::delete_acting))
@@ -106,13 +119,19 @@ fn secure(document: &mut utoipa::openapi::OpenApi) {
 
 /// The API, every request checked by [`access::require`] (unknown paths too, so that
 /// nothing answers a caller without a credential but the open endpoints).
-pub fn router(agent: Arc<Agent>, copies: CopyService, credential: Arc<Credential>) -> Router {
+pub fn router(
+    agent: Arc<Agent>,
+    copies: CopyService,
+    credential: Arc<Credential>,
+    stopping: Stopping,
+) -> Router {
     let (routes, mut document) = documented();
     secure(&mut document);
     let state = ApiState {
         agent,
         copies,
         credential: credential.clone(),
+        stopping,
         document: Document(Arc::new(document)),
     };
     routes

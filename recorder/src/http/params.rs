@@ -70,6 +70,14 @@ pub struct AlarmQuery {
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 #[expect(dead_code, reason = "documents the query; Params reads it")]
+pub struct HealthStreamQuery {
+    /// Milliseconds between heartbeats, 50 to 10000 (default 250).
+    every_ms: Option<u64>,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(dead_code, reason = "documents the query; Params reads it")]
 pub struct ReplaceSettingsQuery {
     /// Refuse with 409 unless the current version is this.
     expected_version: Option<u64>,

@@ -38,7 +38,10 @@ fn idle_failover_server(dir: &std::path::Path) -> Api {
     };
     let credential = Arc::new(Credential::load("fo-1", dir, None).expect("a secret"));
     let secret = std::fs::read_to_string(dir.join("secret")).expect("the secret").trim().to_owned();
-    Api { router: router(agent.clone(), copies, credential), agent, secret }
+    // Its sender gone, the agent counts as stopping: a health stream answers one beat and ends,
+    // so the routing checks below can read it to its end.
+    let (_, stopping) = tokio::sync::watch::channel(false);
+    Api { router: router(agent.clone(), copies, credential, Stopping(stopping)), agent, secret }
 }
 
 impl Api {

@@ -625,3 +625,44 @@ async fn a_second_agent_on_the_same_data_directory_is_refused() {
     assert!(String::from_utf8_lossy(&second.stderr).contains("another standby-recorder"));
     assert_eq!(agent.get("/health").await.0, 200, "the first one is unharmed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_health_stream_beats_at_the_pace_asked_and_ends_when_the_agent_stops() {
+    use futures::StreamExt;
+    let dir = temp();
+    let mut agent = Agent::start("rec-1", "recorder", &dir.path().join("rec-1"), LIGHT).await;
+    let (status, refusal) = agent.get("/health/stream?every_ms=10").await;
+    assert_eq!((status, &refusal["field"]), (400, &json!("every_ms")), "{refusal}");
+    let response =
+        agent.client().get(agent.url("/health/stream?every_ms=100")).send().await.expect("open");
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(response.headers()["content-type"], "application/x-ndjson");
+    let mut body = response.bytes_stream();
+    let mut text = String::new();
+    let started = std::time::Instant::now();
+    while text.lines().count() < 4 {
+        let chunk = tokio::time::timeout(DEADLINE, body.next()).await.expect("a beat in time");
+        text.push_str(&String::from_utf8_lossy(&chunk.expect("open").expect("a chunk")));
+    }
+    for line in text.lines() {
+        let beat: Value = serde_json::from_str(line).expect("each line is a Health");
+        assert_eq!(beat["name"], "rec-1");
+    }
+    // Four beats: one at once and three more at the pace asked (not a burst).
+    assert!(started.elapsed() >= std::time::Duration::from_millis(250), "{text}");
+    // A stopping agent ends its streams, so the manager learns of it at once and the agent
+    // does not wait out its shutdown grace for them.
+    let stopping = std::time::Instant::now();
+    let exit = agent.terminate().await;
+    assert!(exit.success(), "{exit:?}");
+    assert!(stopping.elapsed() < std::time::Duration::from_secs(8), "{:?}", stopping.elapsed());
+    let rest = tokio::time::timeout(DEADLINE, async {
+        while let Some(chunk) = body.next().await {
+            if chunk.is_err() {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(rest.is_ok(), "the stream ended");
+}

@@ -4,7 +4,7 @@
 use super::{Engine, Parts};
 use crate::monitor::MonitorConfig;
 use crate::recorders::{
-    CopyTask, Endpoint, Health, Peer, RecorderApi, RecorderError, StartDataCopy,
+    CopyTask, Endpoint, Health, HealthBeats, Peer, RecorderApi, RecorderError, StartDataCopy,
 };
 use crate::store::{CachedSettings, HealthRecord, ServerSettings, SharedStore};
 use app::failure::Failure;
@@ -13,6 +13,7 @@ use app::port::Console;
 use app::rights::Caller;
 use async_trait::async_trait;
 use chrono::Utc;
+use futures::StreamExt;
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -68,6 +69,16 @@ impl RecorderApi for FakeRecorders {
             settings_version: 1,
             recording: true,
         })
+    }
+
+    /// One heartbeat, then the stream ends (the ordered checks never watch).
+    async fn health_stream(
+        &self,
+        at: &Endpoint,
+        every: Duration,
+    ) -> Result<HealthBeats, RecorderError> {
+        let beat = self.health(at, every).await?;
+        Ok(futures::stream::iter([Ok(beat)]).boxed())
     }
 
     async fn settings(&self, at: &Endpoint) -> Result<serde_json::Value, RecorderError> {

@@ -1,13 +1,18 @@
 //! The recorder API over HTTP (`/api/v1/…` on every recorder agent).
 
-use super::{CopyTask, Endpoint, Health, Peer, RecorderApi, RecorderError, StartDataCopy};
+use super::{
+    CopyTask, Endpoint, Health, HealthBeats, Peer, RecorderApi, RecorderError, StartDataCopy,
+};
 use async_trait::async_trait;
+use futures::StreamExt;
 use std::time::Duration;
 
 use agent_api::paths;
 
 /// Calls that change a recorder may take longer than a health check.
 const SLOW_CALL: Duration = Duration::from_secs(10);
+/// How long opening a connection may take (a host that does not answer SYNs is down).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Clone)]
 pub struct HttpRecorders {
@@ -20,7 +25,7 @@ impl HttpRecorders {
         // redirect would send its credential and its trust somewhere else.
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(2))
+            .connect_timeout(CONNECT_TIMEOUT)
             .pool_idle_timeout(Duration::from_secs(30))
             .build()
             .unwrap_or_default();
@@ -39,6 +44,43 @@ impl RecorderApi for HttpRecorders {
     async fn health(&self, at: &Endpoint, timeout: Duration) -> Result<Health, RecorderError> {
         let request = self.http.get(url(at, paths::HEALTH)).timeout(timeout);
         answer(at, timeout, request).await
+    }
+
+    async fn health_stream(
+        &self,
+        at: &Endpoint,
+        every: Duration,
+    ) -> Result<HealthBeats, RecorderError> {
+        let every_ms = every.as_millis().to_string();
+        let request =
+            self.http.get(url(at, paths::HEALTH_STREAM)).query(&[("every_ms", every_ms.as_str())]);
+        let response = send(at, CONNECT_TIMEOUT, request).await?;
+        let address = at.address.clone();
+        let mut pending = Vec::new();
+        let beats = response.bytes_stream().flat_map(move |chunk| {
+            let lines: Vec<Result<Health, RecorderError>> = match chunk {
+                Ok(chunk) => {
+                    pending.extend_from_slice(&chunk);
+                    let mut lines = Vec::new();
+                    while let Some(end) = pending.iter().position(|byte| *byte == b'\n') {
+                        let line: Vec<u8> = pending.drain(..=end).collect();
+                        lines.push(serde_json::from_slice::<Health>(&line).map_err(|error| {
+                            RecorderError::Malformed {
+                                address: address.clone(),
+                                reason: error.to_string(),
+                            }
+                        }));
+                    }
+                    lines
+                }
+                Err(error) => vec![Err(RecorderError::Unreachable {
+                    address: address.clone(),
+                    reason: reason(&error),
+                })],
+            };
+            futures::stream::iter(lines)
+        });
+        Ok(beats.boxed())
     }
 
     async fn settings(&self, at: &Endpoint) -> Result<serde_json::Value, RecorderError> {

@@ -75,6 +75,14 @@ pub trait RecorderApi: Send + Sync + 'static {
     /// One health check, bounded by `timeout` so a hung host cannot hold anything up.
     async fn health(&self, at: &Endpoint, timeout: Duration) -> Result<Health, RecorderError>;
 
+    /// The agent's heartbeats, one [`Health`] each, for as long as it lives: the stream ends (or
+    /// fails) when the connection drops. `every` is the heartbeat interval asked for.
+    async fn health_stream(
+        &self,
+        at: &Endpoint,
+        every: Duration,
+    ) -> Result<HealthBeats, RecorderError>;
+
     /// The settings bundle the server records by (a failover server: the recorder's it acts
     /// for), with its `version`.
     async fn settings(&self, at: &Endpoint) -> Result<serde_json::Value, RecorderError>;
@@ -126,3 +134,6 @@ pub trait RecorderApi: Send + Sync + 'static {
 }
 
 pub type Recorders = Arc<dyn RecorderApi>;
+
+/// Heartbeats as they arrive; an error or the end means the connection is gone.
+pub type HealthBeats = futures::stream::BoxStream<'static, Result<Health, RecorderError>>;
