@@ -15,9 +15,6 @@ use testkit::bench::{self, FAILOVER, FailoverSite, RECORDER, Stats, ms, table};
 use testkit::binaries::Binary;
 use testkit::http;
 
-/// How many in-process listeners answer for the stand-in recorders.
-const RESPONDER_PORTS: usize = 20;
-
 struct Scenario {
     monitored: usize,
     flags: Monitor,
@@ -50,7 +47,8 @@ async fn main() {
     bench::require(&[Binary::Manager, Binary::Agent]);
     bench::machine_note();
     let kills = bench::count("KILLS", 20, 5);
-    let responders = bench::health_responders(RESPONDER_PORTS).await;
+    // One responder port per stand-in: the manager refuses two servers at one address.
+    let responders = bench::health_responders(500).await;
     let scenarios = [
         Scenario { monitored: 1, flags: Monitor::FAST, label: "fast" },
         Scenario { monitored: 50, flags: Monitor::FAST, label: "fast" },
@@ -71,7 +69,7 @@ async fn main() {
         .collect();
     println!(
         "failover bench: {kills} SIGKILLs of a real recorder agent per scenario; \
-         stand-in recorders answer from {RESPONDER_PORTS} in-process listeners"
+         each stand-in recorder answers from an in-process listener of its own"
     );
     let mut results = Vec::new();
     for scenario in scenarios {
@@ -409,9 +407,9 @@ fn report(results: &[(&Scenario, Outcome)]) {
         "\nMethod: the manager is the real `standby serve` on a fresh SQLite file (licence: failover \
          enabled, 1 failover server), rec-1 and fo-1 are real `standby-recorder` processes \
          recording their default channels; the other monitored recorders are stand-ins: \
-         registered servers with unique names whose addresses point at {RESPONDER_PORTS} tiny axum \
-         listeners in the bench process answering GET /api/v1/health and /api/v1/settings (so the \
-         monitor really checks 500 servers over HTTP every round, without 500 recording processes). \
+         registered servers with unique names and addresses, each a tiny axum listener in the \
+         bench process answering GET /api/v1/health, its heartbeat stream and /api/v1/settings (so \
+         the monitor really watches 500 servers over HTTP, without 500 recording processes). \
          Each round: random sleep within one monitor interval, SIGKILL rec-1, poll \
          GET /api/v1/failovers?state=active every 20 ms until rec-1's new entry is active; let \
          fo-1 record for 1.5 s (STANDBY_BENCH_HOLD_MS); restart rec-1 on its port, POST /failback, wait for ok/standby. Times come from the \

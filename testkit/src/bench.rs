@@ -199,9 +199,10 @@ pub fn jitter(bound: u64) -> u64 {
 }
 
 /// Cheap stand-ins for recorders: `ports` listeners in this process answering the agent's
-/// `GET /api/v1/health` and `GET /api/v1/settings` (an empty bundle, version 1) with the
-/// agent API's own types, so the manager's health monitor has hundreds of live servers to
-/// check without hundreds of recording processes. Returns their addresses.
+/// `GET /api/v1/health`, its heartbeat stream `GET /api/v1/health/stream?every_ms=` (the same
+/// NDJSON protocol) and `GET /api/v1/settings` (an empty bundle, version 1) with the agent
+/// API's own types, so the manager's health monitor has thousands of live servers to watch
+/// without thousands of recording processes. Returns their addresses.
 pub async fn health_responders(ports: usize) -> Vec<String> {
     use agent_api::{Health, ServerKind, SettingsBundle, paths};
     use axum::Json;
@@ -220,8 +221,30 @@ pub async fn health_responders(ports: usize) -> Vec<String> {
         privacy_masks: Vec::new(),
         schedules: Vec::new(),
     };
+    let mut line = serde_json::to_vec(&health).expect("a Health serialises");
+    line.push(b'\n');
+    let line = bytes_of(line);
+    let stream = move |axum::extract::Query(query): axum::extract::Query<
+        std::collections::HashMap<String, u64>,
+    >| {
+        let line = line.clone();
+        let every = Duration::from_millis(query.get("every_ms").copied().unwrap_or(250).max(50));
+        async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let beats = futures::stream::unfold(ticks, move |mut ticks| {
+                let line = line.clone();
+                async move {
+                    ticks.tick().await;
+                    Some((Ok::<_, std::convert::Infallible>(line), ticks))
+                }
+            });
+            ([("content-type", agent_api::health::NDJSON)], axum::body::Body::from_stream(beats))
+        }
+    };
     let app = axum::Router::new()
         .route(paths::HEALTH, get(move || std::future::ready(Json(health.clone()))))
+        .route(paths::HEALTH_STREAM, get(stream))
         .route(paths::SETTINGS, get(move || std::future::ready(Json(settings.clone()))));
     let mut addresses = Vec::new();
     for _ in 0..ports {
@@ -238,6 +261,42 @@ pub async fn health_responders(ports: usize) -> Vec<String> {
         });
     }
     addresses
+}
+
+fn bytes_of(line: Vec<u8>) -> axum::body::Bytes {
+    axum::body::Bytes::from(line)
+}
+
+/// CPU seconds (user + system) a process has used so far, from `/proc/<pid>/stat`.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The command name may hold spaces: fields are counted after its closing parenthesis.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of stat(5); 12 and 13 after the name and state.
+    (ticks(11) + ticks(12)) / clock_ticks()
+}
+
+fn clock_ticks() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8_lossy(&out.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// A `/proc/<pid>/status` figure in KiB (e.g. `VmRSS`), 0 when it cannot be read.
+pub fn status_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|value| value.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
 }
 
 pub const RECORDER: &str = "rec-1";
