@@ -1,8 +1,11 @@
 //! The control-room wall screen: dark, large, readable from across the room; no interaction
-//! needed. Every server a tile coloured by state and labelled with it.
+//! needed. What needs attention comes first: a one-line summary, the active failovers with their
+//! time running, then a tile for every server that is unreachable, broken or acting. Servers
+//! that are fine are counted in the summary; on a small site they get tiles too, after the
+//! others.
 
 use crate::live::use_live;
-use crate::model::{Failover, Server};
+use crate::model::{Failover, Server, ServerKind, ServerState};
 use crate::page_data::PageData;
 use crate::screens::DashboardView;
 use crate::server_fns::load_dashboard;
@@ -31,19 +34,78 @@ pub fn DashboardPage() -> impl IntoView {
     }
 }
 
+/// Up to this many servers, the ones that are fine get tiles too (after the others); beyond,
+/// only the summary counts them, so the problems stay on the screen.
+const TILES_FOR_ALL_UP_TO: usize = 24;
+
+/// How urgent a state is on the wall: lower first.
+fn urgency(state: ServerState) -> u8 {
+    match state {
+        ServerState::Unreachable => 0,
+        ServerState::Broken => 1,
+        ServerState::Acting => 2,
+        ServerState::Ok | ServerState::Standby => 3,
+    }
+}
+
+fn needs_attention(server: &Server) -> bool {
+    urgency(server.state) < 3
+}
+
+/// "996 of 1,000 recorders OK · 2 of 3 failover servers standing by".
+fn summary(servers: &[Server]) -> String {
+    let count = |kind: ServerKind, state: ServerState| {
+        servers.iter().filter(|s| s.kind == kind && s.state == state).count()
+    };
+    let recorders = servers.iter().filter(|s| s.kind == ServerKind::Recorder).count();
+    let failover_servers = servers.len() - recorders;
+    let ok = count(ServerKind::Recorder, ServerState::Ok);
+    let standby = count(ServerKind::Failover, ServerState::Standby);
+    let plural =
+        |n: usize, one: &str, many: &str| if n == 1 { one.to_owned() } else { many.to_owned() };
+    format!(
+        "{} of {} {} OK · {} of {} {} standing by",
+        thousands(ok),
+        thousands(recorders),
+        plural(recorders, "recorder", "recorders"),
+        thousands(standby),
+        thousands(failover_servers),
+        plural(failover_servers, "failover server", "failover servers"),
+    )
+}
+
+/// 1000 → "1,000": a count read from across a room.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
 #[component]
 fn Wall(view: DashboardView, clock: Clock) -> impl IntoView {
+    let line = summary(&view.servers);
+    let all_fine = view.servers.iter().all(|server| !needs_attention(server));
+    let show_fine = view.servers.len() <= TILES_FOR_ALL_UP_TO;
+    let mut servers = view.servers;
+    servers.retain(|server| show_fine || needs_attention(server));
+    servers
+        .sort_by(|a, b| urgency(a.state).cmp(&urgency(b.state)).then_with(|| a.name.cmp(&b.name)));
     view! {
-        <div class="tiles">{view.servers.into_iter().map(|server| view! { <Tile server /> }).collect_view()}</div>
-        <div class="dash-columns">
-            <div>
+        <div class="dash-summary" data-testid="dash-summary" data-all-fine=all_fine.to_string()>{line}</div>
+        {(!view.active.is_empty()).then(|| view! {
+            <div class="dash-active">
                 <h2>"Active failovers"</h2>
-                {if view.active.is_empty() {
-                    view! { <p class="dash-quiet">"None — every recorder records for itself."</p> }.into_any()
-                } else {
-                    view.active.into_iter().map(|failover| view! { <ActiveFailover failover clock /> }).collect_view().into_any()
-                }}
+                {view.active.into_iter().map(|failover| view! { <ActiveFailover failover clock /> }).collect_view()}
             </div>
+        })}
+        <div class="tiles">{servers.into_iter().map(|server| view! { <Tile server /> }).collect_view()}</div>
+        <div class="dash-recent">
             <div>
                 <h2>"Last events"</h2>
                 <ul class="dash-events">
@@ -92,5 +154,47 @@ fn ActiveFailover(failover: Failover, clock: Clock) -> impl IntoView {
             <span class="dash-failover-status">{failover.status.label()}</span>
             <span class="dash-elapsed">{move || running_time(clock.now() - since)}</span>
         </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(name: &str, kind: ServerKind, state: ServerState) -> Server {
+        Server {
+            id: 0,
+            name: name.into(),
+            address: String::new(),
+            kind,
+            state,
+            acting_for: None,
+            failover_enabled: true,
+            auto_failback: true,
+            maintenance_mode: false,
+            copy_after_failback: true,
+            last_seen_at: None,
+        }
+    }
+
+    #[test]
+    fn the_summary_counts_what_is_fine_and_problems_come_first() {
+        let mut servers: Vec<Server> = (0..997)
+            .map(|i| server(&format!("rec-{i}"), ServerKind::Recorder, ServerState::Ok))
+            .collect();
+        servers.push(server("rec-dead", ServerKind::Recorder, ServerState::Unreachable));
+        servers.push(server("rec-moved", ServerKind::Recorder, ServerState::Broken));
+        servers.push(server("fo-1", ServerKind::Failover, ServerState::Acting));
+        servers.push(server("fo-2", ServerKind::Failover, ServerState::Standby));
+        assert_eq!(
+            summary(&servers),
+            "997 of 999 recorders OK · 1 of 2 failover servers standing by"
+        );
+        assert!(urgency(ServerState::Unreachable) < urgency(ServerState::Broken));
+        assert!(urgency(ServerState::Acting) < urgency(ServerState::Ok));
+        assert_eq!(servers.iter().filter(|s| needs_attention(s)).count(), 3);
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_234_567), "1,234,567");
     }
 }
