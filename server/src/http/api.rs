@@ -34,6 +34,7 @@ pub struct Path<T>(pub T);
 pub struct Query<T>(pub T);
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Credentials {
     username: String,
     password: String,
@@ -57,7 +58,9 @@ pub async fn login(
     Ok((AppendHeaders([(SET_COOKIE, login.set_cookie)]), Json(login.me)))
 }
 
-/// Log out (ends the session)
+/// Log out: ends the session (and its event streams), clears the session and token cookies
+///
+/// No body needed.
 #[utoipa::path(post, path = "/api/v1/logout", tag = "session",
     responses(
         (status = 204, description = "Logged out"),
@@ -70,7 +73,8 @@ pub async fn logout(
 ) -> Result<impl IntoResponse, ApiError> {
     let session = cookie(&headers, SESSION_COOKIE);
     let cleared = state.console.logout(&caller, session.as_deref()).await?;
-    Ok((AppendHeaders([(SET_COOKIE, cleared)]), StatusCode::NO_CONTENT))
+    let cleared = cleared.into_iter().map(|cookie| (SET_COOKIE, cookie));
+    Ok((AppendHeaders(cleared), StatusCode::NO_CONTENT))
 }
 
 /// Who is calling
@@ -222,7 +226,9 @@ pub async fn add_user(
     Ok((StatusCode::CREATED, Json(state.console.add_user(&caller, new).await?)))
 }
 
-/// Remove a user (admin); their sessions end
+/// Remove a user (admin); their sessions and event streams end
+///
+/// The last administrator cannot be removed (409 `last_admin`).
 #[utoipa::path(delete, path = "/api/v1/users/{name}", tag = "users",
     params(("name" = String, Path, description = "User name")),
     responses(
@@ -230,6 +236,7 @@ pub async fn add_user(
         (status = 401, description = "Not logged in", body = ErrorBody),
         (status = 403, description = "Not an administrator", body = ErrorBody),
         (status = 404, description = "No such user", body = ErrorBody),
+        (status = 409, description = "`last_admin`", body = ErrorBody),
     ))]
 pub async fn remove_user(
     State(state): State<AppState>,
@@ -241,14 +248,17 @@ pub async fn remove_user(
 }
 
 /// Set a password (admin, or the user for themself); ends the user's sessions
+///
+/// Changing one's own password (logged in with a session) needs `current_password`; an
+/// administrator setting someone else's does not.
 #[utoipa::path(post, path = "/api/v1/users/{name}/password", tag = "users",
     params(("name" = String, Path, description = "User name")),
     request_body = PasswordChange,
     responses(
         (status = 204, description = "Changed"),
-        (status = 400, description = "Too short", body = ErrorBody),
+        (status = 400, description = "Too short, or `invalid_current_password` (missing)", body = ErrorBody),
         (status = 401, description = "Not logged in", body = ErrorBody),
-        (status = 403, description = "Someone else's password without the right", body = ErrorBody),
+        (status = 403, description = "Someone else's password without the right, or `wrong_current_password`", body = ErrorBody),
         (status = 404, description = "No such user", body = ErrorBody),
     ))]
 pub async fn set_password(
