@@ -47,7 +47,9 @@ pub struct Credentials {
         (status = 200, description = "The user; the cookie is in Set-Cookie", body = Me),
         (status = 400, description = "Not a valid body", body = ErrorBody),
         (status = 401, description = "Unknown user name or wrong password", body = ErrorBody),
-        (status = 429, description = "Too many failed logins: wait", body = ErrorBody),
+        (status = 415, description = "Not sent as application/json", body = ErrorBody),
+        (status = 429, description = "Too many failed logins: wait as long as Retry-After says", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before the next attempt"))),
     ))]
 pub async fn login(
     State(state): State<AppState>,
@@ -82,9 +84,12 @@ pub async fn logout(
     responses(
         (status = 200, description = "The caller", body = Me),
         (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 403, description = "A metrics-scoped token", body = ErrorBody),
     ))]
-pub async fn me(Auth(caller): Auth) -> Json<Me> {
-    Json(caller.me())
+pub async fn me(Auth(caller): Auth) -> Result<Json<Me>, ApiError> {
+    // Like every read: a metrics-scoped token is refused here too.
+    caller.require(app::rights::Right::Read)?;
+    Ok(Json(caller.me()))
 }
 
 /// Every recording server and failover server with its live state
@@ -286,6 +291,9 @@ pub async fn tokens(
 }
 
 /// Create an API token (admin); the secret is in this answer only
+///
+/// `scope: "metrics"` makes a token for a Prometheus scraper: it reads `GET /metrics` and
+/// gets 403 everywhere else.
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "users",
     request_body = NewToken,
     responses(
@@ -303,7 +311,7 @@ pub async fn create_token(
     Ok((StatusCode::CREATED, Json(state.console.create_token(&caller, new).await?)))
 }
 
-/// Revoke a token (admin): it stops working at once
+/// Revoke a token (admin): it stops working at once, and its event streams end
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "users",
     params(("id" = i64, Path, description = "Token id")),
     responses(
@@ -373,7 +381,7 @@ pub async fn failover(
 
 /// Manual failback (operator or admin)
 ///
-/// Send content-type application/json (body `{}` is fine). Refusals are 409 with the failed
+/// No body needed (or `{}` as application/json). Refusals are 409 with the failed
 /// check's code: failover_not_performed, failback_already_performed,
 /// failover_server_wrong_state, server_wrong_state, no_recorder_connection, no_license,
 /// failback_in_progress.
@@ -395,6 +403,8 @@ pub async fn failback(
 }
 
 /// Start (or resume, or retry) material copying of a finalized entry (operator or admin)
+///
+/// No body needed (or `{}` as application/json).
 #[utoipa::path(post, path = "/api/v1/failovers/{id}/material-copy", tag = "failover log",
     params(("id" = i64, Path, description = "Failover log entry id")),
     responses(

@@ -345,3 +345,51 @@ async fn changing_ones_own_password_needs_the_current_one() {
     assert_eq!(app.call(&admin, "POST", path, Some(reset)).await.status, StatusCode::NO_CONTENT);
     assert!(app.login("viewer", PASSWORD).await.is_ok());
 }
+
+#[tokio::test]
+async fn a_metrics_token_reads_the_metrics_and_nothing_else() {
+    let app = test_app().await;
+    let admin = app.token(Role::Admin);
+    // Even with the admin role: the scope is what limits it.
+    let new = json!({ "name": "prometheus", "role": "admin", "scope": "metrics" });
+    let created = app.call(&admin, "POST", "/api/v1/tokens", Some(new)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.json);
+    assert_eq!(created.json["token"]["scope"], "metrics");
+    let scraper = As::Token(created.json["secret"].as_str().unwrap().to_owned());
+    let listed = app.call(&admin, "GET", "/api/v1/tokens", None).await.json;
+    assert!(listed.as_array().unwrap().iter().any(|t| t["scope"] == "metrics"), "{listed}");
+
+    let metrics = app.call(&scraper, "GET", "/metrics", None).await;
+    assert_eq!(metrics.status, StatusCode::OK, "{}", metrics.json);
+    assert!(metrics.json.as_str().unwrap().contains("standby_servers"));
+
+    let system = app::rights::Caller::system("test");
+    let new = app::model::NewServer {
+        name: "rec".into(),
+        address: "127.0.0.1:1".into(),
+        kind: app::model::ServerKind::Recorder,
+        failover_enabled: true,
+        auto_failback: true,
+        copy_after_failback: true,
+        secret: None,
+    };
+    let server_id = app.engine.add_server(&system, new).await.unwrap().id;
+    let mut wrong = Vec::new();
+    for case in rest_cases(server_id) {
+        let answer = app.call(&scraper, case.method, &case.path, case.body.clone()).await;
+        let open = case.least.is_none() || case.path == "/metrics";
+        let want = if open { "allowed" } else { "403" };
+        if verdict(answer.status) != want {
+            wrong
+                .push(format!("{} {}: want {want}, got {}", case.method, case.path, answer.status));
+        }
+    }
+    for (path, body, least) in server_fn_cases(server_id) {
+        let status = server_fn(&app, &scraper, &path, &body).await;
+        let want = if least.is_none() { "allowed" } else { "403" };
+        if verdict(status) != want {
+            wrong.push(format!("server fn {path}: want {want}, got {status}"));
+        }
+    }
+    assert!(wrong.is_empty(), "a metrics token reached more than /metrics:\n{}", wrong.join("\n"));
+}
