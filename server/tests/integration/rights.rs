@@ -302,7 +302,7 @@ async fn manual_actions_are_audited_with_their_outcome() {
 async fn the_last_administrator_cannot_be_removed() {
     let app = test_app().await;
     let admin = app.token(Role::Admin);
-    let refused = app.call(&admin, "DELETE", "/api/v1/users/ADMIN", None).await;
+    let refused = app.call(&admin, "DELETE", "/api/v1/users/ADMIN", Some(json!({}))).await;
     assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.json);
     assert_eq!(refused.json["error"], "last_admin");
     let second = json!({ "name": "second", "password": PASSWORD, "role": "admin" });
@@ -311,10 +311,10 @@ async fn the_last_administrator_cannot_be_removed() {
         StatusCode::CREATED
     );
     assert_eq!(
-        app.call(&admin, "DELETE", "/api/v1/users/admin", None).await.status,
+        app.call(&admin, "DELETE", "/api/v1/users/admin", Some(json!({}))).await.status,
         StatusCode::NO_CONTENT
     );
-    let last = app.call(&admin, "DELETE", "/api/v1/users/second", None).await;
+    let last = app.call(&admin, "DELETE", "/api/v1/users/second", Some(json!({}))).await;
     assert_eq!(last.json["error"], "last_admin");
     // The command line's door refuses it too.
     let system = app::rights::Caller::system("cli:test");

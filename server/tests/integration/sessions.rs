@@ -299,7 +299,7 @@ async fn event_streams_end_with_their_session_token_or_user() {
     let session = app.login("viewer", PASSWORD).await.map_err(|a| a.json).unwrap();
     let logout = async {
         assert_eq!(
-            app.call(&session, "POST", "/api/v1/logout", None).await.status,
+            app.call(&session, "POST", "/api/v1/logout", Some(json!({}))).await.status,
             StatusCode::NO_CONTENT
         )
     };
@@ -310,14 +310,15 @@ async fn event_streams_end_with_their_session_token_or_user() {
         let tokens = app.call(&admin, "GET", "/api/v1/tokens", None).await.json;
         let id = tokens.as_array().unwrap().iter().find(|t| t["role"] == "viewer").unwrap()["id"]
             .clone();
-        let revoked = app.call(&admin, "DELETE", &format!("/api/v1/tokens/{id}"), None).await;
+        let revoked =
+            app.call(&admin, "DELETE", &format!("/api/v1/tokens/{id}"), Some(json!({}))).await;
         assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.json);
     };
     assert!(stream_ends_within(&app, &viewer, bound, revoke).await, "revoked, still streaming");
 
     let operator = app.login("operator", PASSWORD).await.map_err(|a| a.json).unwrap();
     let remove = async {
-        let removed = app.call(&admin, "DELETE", "/api/v1/users/operator", None).await;
+        let removed = app.call(&admin, "DELETE", "/api/v1/users/operator", Some(json!({}))).await;
         assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.json);
     };
     assert!(stream_ends_within(&app, &operator, bound, remove).await, "removed, still streaming");
