@@ -264,7 +264,8 @@ async fn logging_out_clears_the_token_cookie_too() {
     }
 }
 
-/// Opens `/api/v1/events` and tells how it ended: `Some` when the stream ended within `bound`.
+/// Opens `/api/v1/events`, runs `meanwhile`, and tells whether the stream then ended (with its
+/// `signed_out` event) within `bound`.
 async fn stream_ends_within(
     app: &crate::test_app::TestApp,
     who: &As,
@@ -287,7 +288,16 @@ async fn stream_ends_within(
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert!(!body.is_finished(), "the stream ended by itself");
     meanwhile.await;
-    tokio::time::timeout(bound, body).await.is_ok()
+    match tokio::time::timeout(bound, body).await {
+        Ok(bytes) => {
+            let bytes = bytes.expect("the reader").expect("the body");
+            let text = String::from_utf8_lossy(&bytes);
+            // The page is told why, so it stops reconnecting.
+            assert!(text.contains("event: signed_out"), "{text}");
+            true
+        }
+        Err(_) => false,
+    }
 }
 
 #[tokio::test]
