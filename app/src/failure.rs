@@ -13,6 +13,10 @@ pub enum FailureKind {
     NotFound,
     MethodNotAllowed,
     Conflict,
+    /// A request body larger than the manager takes.
+    PayloadTooLarge,
+    /// A body that is not JSON (or not said to be).
+    UnsupportedMediaType,
     TooManyRequests,
     Unavailable,
     Internal,
@@ -27,6 +31,8 @@ impl FailureKind {
             FailureKind::NotFound => 404,
             FailureKind::MethodNotAllowed => 405,
             FailureKind::Conflict => 409,
+            FailureKind::PayloadTooLarge => 413,
+            FailureKind::UnsupportedMediaType => 415,
             FailureKind::TooManyRequests => 429,
             FailureKind::Unavailable => 503,
             FailureKind::Internal => 500,
@@ -41,6 +47,9 @@ pub struct Failure {
     pub kind: FailureKind,
     pub code: String,
     pub message: String,
+    /// When trying again makes sense (a slowed-down login): the HTTP answer's `Retry-After`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_seconds: Option<u64>,
 }
 
 impl fmt::Display for Failure {
@@ -51,7 +60,12 @@ impl fmt::Display for Failure {
 
 impl Failure {
     pub fn new(kind: FailureKind, code: impl Into<String>, message: impl Into<String>) -> Self {
-        Failure { kind, code: code.into(), message: message.into() }
+        Failure { kind, code: code.into(), message: message.into(), retry_after_seconds: None }
+    }
+
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after_seconds = Some(seconds);
+        self
     }
 
     /// Bad input in one named field.

@@ -5,6 +5,9 @@
 
 use leptos::prelude::*;
 
+/// The event stream's last event when the caller's session or token ended.
+pub const SIGNED_OUT: &str = "signed_out";
+
 #[derive(Clone, Copy)]
 pub struct Live {
     /// Grows by one with every change notification.
@@ -90,6 +93,19 @@ mod browser {
                 source.add_event_listener_with_callback(name, on_change.as_ref().unchecked_ref());
         }
         on_change.forget();
+
+        // Logged out, revoked or removed: reconnecting would only be refused. Everything shown
+        // is asked for again, which now answers "log in again".
+        let ended = source.clone();
+        let on_signed_out = Closure::<dyn FnMut(MessageEvent)>::new(move |_event: MessageEvent| {
+            ended.close();
+            live.changed();
+        });
+        let _ = source.add_event_listener_with_callback(
+            super::SIGNED_OUT,
+            on_signed_out.as_ref().unchecked_ref(),
+        );
+        on_signed_out.forget();
 
         let watched = source.clone();
         let on_error = Closure::<dyn FnMut()>::new(move || {

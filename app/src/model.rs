@@ -115,6 +115,7 @@ pub struct Server {
 /// `POST /api/v1/servers`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct NewServer {
     pub name: String,
     pub address: String,
@@ -224,6 +225,8 @@ pub struct ApiToken {
     pub id: i64,
     pub name: String,
     pub role: crate::rights::Role,
+    /// `full` (everything the role allows) or `metrics` (`GET /metrics` only).
+    pub scope: crate::rights::Scope,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
@@ -263,7 +266,10 @@ pub struct AuditFilter {
     /// Only refusals and failures.
     #[serde(default)]
     pub failures_only: bool,
+    /// Lines older than this id (the last id of the page before): `?before=` or `?before_id=`.
+    #[serde(alias = "before")]
     pub before_id: Option<i64>,
+    /// Lines per page: 100 unless said, at most 1000.
     pub limit: Option<u32>,
 }
 
@@ -505,6 +511,7 @@ pub struct GroupSettings {
 /// `POST /api/v1/users`.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct NewUser {
     pub name: String,
     pub password: String,
@@ -520,9 +527,11 @@ impl fmt::Debug for NewUser {
 /// `POST /api/v1/users/{name}/password`.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     pub password: String,
-    /// The caller's own password, when they change it for themselves.
+    /// The caller's current password: required when they change their own (logged in with
+    /// a session); not needed when an administrator sets someone else's.
     #[serde(default)]
     pub current_password: Option<String>,
 }
@@ -536,9 +545,13 @@ impl fmt::Debug for PasswordChange {
 /// `POST /api/v1/tokens`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct NewToken {
     pub name: String,
     pub role: crate::rights::Role,
+    /// `full` unless said; `metrics` for a Prometheus scraper (viewer role is enough).
+    #[serde(default)]
+    pub scope: crate::rights::Scope,
 }
 
 /// `GET /api/v1/servers/{id}/settings`: the recorder settings cache's copy of a bundle.

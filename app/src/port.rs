@@ -56,9 +56,10 @@ pub trait Console: Send + Sync + 'static {
         password: &str,
         request: &RequestInfo,
     ) -> Result<LoggedIn, Failure>;
-    /// Ends the session `session` (the cookie's secret); the answer is the `Set-Cookie` value
-    /// that clears it.
-    async fn logout(&self, caller: &Caller, session: Option<&str>) -> Result<String, Failure>;
+    /// Ends the session `session` (the cookie's secret); the answer is the `Set-Cookie` values
+    /// that clear the session cookie and a dashboard's token cookie (a wall screen logged out
+    /// is logged out, not signed in again by its token).
+    async fn logout(&self, caller: &Caller, session: Option<&str>) -> Result<Vec<String>, Failure>;
     /// The caller behind a credential, unless it is unknown, expired or revoked.
     async fn identify(&self, credential: Credential<'_>, address: Option<String>)
     -> Option<Caller>;

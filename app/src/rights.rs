@@ -56,12 +56,14 @@ pub enum Right {
     ManageUsers,
     ManageTokens,
     ManageLicence,
+    /// Read `/metrics`: the one right a metrics-scoped token has.
+    ReadMetrics,
 }
 
 impl Right {
     pub fn least_role(self) -> Role {
         match self {
-            Right::Read => Role::Viewer,
+            Right::Read | Right::ReadMetrics => Role::Viewer,
             Right::ManualFailback
             | Right::StartMaterialCopy
             | Right::SetMaintenanceMode
@@ -85,6 +87,7 @@ impl Right {
             Right::ManageUsers => "manage users",
             Right::ManageTokens => "manage API tokens",
             Right::ManageLicence => "change the licence",
+            Right::ReadMetrics => "read the metrics",
         }
     }
 }
@@ -119,6 +122,17 @@ mod tests {
         assert_eq!(Role::parse("operator"), Some(Role::Operator));
         assert_eq!(Role::parse("root"), None);
     }
+
+    #[test]
+    fn a_metrics_token_may_read_the_metrics_only() {
+        let scraper = Caller { role: Role::Admin, scope: Scope::Metrics, ..Caller::system("prom") };
+        assert!(scraper.require(Right::ReadMetrics).is_ok());
+        assert!(scraper.require(Right::Read).is_err());
+        assert!(scraper.require(Right::ManageUsers).is_err());
+        assert!(Caller::system("cli").require(Right::ReadMetrics).is_ok());
+        assert_eq!(Scope::parse("metrics"), Some(Scope::Metrics));
+        assert_eq!(Scope::default(), Scope::Full);
+    }
 }
 
 /// How a caller proved who they are.
@@ -133,6 +147,58 @@ pub enum Via {
     System,
 }
 
+/// What an API token may be used for. Sessions and the system are `Full`: everything their
+/// role allows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// Everything the token's role allows.
+    #[default]
+    Full,
+    /// `GET /metrics` only, so a Prometheus scraper's token reads no settings, log or audit.
+    Metrics,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 2] = [Scope::Full, Scope::Metrics];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Full => "full",
+            Scope::Metrics => "metrics",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Scope::ALL.into_iter().find(|scope| scope.as_str() == text)
+    }
+
+    pub fn allows(self, right: Right) -> bool {
+        match self {
+            Scope::Full => true,
+            Scope::Metrics => right == Right::ReadMetrics,
+        }
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which credential a caller came with (its fingerprint, never the secret), so that what lasts
+/// longer than one request (an event stream) can tell when it ends: logged out, revoked, or
+/// its user removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialId {
+    /// The SHA-256 fingerprint of a session cookie.
+    Session(String),
+    /// The SHA-256 fingerprint of an API token.
+    Token(String),
+}
+
 /// Who is asking, from where: what every engine action checks and audits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Caller {
@@ -141,16 +207,40 @@ pub struct Caller {
     pub via: Via,
     /// The client's IP address, when the call came over the network.
     pub address: Option<String>,
+    /// A token's scope; `Full` for everyone else.
+    #[serde(default)]
+    pub scope: Scope,
+    /// The credential behind the call; `None` for the system and the command line.
+    #[serde(skip)]
+    pub credential: Option<CredentialId>,
 }
 
 impl Caller {
     /// The command line and the manager's own background work: every right.
     pub fn system(name: &str) -> Self {
-        Caller { name: name.to_owned(), role: Role::Admin, via: Via::System, address: None }
+        Caller {
+            name: name.to_owned(),
+            role: Role::Admin,
+            via: Via::System,
+            address: None,
+            scope: Scope::Full,
+            credential: None,
+        }
     }
 
     /// The one place where rights are checked.
     pub fn require(&self, right: Right) -> Result<(), crate::failure::Failure> {
+        if !self.scope.allows(right) {
+            return Err(crate::failure::Failure::new(
+                crate::failure::FailureKind::Forbidden,
+                "forbidden",
+                format!(
+                    "This API token's scope ({}) does not allow you to {}.",
+                    self.scope,
+                    right.describe()
+                ),
+            ));
+        }
         if self.role.allows(right) {
             return Ok(());
         }

@@ -19,6 +19,9 @@ fn answer<T>(result: Result<T, Failure>) -> Result<T, Failure> {
         && let Ok(status) = http::StatusCode::from_u16(failure.kind.http_status())
     {
         response.set_status(status);
+        if let Some(seconds) = failure.retry_after_seconds {
+            response.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
+        }
     }
     result
 }
@@ -197,10 +200,12 @@ pub async fn logout() -> Result<(), Failure> {
             let console = crate::port::ConsoleHandle::current()?;
             let headers = crate::port::request_headers();
             let session = crate::cookies::cookie(&headers, crate::cookies::SESSION_COOKIE);
-            let cookie = console.logout(&caller, session.as_deref()).await?;
+            let cookies = console.logout(&caller, session.as_deref()).await?;
             let response = expect_context::<leptos_axum::ResponseOptions>();
-            if let Ok(value) = http::HeaderValue::from_str(&cookie) {
-                response.append_header(http::header::SET_COOKIE, value);
+            for cookie in cookies {
+                if let Ok(value) = http::HeaderValue::from_str(&cookie) {
+                    response.append_header(http::header::SET_COOKIE, value);
+                }
             }
             leptos_axum::redirect("/login");
             Ok(())
@@ -209,14 +214,33 @@ pub async fn logout() -> Result<(), Failure> {
     )
 }
 
-/// Only a path on this site: a login link must not send people elsewhere.
+/// Only a path on this site: a login link must not send people elsewhere. Browsers forgive
+/// a lot in a `Location` (Chromium drops tabs and newlines, so `/\t/evil.example/` becomes
+/// `//evil.example/`, and reads `\` as `/`), so anything unusual falls back to `/`: the path
+/// must start with exactly one `/`, its path part must hold no `//`, and nothing may be a
+/// backslash, a control character or whitespace. Non-ASCII is percent-encoded, so the answer
+/// is always a valid header value (a raw newline used to panic the handler).
 pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
-            path.to_owned()
-        }
-        _ => "/".to_owned(),
+    let Some(next) = next else { return "/".to_owned() };
+    let path = next.split(['?', '#']).next().unwrap_or_default();
+    let refused = !next.starts_with('/')
+        || path.contains("//")
+        || next.chars().any(|c| c == '\\' || c.is_control() || c.is_whitespace());
+    if refused {
+        return "/".to_owned();
     }
+    let mut safe = String::with_capacity(next.len());
+    for c in next.chars() {
+        if c.is_ascii() {
+            safe.push(c);
+        } else {
+            let mut bytes = [0; 4];
+            for byte in c.encode_utf8(&mut bytes).bytes() {
+                safe.push_str(&format!("%{byte:02X}"));
+            }
+        }
+    }
+    safe
 }
 
 #[cfg(test)]
@@ -226,9 +250,37 @@ mod tests {
     #[test]
     fn login_redirects_stay_on_this_site() {
         assert_eq!(safe_next(Some("/servers?x=1")), "/servers?x=1");
+        assert_eq!(safe_next(Some("/failovers/3#copy")), "/failovers/3#copy");
         assert_eq!(safe_next(Some("//evil.example/")), "/");
         assert_eq!(safe_next(Some("https://evil.example/")), "/");
         assert_eq!(safe_next(Some("/\\evil")), "/");
+        assert_eq!(safe_next(Some("/servers//evil")), "/");
+        assert_eq!(safe_next(Some("evil")), "/");
+        assert_eq!(safe_next(Some("")), "/");
         assert_eq!(safe_next(None), "/");
+    }
+
+    /// `next=%2F%09%2Fevil.example%2F` arrives decoded; Chromium drops the tab.
+    #[test]
+    fn control_characters_and_whitespace_anywhere_fall_back_to_the_start_page() {
+        for next in [
+            "/\t/evil.example/",
+            "/\n/evil.example/",
+            "/servers\r\nSet-Cookie: x=1",
+            "/ /evil.example/",
+            "/servers?x=\u{7f}",
+            "/servers?x=\u{3000}",
+            "/\u{0}",
+        ] {
+            assert_eq!(safe_next(Some(next)), "/", "{next:?}");
+        }
+    }
+
+    #[test]
+    fn the_answer_is_always_a_valid_header_value() {
+        let next = safe_next(Some("/failovers?search=Müller"));
+        assert_eq!(next, "/failovers?search=M%C3%BCller");
+        // What `HeaderValue::from_str` accepts without a panic in the redirect.
+        assert!(next.bytes().all(|byte| byte.is_ascii_graphic()));
     }
 }

@@ -117,6 +117,8 @@ test("the wall-screen dashboard signs in with a token link and follows the site 
 
   const wall = await (await browser.newContext({ viewport: { width: 1600, height: 900 } })).newPage();
   await wall.goto(`/dashboard?token=${secret}`);
+  // The token went into a cookie and out of the address bar (and every Referer).
+  await expect(wall).toHaveURL(/\/dashboard$/);
   await expect(wall.getByTestId("dashboard")).toBeVisible();
   await expect(wall.locator("body")).toHaveAttribute("data-hydrated", "true");
   await expect(wall.locator(".dash-connection")).toHaveText("LIVE");

@@ -5,7 +5,7 @@ use crate::cli::{LicenceCommand, ServerCommand, TokenCommand, UserCommand};
 use app::failure::Failure;
 use app::model::{NewServer, NewToken, NewUser, PasswordChange, ServerKind, WriteOnly};
 use app::port::Console;
-use app::rights::Caller;
+use app::rights::{Caller, Role, Scope};
 use std::io::{BufRead, IsTerminal};
 
 fn cli_caller() -> Caller {
@@ -74,12 +74,18 @@ pub async fn token(
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let caller = cli_caller();
     match command {
-        TokenCommand::Create { name, role } => {
-            let created =
-                engine.create_token(&caller, NewToken { name, role }).await.map_err(sentence)?;
+        TokenCommand::Create { name, role, scope } => {
+            let scope = scope.unwrap_or_default();
+            let role = match (role, scope) {
+                (Some(role), _) => role,
+                (None, Scope::Metrics) => Role::Viewer,
+                (None, Scope::Full) => return Err("a full token needs --role".into()),
+            };
+            let new = NewToken { name, role, scope };
+            let created = engine.create_token(&caller, new).await.map_err(sentence)?;
             println!(
-                "Token {} ({}) created. Its secret is shown this once:",
-                created.token.name, created.token.role
+                "Token {} ({}, scope {}) created. Its secret is shown this once:",
+                created.token.name, created.token.role, created.token.scope
             );
             println!("{}", created.secret);
         }
@@ -91,8 +97,8 @@ pub async fn token(
                     .unwrap_or_else(|| "never".into());
                 let state = if token.revoked_at.is_some() { "revoked" } else { "active" };
                 println!(
-                    "{:>4} {:<24} {:<9} {:<8} last used {used}",
-                    token.id, token.name, token.role, state
+                    "{:>4} {:<24} {:<9} {:<8} {:<8} last used {used}",
+                    token.id, token.name, token.role, token.scope, state
                 );
             }
         }

@@ -1,6 +1,6 @@
 //! The `standby` command line (the contract in DESIGN.md).
 
-use app::rights::Role;
+use app::rights::{Role, Scope};
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -122,8 +122,13 @@ pub enum TokenCommand {
     /// Create a token; its secret is printed once.
     Create {
         name: String,
-        #[arg(long, value_parser = parse_role)]
-        role: Role,
+        /// Needed for a full token; a metrics token is a viewer unless said.
+        #[arg(long, value_parser = parse_role, required_unless_present = "scope")]
+        role: Option<Role>,
+        /// `full` (everything the role allows) or `metrics` (GET /metrics only, for a
+        /// Prometheus scraper) [default: full].
+        #[arg(long, value_parser = parse_scope)]
+        scope: Option<Scope>,
     },
     /// List tokens with their last use.
     List,
@@ -144,6 +149,10 @@ pub enum LicenceCommand {
         #[arg(long)]
         failover_servers: i64,
     },
+}
+
+fn parse_scope(text: &str) -> Result<Scope, String> {
+    Scope::parse(text).ok_or_else(|| format!("{text:?} is not a token scope: use full or metrics"))
 }
 
 fn parse_role(text: &str) -> Result<Role, String> {

@@ -1,11 +1,13 @@
 //! Logging in and out, sessions, API tokens and user accounts.
 
 use super::Engine;
+use crate::credentials::SessionPolicy;
 use crate::credentials::passwords::{self, MIN_PASSWORD_CHARS};
 use crate::credentials::secrets::{fingerprint, new_secret};
+use crate::store::SharedStore;
 use app::failure::{Failure, FailureKind};
 use app::model::{ApiToken, CreatedToken, User};
-use app::rights::{Caller, Role, Via};
+use app::rights::{Caller, CredentialId, Role, Scope, Via};
 use chrono::{Duration, Utc};
 use std::time::Instant;
 
@@ -29,6 +31,19 @@ fn bad_credentials() -> Failure {
     )
 }
 
+/// What a login form's user name is taken as, before it is looked up, counted by the login
+/// guard or written to the audit trail (for failed logins too): without control characters,
+/// trimmed, and no longer than the longest user name there can be (anything longer names
+/// nobody anyway). A 2 MB name costs the trail 100 characters.
+pub(super) fn login_name(typed: &str) -> String {
+    let clean: String =
+        typed.chars().filter(|c| !c.is_control()).take(MAX_LOGIN_NAME_CHARS * 4).collect();
+    clean.trim().chars().take(MAX_LOGIN_NAME_CHARS).collect()
+}
+
+/// The longest user name `valid_user_name` accepts.
+const MAX_LOGIN_NAME_CHARS: usize = super::servers::MAX_NAME_CHARS;
+
 impl Engine {
     pub(super) async fn sign_in(
         &self,
@@ -48,14 +63,17 @@ impl Engine {
         from: &str,
     ) -> Result<User, Failure> {
         if let Err(wait) = self.login_guard.check(name, from, Instant::now()) {
+            // Whole seconds, rounded up: trying again at Retry-After must not be early.
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             return Err(Failure::new(
                 FailureKind::TooManyRequests,
                 "too_many_attempts",
                 format!(
                     "Too many failed logins for this user from your address; try again in {} s.",
-                    wait.as_secs().max(1)
+                    seconds.max(1)
                 ),
-            ));
+            )
+            .retry_after(seconds.max(1)));
         }
         let found = self.store.credentials(name.trim()).await?;
         let (user, stored) = match found {
@@ -78,18 +96,53 @@ impl Engine {
         }
     }
 
+    /// The caller's own current password, before they change it.
+    pub(super) async fn confirm_password(
+        &self,
+        caller: &Caller,
+        current: Option<&str>,
+    ) -> Result<(), Failure> {
+        let Some(current) = current.filter(|current| !current.is_empty()) else {
+            return Err(Failure::invalid(
+                "current_password",
+                "is needed to change your own password.",
+            ));
+        };
+        let from = caller.address.clone().unwrap_or_default();
+        match self.check_password(&caller.name, current, &from).await {
+            Ok(_) => Ok(()),
+            // Not 401: the caller is logged in; only this password was wrong.
+            Err(failure) if failure.code == "bad_credentials" => Err(Failure::new(
+                FailureKind::Forbidden,
+                "wrong_current_password",
+                "The current password is not right; the password was not changed.",
+            )),
+            Err(other) => Err(other),
+        }
+    }
+
     async fn open_session(&self, user: User, address: Option<String>) -> Result<Login, Failure> {
         let secret = new_secret("");
+        let hash = fingerprint(&secret);
         let now = Utc::now();
         let max_age = self.sessions.absolute;
-        self.store.insert_session(&fingerprint(&secret), user.id, now, now + max_age).await?;
+        self.store.insert_session(&hash, user.id, now, now + max_age).await?;
         tracing::info!(user = %user.name, "logged in");
-        let caller = Caller { name: user.name, role: user.role, via: Via::Session, address };
+        let caller = Caller {
+            name: user.name,
+            role: user.role,
+            via: Via::Session,
+            address,
+            scope: Scope::Full,
+            credential: Some(CredentialId::Session(hash)),
+        };
         Ok(Login { caller, secret, max_age })
     }
 
     pub(super) async fn end_session(&self, secret: &str) -> Result<(), Failure> {
-        Ok(self.store.delete_session(&fingerprint(secret)).await?)
+        self.store.delete_session(&fingerprint(secret)).await?;
+        self.credentials_changed();
+        Ok(())
     }
 
     /// The caller behind a session cookie, if the session is still valid.
@@ -99,25 +152,15 @@ impl Engine {
         address: Option<String>,
     ) -> Option<Caller> {
         let hash = fingerprint(secret);
-        let session = match self.store.session(&hash).await {
-            Ok(session) => session?,
-            Err(error) => {
-                tracing::error!(%error, "cannot read a session");
-                return None;
-            }
-        };
-        let now = Utc::now();
-        if now >= session.expires_at || now - session.last_used_at >= self.sessions.idle {
-            let _ = self.store.delete_session(&hash).await;
-            return None;
-        }
-        if now - session.last_used_at >= TOUCH_EVERY
-            && let Err(error) = self.store.touch_session(&hash, now).await
-        {
-            tracing::warn!(%error, "cannot record a session's use");
-        }
-        let user = session.user;
-        Some(Caller { name: user.name, role: user.role, via: Via::Session, address })
+        let user = session_in_use(&self.store, self.sessions, &hash).await?;
+        Some(Caller {
+            name: user.name,
+            role: user.role,
+            via: Via::Session,
+            address,
+            scope: Scope::Full,
+            credential: Some(CredentialId::Session(hash)),
+        })
     }
 
     /// The caller behind an API token, unless it is unknown or revoked.
@@ -126,28 +169,22 @@ impl Engine {
         secret: &str,
         address: Option<String>,
     ) -> Option<Caller> {
-        let token = match self.store.token_by_secret(&fingerprint(secret)).await {
-            Ok(token) => token?,
-            Err(error) => {
-                tracing::error!(%error, "cannot read an API token");
-                return None;
-            }
-        };
-        if token.revoked_at.is_some() {
-            return None;
-        }
-        let now = Utc::now();
-        if token.last_used_at.is_none_or(|used| now - used >= TOUCH_EVERY)
-            && let Err(error) = self.store.touch_token(token.id, now).await
-        {
-            tracing::warn!(%error, "cannot record a token's use");
-        }
+        let hash = fingerprint(secret);
+        let token = token_in_use(&self.store, &hash).await?;
         Some(Caller {
             name: format!("token:{}", token.name),
             role: token.role,
             via: Via::Token,
             address,
+            scope: token.scope,
+            credential: Some(CredentialId::Token(hash)),
         })
+    }
+
+    /// Tells every open event stream to check its credential now (a session ended, a token
+    /// was revoked, a user removed), instead of at its next periodic check.
+    pub(super) fn credentials_changed(&self) {
+        self.credentials.send_replace(());
     }
 
     pub(super) async fn insert_user(
@@ -164,6 +201,8 @@ impl Engine {
     pub(super) async fn change_password(&self, name: &str, password: &str) -> Result<(), Failure> {
         let hash = hash_password(password).await?;
         if self.store.set_password(name.trim(), &hash).await? {
+            // Their sessions have ended.
+            self.credentials_changed();
             Ok(())
         } else {
             Err(Failure::not_found(format!("User {:?}", name.trim())))
@@ -172,6 +211,7 @@ impl Engine {
 
     pub(super) async fn delete_user(&self, name: &str) -> Result<(), Failure> {
         if self.store.remove_user(name.trim()).await? {
+            self.credentials_changed();
             Ok(())
         } else {
             Err(Failure::not_found(format!("User {:?}", name.trim())))
@@ -182,16 +222,81 @@ impl Engine {
         &self,
         name: &str,
         role: Role,
+        scope: Scope,
         created_by: &str,
     ) -> Result<CreatedToken, Failure> {
         let name = valid_user_name(name)?;
         let secret = new_secret(TOKEN_PREFIX);
-        let token = self.store.insert_token(&name, &fingerprint(&secret), role, created_by).await?;
+        let hash = fingerprint(&secret);
+        let token = self.store.insert_token(&name, &hash, role, scope, created_by).await?;
         Ok(CreatedToken { token, secret })
     }
 
     pub(super) async fn revoke(&self, id: i64) -> Result<ApiToken, Failure> {
-        self.store.revoke_token(id).await?.ok_or_else(|| Failure::not_found(format!("Token {id}")))
+        let token = self.store.revoke_token(id).await?;
+        self.credentials_changed();
+        token.ok_or_else(|| Failure::not_found(format!("Token {id}")))
+    }
+}
+
+/// The user behind a session fingerprint while the session is valid (known, not idle for too
+/// long, not past its absolute end); a use is recorded at most every [`TOUCH_EVERY`], so an
+/// open event stream keeps its session in use like a page that asks again would.
+pub(super) async fn session_in_use(
+    store: &SharedStore,
+    policy: SessionPolicy,
+    hash: &str,
+) -> Option<User> {
+    let session = match store.session(hash).await {
+        Ok(session) => session?,
+        Err(error) => {
+            tracing::error!(%error, "cannot read a session");
+            return None;
+        }
+    };
+    let now = Utc::now();
+    if now >= session.expires_at || now - session.last_used_at >= policy.idle {
+        let _ = store.delete_session(hash).await;
+        return None;
+    }
+    if now - session.last_used_at >= TOUCH_EVERY
+        && let Err(error) = store.touch_session(hash, now).await
+    {
+        tracing::warn!(%error, "cannot record a session's use");
+    }
+    Some(session.user)
+}
+
+/// The API token behind a fingerprint, unless it is unknown or revoked.
+pub(super) async fn token_in_use(store: &SharedStore, hash: &str) -> Option<ApiToken> {
+    let token = match store.token_by_secret(hash).await {
+        Ok(token) => token?,
+        Err(error) => {
+            tracing::error!(%error, "cannot read an API token");
+            return None;
+        }
+    };
+    if token.revoked_at.is_some() {
+        return None;
+    }
+    let now = Utc::now();
+    if token.last_used_at.is_none_or(|used| now - used >= TOUCH_EVERY)
+        && let Err(error) = store.touch_token(token.id, now).await
+    {
+        tracing::warn!(%error, "cannot record a token's use");
+    }
+    Some(token)
+}
+
+/// Whether the credential behind an open event stream would still be accepted.
+pub(super) async fn still_accepted(
+    store: &SharedStore,
+    policy: SessionPolicy,
+    credential: &CredentialId,
+) -> bool {
+    match credential {
+        CredentialId::Session(hash) => session_in_use(store, policy, hash).await.is_some(),
+        CredentialId::Token(hash) => token_in_use(store, hash).await.is_some(),
     }
 }
 
@@ -214,4 +319,19 @@ async fn hash_password(password: &str) -> Result<String, Failure> {
         tracing::error!(%error, "password hashing failed");
         Failure::internal()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::login_name;
+
+    #[test]
+    fn login_names_are_cleaned_and_capped() {
+        assert_eq!(login_name("  Admin \n"), "Admin");
+        assert_eq!(login_name("ad\u{1b}min"), "admin");
+        assert_eq!(login_name(&"n".repeat(2_000_000)).chars().count(), 100);
+        assert_eq!(login_name(&format!("{}x", " ".repeat(300))), "x");
+        // Only so much is looked at: a name behind megabytes of blanks names nobody.
+        assert_eq!(login_name(&format!("{}x", " ".repeat(500))), "");
+    }
 }

@@ -4,7 +4,7 @@
 
 use super::Engine;
 use super::failback::Trigger;
-use app::cookies::{SESSION_COOKIE, clear_cookie, set_cookie};
+use app::cookies::{SESSION_COOKIE, TOKEN_COOKIE, clear_cookie, set_cookie};
 use app::failure::Failure;
 use app::model::{
     ApiToken, AuditEntry, AuditFilter, CachedSettingsView, CreatedToken, DemoPower, FailbackAnswer,
@@ -12,9 +12,10 @@ use app::model::{
     NewServer, NewToken, NewUser, PasswordChange, Server, ServerPatch, User,
 };
 use app::port::{Console, Credential, EventStream, LoggedIn, Metrics};
-use app::rights::{Caller, RequestInfo, Right, Role, Via};
+use app::rights::{Caller, CredentialId, RequestInfo, Right, Role, Via};
 use app::screens::{DashboardView, DemoSwitch, FailoverLogView};
 use async_trait::async_trait;
+use futures::StreamExt;
 use std::future::Future;
 
 impl Engine {
@@ -54,25 +55,28 @@ impl Console for Engine {
         password: &str,
         request: &RequestInfo,
     ) -> Result<LoggedIn, Failure> {
+        // Cleaned and capped before anything counts, looks up or audits it.
+        let name = super::accounts::login_name(name);
         let anonymous = Caller {
-            name: name.trim().to_owned(),
-            role: Role::Viewer,
-            via: Via::Session,
+            name: name.clone(),
             address: request.address.clone(),
+            via: Via::Session,
+            role: Role::Viewer,
+            ..Caller::system("")
         };
-        let result = self.sign_in(name, password, request.address.clone()).await;
+        let result = self.sign_in(&name, password, request.address.clone()).await;
         let login = self.audited(&anonymous, "login", None, result).await?;
         let cookie =
             set_cookie(SESSION_COOKIE, &login.secret, login.max_age.num_seconds(), request.secure);
         Ok(LoggedIn { me: login.caller.me(), set_cookie: cookie })
     }
 
-    async fn logout(&self, caller: &Caller, session: Option<&str>) -> Result<String, Failure> {
+    async fn logout(&self, caller: &Caller, session: Option<&str>) -> Result<Vec<String>, Failure> {
         if let Some(secret) = session {
             let result = self.end_session(secret).await;
             self.audited(caller, "logout", None, result).await?;
         }
-        Ok(clear_cookie(SESSION_COOKIE))
+        Ok(vec![clear_cookie(SESSION_COOKIE), clear_cookie(TOKEN_COOKIE)])
     }
 
     async fn identify(
@@ -213,7 +217,15 @@ impl Console for Engine {
         let own = caller.name.eq_ignore_ascii_case(name.trim()) && caller.via == Via::Session;
         let right = if own { Right::Read } else { Right::ManageUsers };
         let target = Some(name.trim().to_owned());
-        let work = self.change_password(name, &change.password);
+        let work = async {
+            // A session left open on a shared screen must not let someone lock its owner out;
+            // an administrator resetting someone else's password (or the command line) needs
+            // no password of theirs.
+            if own {
+                self.confirm_password(caller, change.current_password.as_deref()).await?;
+            }
+            self.change_password(name, &change.password).await
+        };
         self.act(caller, right, "user.passwd", target, work).await
     }
 
@@ -224,7 +236,7 @@ impl Console for Engine {
 
     async fn create_token(&self, caller: &Caller, new: NewToken) -> Result<CreatedToken, Failure> {
         let target = Some(new.name.trim().to_owned());
-        let work = self.new_token(&new.name, new.role, &caller.name);
+        let work = self.new_token(&new.name, new.role, new.scope, &caller.name);
         self.act(caller, Right::ManageTokens, "token.create", target, work).await
     }
 
@@ -306,11 +318,53 @@ impl Console for Engine {
     }
 
     async fn metrics(&self, caller: &Caller) -> Result<Metrics, Failure> {
-        self.read(caller, self.figures()).await
+        // Its own right: the one a metrics-scoped token has.
+        caller.require(Right::ReadMetrics)?;
+        self.figures().await
     }
 
     fn events(&self, caller: &Caller) -> Result<EventStream, Failure> {
         caller.require(Right::Read)?;
-        Ok(self.events.stream())
+        let changes = self.events.stream();
+        // The system's own streams have no credential that could end.
+        let Some(credential) = caller.credential.clone() else { return Ok(changes) };
+        let ended = credential_ended(
+            self.store.clone(),
+            self.sessions,
+            credential,
+            self.credentials.subscribe(),
+        );
+        Ok(changes.take_until(ended).boxed())
+    }
+}
+
+/// How often an open event stream checks that its credential is still accepted, even when this
+/// manager saw no logout, revocation or removal (another manager on the same database may have,
+/// or the session expired).
+const RECHECK_STREAMS_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Resolves once the credential behind an event stream is no longer accepted: checked at once
+/// when this engine ends a session, revokes a token or removes a user, and every
+/// [`RECHECK_STREAMS_EVERY`] anyway.
+async fn credential_ended(
+    store: crate::store::SharedStore,
+    policy: crate::credentials::SessionPolicy,
+    credential: CredentialId,
+    mut changed: tokio::sync::watch::Receiver<()>,
+) {
+    let mut told = true;
+    loop {
+        if told {
+            tokio::select! {
+                _ = tokio::time::sleep(RECHECK_STREAMS_EVERY) => {}
+                // An error: the engine is gone; only the clock is left.
+                result = changed.changed() => told = result.is_ok(),
+            }
+        } else {
+            tokio::time::sleep(RECHECK_STREAMS_EVERY).await;
+        }
+        if !super::accounts::still_accepted(&store, policy, &credential).await {
+            return;
+        }
     }
 }

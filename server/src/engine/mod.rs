@@ -69,6 +69,9 @@ pub struct Engine {
     warned: Mutex<HashSet<Warned>>,
     /// When each copy under way (by failover id) was last given a grant.
     granted: Mutex<std::collections::HashMap<i64, std::time::Instant>>,
+    /// Bumped when a session ends, a token is revoked or a user removed: open event streams
+    /// then check their credential at once.
+    credentials: tokio::sync::watch::Sender<()>,
 }
 
 impl Engine {
@@ -84,6 +87,7 @@ impl Engine {
             demo: parts.demo,
             warned: Mutex::default(),
             granted: Mutex::default(),
+            credentials: tokio::sync::watch::Sender::new(()),
         })
     }
 

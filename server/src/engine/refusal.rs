@@ -109,6 +109,11 @@ impl From<StoreError> for Failure {
                 "duplicate_name",
                 format!("A {what} named {name:?} already exists; choose another name."),
             ),
+            StoreError::LastAdmin => Failure::conflict(
+                "last_admin",
+                "This is the last administrator: add another administrator first, so someone \
+                 can still manage users, servers and the licence.",
+            ),
             other => {
                 tracing::error!(error = %other, "store failure");
                 Failure::internal()

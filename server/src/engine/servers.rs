@@ -7,7 +7,7 @@ use app::failure::Failure;
 use app::model::{NewServer, Server, ServerPatch, SystemEvent};
 use reqwest::Url;
 
-const MAX_NAME_CHARS: usize = 100;
+pub(super) const MAX_NAME_CHARS: usize = 100;
 
 impl Engine {
     pub(super) async fn insert_server(&self, new: NewServer) -> Result<Server, Failure> {

@@ -34,6 +34,7 @@ pub struct Path<T>(pub T);
 pub struct Query<T>(pub T);
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Credentials {
     username: String,
     password: String,
@@ -46,7 +47,9 @@ pub struct Credentials {
         (status = 200, description = "The user; the cookie is in Set-Cookie", body = Me),
         (status = 400, description = "Not a valid body", body = ErrorBody),
         (status = 401, description = "Unknown user name or wrong password", body = ErrorBody),
-        (status = 429, description = "Too many failed logins: wait", body = ErrorBody),
+        (status = 415, description = "Not sent as application/json", body = ErrorBody),
+        (status = 429, description = "Too many failed logins: wait as long as Retry-After says", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before the next attempt"))),
     ))]
 pub async fn login(
     State(state): State<AppState>,
@@ -57,7 +60,9 @@ pub async fn login(
     Ok((AppendHeaders([(SET_COOKIE, login.set_cookie)]), Json(login.me)))
 }
 
-/// Log out (ends the session)
+/// Log out: ends the session (and its event streams), clears the session and token cookies
+///
+/// No body needed.
 #[utoipa::path(post, path = "/api/v1/logout", tag = "session",
     responses(
         (status = 204, description = "Logged out"),
@@ -70,7 +75,8 @@ pub async fn logout(
 ) -> Result<impl IntoResponse, ApiError> {
     let session = cookie(&headers, SESSION_COOKIE);
     let cleared = state.console.logout(&caller, session.as_deref()).await?;
-    Ok((AppendHeaders([(SET_COOKIE, cleared)]), StatusCode::NO_CONTENT))
+    let cleared = cleared.into_iter().map(|cookie| (SET_COOKIE, cookie));
+    Ok((AppendHeaders(cleared), StatusCode::NO_CONTENT))
 }
 
 /// Who is calling
@@ -78,9 +84,12 @@ pub async fn logout(
     responses(
         (status = 200, description = "The caller", body = Me),
         (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 403, description = "A metrics-scoped token", body = ErrorBody),
     ))]
-pub async fn me(Auth(caller): Auth) -> Json<Me> {
-    Json(caller.me())
+pub async fn me(Auth(caller): Auth) -> Result<Json<Me>, ApiError> {
+    // Like every read: a metrics-scoped token is refused here too.
+    caller.require(app::rights::Right::Read)?;
+    Ok(Json(caller.me()))
 }
 
 /// Every recording server and failover server with its live state
@@ -222,7 +231,9 @@ pub async fn add_user(
     Ok((StatusCode::CREATED, Json(state.console.add_user(&caller, new).await?)))
 }
 
-/// Remove a user (admin); their sessions end
+/// Remove a user (admin); their sessions and event streams end
+///
+/// The last administrator cannot be removed (409 `last_admin`).
 #[utoipa::path(delete, path = "/api/v1/users/{name}", tag = "users",
     params(("name" = String, Path, description = "User name")),
     responses(
@@ -230,6 +241,7 @@ pub async fn add_user(
         (status = 401, description = "Not logged in", body = ErrorBody),
         (status = 403, description = "Not an administrator", body = ErrorBody),
         (status = 404, description = "No such user", body = ErrorBody),
+        (status = 409, description = "`last_admin`", body = ErrorBody),
     ))]
 pub async fn remove_user(
     State(state): State<AppState>,
@@ -241,14 +253,17 @@ pub async fn remove_user(
 }
 
 /// Set a password (admin, or the user for themself); ends the user's sessions
+///
+/// Changing one's own password (logged in with a session) needs `current_password`; an
+/// administrator setting someone else's does not.
 #[utoipa::path(post, path = "/api/v1/users/{name}/password", tag = "users",
     params(("name" = String, Path, description = "User name")),
     request_body = PasswordChange,
     responses(
         (status = 204, description = "Changed"),
-        (status = 400, description = "Too short", body = ErrorBody),
+        (status = 400, description = "Too short, or `invalid_current_password` (missing)", body = ErrorBody),
         (status = 401, description = "Not logged in", body = ErrorBody),
-        (status = 403, description = "Someone else's password without the right", body = ErrorBody),
+        (status = 403, description = "Someone else's password without the right, or `wrong_current_password`", body = ErrorBody),
         (status = 404, description = "No such user", body = ErrorBody),
     ))]
 pub async fn set_password(
@@ -276,6 +291,9 @@ pub async fn tokens(
 }
 
 /// Create an API token (admin); the secret is in this answer only
+///
+/// `scope: "metrics"` makes a token for a Prometheus scraper: it reads `GET /metrics` and
+/// gets 403 everywhere else.
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "users",
     request_body = NewToken,
     responses(
@@ -293,7 +311,7 @@ pub async fn create_token(
     Ok((StatusCode::CREATED, Json(state.console.create_token(&caller, new).await?)))
 }
 
-/// Revoke a token (admin): it stops working at once
+/// Revoke a token (admin): it stops working at once, and its event streams end
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "users",
     params(("id" = i64, Path, description = "Token id")),
     responses(
@@ -363,7 +381,7 @@ pub async fn failover(
 
 /// Manual failback (operator or admin)
 ///
-/// Send content-type application/json (body `{}` is fine). Refusals are 409 with the failed
+/// No body needed (or `{}` as application/json). Refusals are 409 with the failed
 /// check's code: failover_not_performed, failback_already_performed,
 /// failover_server_wrong_state, server_wrong_state, no_recorder_connection, no_license,
 /// failback_in_progress.
@@ -385,6 +403,8 @@ pub async fn failback(
 }
 
 /// Start (or resume, or retry) material copying of a finalized entry (operator or admin)
+///
+/// No body needed (or `{}` as application/json).
 #[utoipa::path(post, path = "/api/v1/failovers/{id}/material-copy", tag = "failover log",
     params(("id" = i64, Path, description = "Failover log entry id")),
     responses(

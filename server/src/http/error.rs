@@ -3,7 +3,8 @@
 use app::failure::{Failure, FailureKind};
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::http::StatusCode;
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 #[derive(Debug)]
@@ -28,26 +29,50 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.0.kind.http_status())
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, Json(ErrorBody { error: self.0.code, message: self.0.message })).into_response()
+        let retry_after = self.0.retry_after_seconds;
+        let mut response =
+            (status, Json(ErrorBody { error: self.0.code, message: self.0.message }))
+                .into_response();
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
-        let (code, message) = match &rejection {
-            JsonRejection::MissingJsonContentType(_) => (
-                "unsupported_media_type",
-                "The request body must be JSON, sent with content-type: application/json."
-                    .to_owned(),
-            ),
-            _ => (
+        let failure = match &rejection {
+            JsonRejection::MissingJsonContentType(_) => unsupported_media_type(),
+            _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => too_large(),
+            _ => Failure::new(
+                FailureKind::BadInput,
                 "invalid_body",
                 format!("The request body is not valid: {}", rejection.body_text()),
             ),
         };
-        ApiError(Failure::new(FailureKind::BadInput, code, message))
+        ApiError(failure)
     }
 }
+
+pub fn unsupported_media_type() -> Failure {
+    Failure::new(
+        FailureKind::UnsupportedMediaType,
+        "unsupported_media_type",
+        "The request body must be JSON, sent with content-type: application/json.",
+    )
+}
+
+pub fn too_large() -> Failure {
+    Failure::new(
+        FailureKind::PayloadTooLarge,
+        "payload_too_large",
+        format!("The request body is larger than the manager takes ({MAX_BODY_BYTES} bytes)."),
+    )
+}
+
+/// No request to the API needs more: the largest is a failover group or a server's settings.
+pub const MAX_BODY_BYTES: usize = 1 << 20;
 
 impl From<PathRejection> for ApiError {
     fn from(rejection: PathRejection) -> Self {

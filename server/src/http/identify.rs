@@ -10,7 +10,10 @@ use app::failure::{Failure, FailureKind};
 use app::port::Credential;
 use app::rights::{Caller, RequestInfo};
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, HOST, LOCATION, ORIGIN, SET_COOKIE};
+use axum::http::header::{
+    AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST, LOCATION, ORIGIN, SET_COOKIE,
+    TRANSFER_ENCODING,
+};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
@@ -31,29 +34,40 @@ pub async fn layer(State(state): State<AppState>, mut request: Request, next: Ne
         if let Err(failure) = same_site(&headers) {
             return ApiError(failure).into_response();
         }
-        if path.starts_with("/api/") && !is_json(&headers) {
-            return ApiError(Failure::new(
-                FailureKind::BadInput,
-                "unsupported_media_type",
-                "API requests that change something must send content-type: application/json.",
-            ))
-            .into_response();
+        if path.starts_with("/api/") && !acceptable_body(&headers) {
+            return ApiError(super::error::unsupported_media_type()).into_response();
         }
     }
 
     let console = &state.console;
     let address = info.address.clone();
-    let link_token = (method == Method::GET && is_page(&path))
-        .then(|| query_token(request.uri().query()))
-        .flatten();
+    if method == Method::GET
+        && is_page(&path)
+        && let Some(secret) = query_token(request.uri().query())
+    {
+        // A wall screen's link: the token goes into a cookie and out of the address bar (and
+        // so out of every Referer and browser history) at once. A bad token is dropped the
+        // same way, so it neither hides a valid session nor comes back after logging in.
+        let linked = console.identify(Credential::Token(&secret), address).await;
+        let mut response = see_other(&without_token(&path, request.uri().query()));
+        if linked.is_some()
+            && let Ok(value) = HeaderValue::from_str(&set_cookie(
+                TOKEN_COOKIE,
+                &secret,
+                TOKEN_COOKIE_SECONDS,
+                info.secure,
+            ))
+        {
+            response.headers_mut().append(SET_COOKIE, value);
+        }
+        return response;
+    }
     let caller = if let Some(secret) = bearer(&headers) {
         match console.identify(Credential::Token(&secret), address).await {
             Some(caller) => Some(caller),
             // A wrong token is an error, not an anonymous request.
             None => return ApiError(invalid_token()).into_response(),
         }
-    } else if let Some(secret) = &link_token {
-        console.identify(Credential::Token(secret), address).await
     } else if let Some(secret) = cookie(&headers, SESSION_COOKIE) {
         match console.identify(Credential::Session(&secret), address.clone()).await {
             Some(caller) => Some(caller),
@@ -71,22 +85,11 @@ pub async fn layer(State(state): State<AppState>, mut request: Request, next: Ne
     if caller.is_none() && method == Method::GET && is_page(&path) && path != "/login" {
         return to_login(request.uri().path_and_query().map(|pq| pq.as_str()).unwrap_or("/"));
     }
-    let remember_link = link_token.filter(|_| caller.is_some());
-    let secure = info.secure;
     request.extensions_mut().insert(info);
     if let Some(caller) = caller {
         request.extensions_mut().insert(caller);
     }
-    let mut response = next.run(request).await;
-    if let Some(token) = remember_link {
-        // The wall screen stays signed in with its token, also for the event stream.
-        if let Ok(value) =
-            HeaderValue::from_str(&set_cookie(TOKEN_COOKIE, &token, TOKEN_COOKIE_SECONDS, secure))
-        {
-            response.headers_mut().append(SET_COOKIE, value);
-        }
-    }
-    response
+    next.run(request).await
 }
 
 /// The REST handlers' way to say "only for someone logged in".
@@ -141,12 +144,27 @@ fn invalid_token() -> Failure {
     )
 }
 
-fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(';').next())
-        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
+/// An API request that changes something sends JSON, or nothing at all (failback, material
+/// copy, logout, deletions need no body). What a browser can send across sites without a
+/// preflight is a form or text, always with a content type of its own, so refusing every
+/// other content type keeps forgers out (besides `same_site` and SameSite cookies), while
+/// `curl -X POST` without a body keeps working.
+fn acceptable_body(headers: &HeaderMap) -> bool {
+    match headers.get(CONTENT_TYPE) {
+        Some(value) => value
+            .to_str()
+            .ok()
+            .and_then(|value| value.split(';').next())
+            .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json")),
+        None => !has_body(headers),
+    }
+}
+
+fn has_body(headers: &HeaderMap) -> bool {
+    headers.contains_key(TRANSFER_ENCODING)
+        || headers
+            .get(CONTENT_LENGTH)
+            .is_some_and(|length| length.to_str().map_or(true, |length| length.trim() != "0"))
 }
 
 /// Browsers say where a request comes from; scripts say nothing and are let through (they
@@ -185,12 +203,26 @@ fn is_page(path: &str) -> bool {
 }
 
 fn to_login(next: &str) -> Response {
-    let target = format!("/login?next={}", encode(next));
+    see_other(&format!("/login?next={}", encode(next)))
+}
+
+/// 303 to a path of this site. The paths come from the request's own URI, which holds only
+/// characters a header takes; should one not, the start page.
+fn see_other(target: &str) -> Response {
     let mut response = StatusCode::SEE_OTHER.into_response();
-    if let Ok(value) = HeaderValue::from_str(&target) {
-        response.headers_mut().insert(LOCATION, value);
-    }
+    let value = HeaderValue::from_str(target).unwrap_or(HeaderValue::from_static("/"));
+    response.headers_mut().insert(LOCATION, value);
     response
+}
+
+/// The same page without its `token` parameter, every other parameter kept as it was.
+fn without_token(path: &str, query: Option<&str>) -> String {
+    let kept: Vec<&str> = query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|pair| !pair.is_empty() && pair.split('=').next() != Some("token"))
+        .collect();
+    if kept.is_empty() { path.to_owned() } else { format!("{path}?{}", kept.join("&")) }
 }
 
 /// Percent-encodes what is not safe inside a query value.
@@ -237,12 +269,30 @@ mod tests {
     }
 
     #[test]
+    fn api_changes_send_json_or_nothing() {
+        let mut headers = HeaderMap::new();
+        assert!(acceptable_body(&headers), "a body-less POST");
+        headers.insert(CONTENT_LENGTH, "0".parse().unwrap());
+        assert!(acceptable_body(&headers));
+        headers.insert(CONTENT_LENGTH, "12".parse().unwrap());
+        assert!(!acceptable_body(&headers), "a body of unknown type");
+        headers.insert(CONTENT_TYPE, "application/json; charset=utf-8".parse().unwrap());
+        assert!(acceptable_body(&headers));
+        headers.insert(CONTENT_TYPE, "text/plain".parse().unwrap());
+        assert!(!acceptable_body(&headers), "what a cross-site form can send");
+        headers.remove(CONTENT_LENGTH);
+        assert!(!acceptable_body(&headers), "even without a body");
+    }
+
+    #[test]
     fn tokens_come_from_the_header_or_the_link() {
         let mut headers = HeaderMap::new();
         headers.insert(AUTHORIZATION, "Bearer sbt_abc".parse().unwrap());
         assert_eq!(bearer(&headers).as_deref(), Some("sbt_abc"));
         assert_eq!(query_token(Some("a=1&token=sbt_x")).as_deref(), Some("sbt_x"));
         assert_eq!(query_token(Some("a=1")), None);
+        assert_eq!(without_token("/dashboard", Some("token=sbt_x")), "/dashboard");
+        assert_eq!(without_token("/failovers", Some("a=1&token=sbt_x&b=2")), "/failovers?a=1&b=2");
         assert_eq!(encode("/servers?x=1"), "/servers%3Fx%3D1");
     }
 }

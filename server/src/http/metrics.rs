@@ -1,4 +1,4 @@
-//! `GET /metrics`: Prometheus text format, for a scraper with a viewer token.
+//! `GET /metrics`: Prometheus text format, for a scraper with a metrics-scoped viewer token.
 
 use super::AppState;
 use super::error::ApiError;
@@ -9,6 +9,9 @@ use axum::response::IntoResponse;
 use std::fmt::Write;
 
 /// Prometheus text format: servers by state, open failovers, copies under way, event clients
+///
+/// For a scraper, create a token of scope `metrics` (`standby token create prometheus --scope
+/// metrics`): it reads this and nothing else.
 #[utoipa::path(get, path = "/metrics", tag = "observability",
     responses(
         (status = 200, description = "Prometheus text exposition format", content_type = "text/plain"),

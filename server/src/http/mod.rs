@@ -32,6 +32,8 @@ pub fn router(state: AppState) -> Router {
     let options = state.leptos.clone();
     let (documented, _document) = openapi::routes();
     documented
+        // The API's bodies are small; a larger one is a 413 with the JSON error body.
+        .layer(axum::extract::DefaultBodyLimit::max(error::MAX_BODY_BYTES))
         // Unknown routes under /api/ answer in JSON too.
         .route("/api/{*rest}", any(error::no_such_route))
         .method_not_allowed_fallback(error::method_not_allowed)

@@ -20,10 +20,14 @@ use utoipa_axum::routes;
         title = "Standby management server",
         version = "1",
         description = "Failover console of a video management system. Errors are JSON \
-            {error, message} with the HTTP status: 400 bad input, 401 not logged in, 403 lacking \
-            the right, 404, 405, 409 state conflict, 415 not JSON, 429 slowed down. Authenticate \
-            with the session cookie from POST /api/v1/login or Authorization: Bearer <token>. \
-            Requests that change something must be content-type: application/json."
+            {error, message} with the HTTP status: 400 bad input (also unknown fields), 401 not \
+            logged in, 403 lacking the right, 404, 405, 409 state conflict, 413 body too large \
+            (over 1 MiB), 415 a body that is not application/json, 429 slowed down (with \
+            Retry-After). Authenticate with the session cookie from POST /api/v1/login or \
+            Authorization: Bearer <token>; a token of scope `metrics` reads GET /metrics only. \
+            Operations marked with an empty security requirement are open. Requests that change \
+            something send their body as content-type: application/json; those without a body \
+            (failback, material copy, logout, deletions) need no content type."
     ),
     modifiers(&Credentials)
 )]
@@ -163,6 +167,39 @@ mod tests {
                 "{method} {path} is not in the document"
             );
         }
+    }
+
+    /// Login, `/healthz` and the document itself say they are open (an empty security
+    /// requirement); everything else takes the session or a token; `/metrics` is documented;
+    /// the body-less POSTs describe no body.
+    #[test]
+    fn open_operations_and_bodyless_posts_say_so() {
+        let (_, document) = routes();
+        let json = serde_json::to_value(&document).expect("the document serialises");
+        let open = |method: &str, path: &str| {
+            json["paths"][path][method]["security"].as_array().is_some_and(|all| {
+                all.iter().all(|one| one.as_object().is_some_and(|o| o.is_empty()))
+            })
+        };
+        for (method, path) in
+            [("post", "/api/v1/login"), ("get", "/healthz"), ("get", "/api/v1/openapi.json")]
+        {
+            assert!(open(method, path), "{method} {path}: {}", json["paths"][path][method]);
+        }
+        for (method, path) in [("get", "/api/v1/servers"), ("get", "/metrics")] {
+            assert!(!open(method, path), "{method} {path} needs credentials");
+        }
+        let schemes = json["components"]["securitySchemes"].as_object().expect("schemes");
+        assert!(schemes.contains_key("session") && schemes.contains_key("token"));
+        for path in [
+            "/api/v1/failovers/{id}/failback",
+            "/api/v1/failovers/{id}/material-copy",
+            "/api/v1/logout",
+        ] {
+            assert!(json["paths"][path]["post"]["requestBody"].is_null(), "{path} has a body");
+        }
+        let login_429 = &json["paths"]["/api/v1/login"]["post"]["responses"]["429"];
+        assert!(login_429["headers"]["Retry-After"].is_object(), "{login_429}");
     }
 
     /// Every documented operation is routed: it is answered by its handler (here: 401, since

@@ -36,6 +36,8 @@ pub enum StoreError {
     AlreadyOpen,
     #[error("a server belongs to another failover group already")]
     MemberElsewhere,
+    #[error("that would leave no administrator")]
+    LastAdmin,
     #[error("a group member is not a registered server")]
     UnknownMember,
     #[error("the database URL {0:?} is neither sqlite:// nor postgres://")]

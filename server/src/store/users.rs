@@ -3,7 +3,7 @@
 
 use super::StoreError;
 use app::model::{ApiToken, User};
-use app::rights::Role;
+use app::rights::{Role, Scope};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -28,7 +28,9 @@ pub trait UserStore: Send + Sync + 'static {
     async fn list_users(&self) -> Result<Vec<User>, StoreError>;
     /// Also ends the user's sessions. False when there is no such user.
     async fn set_password(&self, name: &str, password_hash: &str) -> Result<bool, StoreError>;
+    /// Refused with [`StoreError::LastAdmin`] when it would leave no administrator.
     async fn set_role(&self, name: &str, role: Role) -> Result<bool, StoreError>;
+    /// Refused with [`StoreError::LastAdmin`] for the last administrator.
     async fn remove_user(&self, name: &str) -> Result<bool, StoreError>;
 
     async fn insert_session(
@@ -47,6 +49,7 @@ pub trait UserStore: Send + Sync + 'static {
         name: &str,
         secret_hash: &str,
         role: Role,
+        scope: Scope,
         created_by: &str,
     ) -> Result<ApiToken, StoreError>;
     async fn token_by_secret(&self, secret_hash: &str) -> Result<Option<ApiToken>, StoreError>;
@@ -67,6 +70,12 @@ pub const LIST_USERS: &str =
 pub const SET_PASSWORD: &str = "UPDATE users SET password_hash = $2 WHERE lower(name) = lower($1)";
 pub const SET_ROLE: &str = "UPDATE users SET role = $2 WHERE lower(name) = lower($1)";
 pub const REMOVE_USER: &str = "DELETE FROM users WHERE lower(name) = lower($1)";
+/// Taken first by whatever may take away an administrator: a write on every admin row locks
+/// them (PostgreSQL row locks; SQLite's one writer), so two administrators removing each
+/// other at the same time cannot both see "another admin is left".
+pub const LOCK_ADMINS: &str = "UPDATE users SET role = role WHERE role = 'admin'";
+pub const COUNT_ADMINS: &str = "SELECT COUNT(*) FROM users WHERE role = 'admin'";
+pub const USER_ROLE: &str = "SELECT role FROM users WHERE lower(name) = lower($1)";
 /// Sessions end with the password they were opened with.
 pub const END_USER_SESSIONS: &str = "\
     DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE lower(name) = lower($1))";
@@ -81,16 +90,16 @@ pub const TOUCH_SESSION: &str = "UPDATE sessions SET last_used_at = $2 WHERE sec
 pub const DELETE_SESSION: &str = "DELETE FROM sessions WHERE secret_hash = $1";
 pub const DELETE_EXPIRED_SESSIONS: &str = "DELETE FROM sessions WHERE expires_at <= $1";
 
-pub const TOKEN_COLUMNS: &str =
-    "SELECT id, name, role, created_by, created_at, last_used_at, revoked_at FROM api_tokens";
+pub const TOKEN_COLUMNS: &str = "SELECT id, name, role, scope, created_by, created_at, \
+    last_used_at, revoked_at FROM api_tokens";
 pub const INSERT_TOKEN: &str = "\
-    INSERT INTO api_tokens (name, secret_hash, role, created_by, created_at) \
-    VALUES ($1, $2, $3, $4, $5) \
-    RETURNING id, name, role, created_by, created_at, last_used_at, revoked_at";
+    INSERT INTO api_tokens (name, secret_hash, role, scope, created_by, created_at) \
+    VALUES ($1, $2, $3, $4, $5, $6) \
+    RETURNING id, name, role, scope, created_by, created_at, last_used_at, revoked_at";
 pub const TOUCH_TOKEN: &str = "UPDATE api_tokens SET last_used_at = $2 WHERE id = $1";
 pub const REVOKE_TOKEN: &str = "\
     UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1 \
-    RETURNING id, name, role, created_by, created_at, last_used_at, revoked_at";
+    RETURNING id, name, role, scope, created_by, created_at, last_used_at, revoked_at";
 
 fn role(text: &str) -> Result<Role, StoreError> {
     Role::parse(text).ok_or_else(|| StoreError::Corrupt(format!("role {text:?}")))
@@ -132,6 +141,7 @@ pub struct TokenRow {
     pub id: i64,
     pub name: String,
     pub role: String,
+    pub scope: String,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
@@ -146,6 +156,8 @@ impl TryFrom<TokenRow> for ApiToken {
             id: row.id,
             name: row.name,
             role: role(&row.role)?,
+            scope: Scope::parse(&row.scope)
+                .ok_or_else(|| StoreError::Corrupt(format!("token scope {:?}", row.scope)))?,
             created_by: row.created_by,
             created_at: row.created_at,
             last_used_at: row.last_used_at,
@@ -225,20 +237,53 @@ macro_rules! impl_user_store {
                 name: &str,
                 role: app::rights::Role,
             ) -> Result<bool, $crate::store::StoreError> {
-                let done = sqlx::query($crate::store::users::SET_ROLE)
+                let mut tx = self.pool.begin().await?;
+                sqlx::query($crate::store::users::LOCK_ADMINS).execute(&mut *tx).await?;
+                let Some(was) = sqlx::query_scalar::<_, String>($crate::store::users::USER_ROLE)
+                    .bind(name)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                else {
+                    return Ok(false);
+                };
+                if was == "admin" && role != app::rights::Role::Admin {
+                    let admins: i64 = sqlx::query_scalar($crate::store::users::COUNT_ADMINS)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    if admins <= 1 {
+                        return Err($crate::store::StoreError::LastAdmin);
+                    }
+                }
+                sqlx::query($crate::store::users::SET_ROLE)
                     .bind(name)
                     .bind(role.as_str())
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
-                Ok(done.rows_affected() > 0)
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn remove_user(&self, name: &str) -> Result<bool, $crate::store::StoreError> {
-                let done = sqlx::query($crate::store::users::REMOVE_USER)
+                let mut tx = self.pool.begin().await?;
+                sqlx::query($crate::store::users::LOCK_ADMINS).execute(&mut *tx).await?;
+                let Some(role) = sqlx::query_scalar::<_, String>($crate::store::users::USER_ROLE)
                     .bind(name)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(done.rows_affected() > 0)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                else {
+                    return Ok(false);
+                };
+                if role == "admin" {
+                    let admins: i64 = sqlx::query_scalar($crate::store::users::COUNT_ADMINS)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    if admins <= 1 {
+                        return Err($crate::store::StoreError::LastAdmin);
+                    }
+                }
+                sqlx::query($crate::store::users::REMOVE_USER).bind(name).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn insert_session(
@@ -311,6 +356,7 @@ macro_rules! impl_user_store {
                 name: &str,
                 secret_hash: &str,
                 role: app::rights::Role,
+                scope: app::rights::Scope,
                 created_by: &str,
             ) -> Result<app::model::ApiToken, $crate::store::StoreError> {
                 let row = sqlx::query_as::<_, $crate::store::users::TokenRow>(
@@ -319,6 +365,7 @@ macro_rules! impl_user_store {
                 .bind(name)
                 .bind(secret_hash)
                 .bind(role.as_str())
+                .bind(scope.as_str())
                 .bind(created_by)
                 .bind(chrono::Utc::now())
                 .fetch_one(&self.pool)

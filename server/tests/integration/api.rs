@@ -138,7 +138,7 @@ async fn errors_are_json_everywhere_under_api() {
         .body(Body::from(recorder("x", "h:1").to_string()))
         .unwrap();
     let answer = api.0.send(request).await;
-    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_eq!(answer.json["error"], "unsupported_media_type");
 }
 
@@ -163,4 +163,71 @@ async fn health_and_openapi_are_served() {
     let (status, metrics) = api.call("GET", "/metrics", None).await;
     assert_eq!(status, StatusCode::OK);
     assert!(metrics.as_str().unwrap().contains("standby_servers{state=\"ok\"} 0"), "{metrics}");
+}
+
+#[tokio::test]
+async fn media_types_sizes_and_unknown_fields_get_their_statuses() {
+    let api = api().await;
+    let admin = api.0.token(Role::Admin);
+    let send = |content_type: Option<&str>, path: &str, body: String| {
+        let mut request = Request::post(path)
+            .header("authorization", format!("Bearer {}", api.0.tokens[&Role::Admin]));
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        api.0.send(request.body(Body::from(body)).unwrap())
+    };
+    let server = recorder("r1", "h:1").to_string();
+
+    let text = send(Some("text/plain"), "/api/v1/servers", server.clone()).await;
+    assert_eq!(text.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{}", text.json);
+    assert_eq!(text.json["error"], "unsupported_media_type");
+    let untyped = send(None, "/api/v1/servers", server.clone()).await;
+    assert_eq!(untyped.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{}", untyped.json);
+    let empty = send(None, "/api/v1/servers", String::new()).await;
+    assert_eq!(
+        empty.status,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "a body is required: {}",
+        empty.json
+    );
+
+    let huge = json!({ "name": "x".repeat(3 << 20), "address": "h:2", "kind": "recorder" });
+    let huge = send(Some("application/json"), "/api/v1/servers", huge.to_string()).await;
+    assert_eq!(huge.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", huge.json);
+    assert_eq!(huge.json["error"], "payload_too_large");
+
+    let mut extra = recorder("r2", "h:3");
+    extra["is_admin"] = json!(true);
+    let extra = api.0.call(&admin, "POST", "/api/v1/servers", Some(extra)).await;
+    assert_eq!(extra.status, StatusCode::BAD_REQUEST, "{}", extra.json);
+    assert!(extra.json["message"].as_str().unwrap().contains("is_admin"), "{}", extra.json);
+    for (path, body) in [
+        ("/api/v1/login", json!({ "username": "a", "password": "b", "remember": true })),
+        ("/api/v1/tokens", json!({ "name": "t", "role": "viewer", "scopes": ["all"] })),
+        ("/api/v1/users", json!({ "name": "u", "password": "p", "role": "viewer", "x": 1 })),
+    ] {
+        let answer = api.0.call(&admin, "POST", path, Some(body)).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{path}: {}", answer.json);
+    }
+
+    // Body-less POSTs need no content type: the handler answers (no such entry).
+    for path in ["/api/v1/failovers/999/failback", "/api/v1/failovers/999/material-copy"] {
+        let answer = send(None, path, String::new()).await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND, "{path}: {}", answer.json);
+    }
+    let deleted = api.0.call(&admin, "DELETE", "/api/v1/tokens/999", None).await;
+    assert_eq!(deleted.status, StatusCode::NOT_FOUND, "{}", deleted.json);
+}
+
+#[tokio::test]
+async fn a_slowed_down_login_says_when_to_try_again() {
+    let api = api().await;
+    for _ in 0..4 {
+        let _ = api.0.login("admin", "wrong").await;
+    }
+    let slowed = api.0.login("admin", "wrong").await.err().unwrap();
+    assert_eq!(slowed.status, StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = slowed.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=300).contains(&wait), "{wait}");
 }

@@ -297,3 +297,99 @@ async fn manual_actions_are_audited_with_their_outcome() {
     let refusals = app.call(&admin, "GET", "/api/v1/audit?failures_only=true", None).await.json;
     assert!(refusals.as_array().unwrap().iter().all(|line| line["outcome"] != "ok"), "{refusals}");
 }
+
+#[tokio::test]
+async fn the_last_administrator_cannot_be_removed() {
+    let app = test_app().await;
+    let admin = app.token(Role::Admin);
+    let refused = app.call(&admin, "DELETE", "/api/v1/users/ADMIN", Some(json!({}))).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.json);
+    assert_eq!(refused.json["error"], "last_admin");
+    let second = json!({ "name": "second", "password": PASSWORD, "role": "admin" });
+    assert_eq!(
+        app.call(&admin, "POST", "/api/v1/users", Some(second)).await.status,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        app.call(&admin, "DELETE", "/api/v1/users/admin", Some(json!({}))).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let last = app.call(&admin, "DELETE", "/api/v1/users/second", Some(json!({}))).await;
+    assert_eq!(last.json["error"], "last_admin");
+    // The command line's door refuses it too.
+    let system = app::rights::Caller::system("cli:test");
+    let failure = app.engine.remove_user(&system, "second").await.unwrap_err();
+    assert_eq!(failure.code, "last_admin");
+}
+
+#[tokio::test]
+async fn changing_ones_own_password_needs_the_current_one() {
+    let app = test_app().await;
+    let viewer = app.login("viewer", PASSWORD).await.map_err(|a| a.json).unwrap();
+    let path = "/api/v1/users/viewer/password";
+    let new = "another long password";
+    let missing = app.call(&viewer, "POST", path, Some(json!({ "password": new }))).await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST, "{}", missing.json);
+    assert_eq!(missing.json["error"], "invalid_current_password");
+    let wrong = json!({ "password": new, "current_password": "not it at all" });
+    let wrong = app.call(&viewer, "POST", path, Some(wrong)).await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN, "{}", wrong.json);
+    assert_eq!(wrong.json["error"], "wrong_current_password");
+    assert!(app.login("viewer", new).await.is_err(), "nothing changed");
+    let right = json!({ "password": new, "current_password": PASSWORD });
+    assert_eq!(app.call(&viewer, "POST", path, Some(right)).await.status, StatusCode::NO_CONTENT);
+    assert!(app.login("viewer", new).await.is_ok());
+    // An administrator resetting someone else's password needs no password of theirs.
+    let admin = app.login("admin", PASSWORD).await.map_err(|a| a.json).unwrap();
+    let reset = json!({ "password": PASSWORD });
+    assert_eq!(app.call(&admin, "POST", path, Some(reset)).await.status, StatusCode::NO_CONTENT);
+    assert!(app.login("viewer", PASSWORD).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_metrics_token_reads_the_metrics_and_nothing_else() {
+    let app = test_app().await;
+    let admin = app.token(Role::Admin);
+    // Even with the admin role: the scope is what limits it.
+    let new = json!({ "name": "prometheus", "role": "admin", "scope": "metrics" });
+    let created = app.call(&admin, "POST", "/api/v1/tokens", Some(new)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.json);
+    assert_eq!(created.json["token"]["scope"], "metrics");
+    let scraper = As::Token(created.json["secret"].as_str().unwrap().to_owned());
+    let listed = app.call(&admin, "GET", "/api/v1/tokens", None).await.json;
+    assert!(listed.as_array().unwrap().iter().any(|t| t["scope"] == "metrics"), "{listed}");
+
+    let metrics = app.call(&scraper, "GET", "/metrics", None).await;
+    assert_eq!(metrics.status, StatusCode::OK, "{}", metrics.json);
+    assert!(metrics.json.as_str().unwrap().contains("standby_servers"));
+
+    let system = app::rights::Caller::system("test");
+    let new = app::model::NewServer {
+        name: "rec".into(),
+        address: "127.0.0.1:1".into(),
+        kind: app::model::ServerKind::Recorder,
+        failover_enabled: true,
+        auto_failback: true,
+        copy_after_failback: true,
+        secret: None,
+    };
+    let server_id = app.engine.add_server(&system, new).await.unwrap().id;
+    let mut wrong = Vec::new();
+    for case in rest_cases(server_id) {
+        let answer = app.call(&scraper, case.method, &case.path, case.body.clone()).await;
+        let open = case.least.is_none() || case.path == "/metrics";
+        let want = if open { "allowed" } else { "403" };
+        if verdict(answer.status) != want {
+            wrong
+                .push(format!("{} {}: want {want}, got {}", case.method, case.path, answer.status));
+        }
+    }
+    for (path, body, least) in server_fn_cases(server_id) {
+        let status = server_fn(&app, &scraper, &path, &body).await;
+        let want = if least.is_none() { "allowed" } else { "403" };
+        if verdict(status) != want {
+            wrong.push(format!("server fn {path}: want {want}, got {status}"));
+        }
+    }
+    assert!(wrong.is_empty(), "a metrics token reached more than /metrics:\n{}", wrong.join("\n"));
+}

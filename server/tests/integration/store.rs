@@ -1,7 +1,7 @@
 //! The store's test suite, run against SQLite and PostgreSQL alike.
 
 use app::model::{AuditFilter, ServerKind, ServerState};
-use app::rights::Role;
+use app::rights::{Role, Scope};
 use chrono::Utc;
 use standby::store::{self, HealthRecord, NewAudit, ServerSettings, SharedStore, StoreError};
 
@@ -125,7 +125,8 @@ async fn users_sessions_tokens(store: SharedStore) {
     assert!(store.set_role("alice", Role::Admin).await.unwrap());
     assert_eq!(store.list_users().await.unwrap()[0].role, Role::Admin);
 
-    let token = store.insert_token("wall", "t-hash", Role::Viewer, "Alice").await.unwrap();
+    let token =
+        store.insert_token("wall", "t-hash", Role::Viewer, Scope::Full, "Alice").await.unwrap();
     assert_eq!(store.token_by_secret("t-hash").await.unwrap().unwrap().id, token.id);
     store.touch_token(token.id, now).await.unwrap();
     let revoked = store.revoke_token(token.id).await.unwrap().unwrap();
@@ -136,7 +137,12 @@ async fn users_sessions_tokens(store: SharedStore) {
     assert!(store.list_tokens().await.unwrap()[0].last_used_at.is_some());
 
     store.insert_session("s2", user.id, now, now + chrono::Duration::hours(1)).await.unwrap();
+    // The last administrator can be neither removed nor demoted.
+    assert!(matches!(store.remove_user("alice").await, Err(StoreError::LastAdmin)));
+    assert!(matches!(store.set_role("ALICE", Role::Viewer).await, Err(StoreError::LastAdmin)));
+    store.insert_user("bob", "hash-b", Role::Admin).await.unwrap();
     assert!(store.remove_user("alice").await.unwrap());
+    assert!(matches!(store.remove_user("bob").await, Err(StoreError::LastAdmin)));
     assert!(store.session("s2").await.unwrap().is_none(), "sessions go with their user");
 }
 

@@ -3,7 +3,7 @@
 
 use app::model::{NewToken, NewUser};
 use app::port::Console;
-use app::rights::{Caller, Role};
+use app::rights::{Caller, Role, Scope};
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use leptos::prelude::LeptosOptions;
@@ -56,7 +56,7 @@ pub async fn test_app_with(policy: SessionPolicy, reuse: Option<tempfile::TempDi
             let new = NewUser { name: role.as_str().into(), password: PASSWORD.into(), role };
             engine.add_user(&system, new).await.unwrap();
         }
-        let new = NewToken { name: format!("{role}-{}", rand_suffix()), role };
+        let new = NewToken { name: format!("{role}-{}", rand_suffix()), role, scope: Scope::Full };
         tokens.insert(role, engine.create_token(&system, new).await.unwrap().secret);
     }
     let state = AppState {
