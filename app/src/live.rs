@@ -69,6 +69,18 @@ mod browser {
         }
     }
 
+    fn sign_in_again() {
+        let Some(window) = web_sys::window() else { return };
+        let location = window.location();
+        let path = location.pathname().unwrap_or_default();
+        if path.starts_with("/login") {
+            return;
+        }
+        let here = format!("{path}{}", location.search().unwrap_or_default());
+        let next = String::from(js_sys::encode_uri_component(&here));
+        let _ = location.assign(&format!("/login?next={next}"));
+    }
+
     fn connect(live: Live) {
         let Ok(source) = EventSource::new("/api/v1/events") else {
             live.connected.set(false);
@@ -94,12 +106,12 @@ mod browser {
         }
         on_change.forget();
 
-        // Logged out, revoked or removed: reconnecting would only be refused. Everything shown
-        // is asked for again, which now answers "log in again".
+        // Logged out, revoked or removed: reconnecting would only be refused, and so would
+        // asking for the page's data again. The login page, coming back here afterwards.
         let ended = source.clone();
         let on_signed_out = Closure::<dyn FnMut(MessageEvent)>::new(move |_event: MessageEvent| {
             ended.close();
-            live.changed();
+            sign_in_again();
         });
         let _ = source.add_event_listener_with_callback(
             super::SIGNED_OUT,

@@ -11,13 +11,14 @@ use chrono::{DateTime, Duration as ChronoDuration, SecondsFormat, Utc};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use testkit::Monitor;
-use testkit::bench::{self, FAILOVER, FailoverSite, RECORDER, Stats, ms, table};
+use testkit::bench::{self, FAILOVER, FailoverSite, Fault, RECORDER, Stats, ms, table};
 use testkit::binaries::Binary;
 use testkit::http;
 
 struct Scenario {
     monitored: usize,
     flags: Monitor,
+    fault: Fault,
     label: &'static str,
 }
 
@@ -50,10 +51,12 @@ async fn main() {
     // One responder port per stand-in: the manager refuses two servers at one address.
     let responders = bench::health_responders(500).await;
     let scenarios = [
-        Scenario { monitored: 1, flags: Monitor::FAST, label: "fast" },
-        Scenario { monitored: 50, flags: Monitor::FAST, label: "fast" },
-        Scenario { monitored: 500, flags: Monitor::FAST, label: "fast" },
-        Scenario { monitored: 1, flags: Monitor::DEFAULT, label: "default" },
+        Scenario { monitored: 1, flags: Monitor::FAST, fault: Fault::Kill, label: "fast" },
+        Scenario { monitored: 50, flags: Monitor::FAST, fault: Fault::Kill, label: "fast" },
+        Scenario { monitored: 500, flags: Monitor::FAST, fault: Fault::Kill, label: "fast" },
+        Scenario { monitored: 1, flags: Monitor::DEFAULT, fault: Fault::Kill, label: "default" },
+        Scenario { monitored: 500, flags: Monitor::DEFAULT, fault: Fault::Kill, label: "default" },
+        Scenario { monitored: 1, flags: Monitor::DEFAULT, fault: Fault::Stop, label: "silent" },
     ];
     // `STANDBY_BENCH_SCENARIOS=1-fast,500-fast` runs only those.
     let chosen = std::env::var("STANDBY_BENCH_SCENARIOS").ok();
@@ -123,7 +126,7 @@ async fn run_site(
     for round in 1..=kills {
         // Spread the kill over the monitor's round, so no phase is favoured.
         tokio::time::sleep(Duration::from_millis(bench::jitter(scenario.flags.interval_ms))).await;
-        let kill = site.kill_and_wait_active(poll).await;
+        let kill = site.fail_and_wait_active(scenario.fault, poll).await;
         let (detection, active, process) =
             (kill.detection_ms(), kill.active_ms(), kill.process_ms());
         outcome.detection.extend(detection);
@@ -286,11 +289,12 @@ fn report(results: &[(&Scenario, Outcome)]) {
         let process = Stats::of(&outcome.process);
         let observed = Stats::of(&outcome.observed);
         let flags = scenario.flags;
-        // Kill lands uniformly in a round; the first round that sees the recorder silent for
-        // the whole window fails it over.
-        let rounds = flags.window_ms.div_ceil(flags.interval_ms);
-        let expected =
-            format!("{}–{}", (rounds - 1) * flags.interval_ms, rounds * flags.interval_ms);
+        // A killed process is noticed from its dropped connection (bound: 300 ms); a silent
+        // one when its heartbeats have stopped for the window (bound: window + 300 ms).
+        let expected = match scenario.fault {
+            Fault::Kill => "≤ 300".to_owned(),
+            Fault::Stop => format!("{}–{}", flags.window_ms, flags.window_ms + 300),
+        };
         rows.push(vec![
             format!("{} ({})", scenario.monitored, scenario.label),
             flags.interval_ms.to_string(),
@@ -310,8 +314,8 @@ fn report(results: &[(&Scenario, Outcome)]) {
         ]);
     }
     table(
-        "SIGKILL → failover log entry `active` (ms; from the entry's failover_started_at and \
-         failover_finished_at against the kill's wall-clock time)",
+        "SIGKILL (or, `silent`, SIGSTOP) → failover log entry `active` (ms; from the entry's \
+         failover_started_at and failover_finished_at against the fault's wall-clock time)",
         &[
             "monitored",
             "interval",

@@ -312,6 +312,16 @@ pub struct FailoverSite {
     seen: HashSet<i64>,
 }
 
+/// How the recorder dies in a benchmark round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// SIGKILL: the process is gone, its connections close (a crash).
+    Kill,
+    /// SIGSTOP: the process stops answering but the kernel keeps its connections open (a host
+    /// that vanished without a word, e.g. a power cut beyond a switch). Restarting it kills it.
+    Stop,
+}
+
 /// What one SIGKILL led to.
 pub struct Kill {
     pub killed_at: DateTime<Utc>,
@@ -461,9 +471,24 @@ impl FailoverSite {
 
     /// SIGKILLs rec-1 and waits (bounded) for its new failover log entry to be `active`.
     pub async fn kill_and_wait_active(&mut self, poll: Duration) -> Kill {
+        self.fail_and_wait_active(Fault::Kill, poll).await
+    }
+
+    /// As [`FailoverSite::kill_and_wait_active`], with the recorder dying as `fault` says.
+    pub async fn fail_and_wait_active(&mut self, fault: Fault, poll: Duration) -> Kill {
         let killed_at = Utc::now();
         let start = Instant::now();
-        self.site.kill(RECORDER).await;
+        match fault {
+            Fault::Kill => self.site.kill(RECORDER).await,
+            Fault::Stop => {
+                let pid = self.site.agents[RECORDER].pid();
+                let stopped = std::process::Command::new("kill")
+                    .args(["-STOP".to_owned(), pid.to_string()])
+                    .status()
+                    .is_ok_and(|status| status.success());
+                assert!(stopped, "SIGSTOP to rec-1 ({pid})");
+            }
+        }
         let seen = &self.seen;
         let url = self.site.url("/api/v1/failovers?state=active");
         let client = &self.site.client;

@@ -3,7 +3,7 @@
 
 use crate::failure::Failure;
 use crate::live::use_live;
-use crate::model::{DemoPower, NewServer, Server, ServerKind, ServerPatch, WriteOnly};
+use crate::model::{DemoPower, NewServer, Server, ServerKind, ServerPatch, ServerState, WriteOnly};
 use crate::page_data::PageData;
 use crate::rights::Right;
 use crate::screens::ServersView;
@@ -23,6 +23,7 @@ pub fn ServersPage() -> impl IntoView {
     let live = use_live();
     let servers = PageData::new(move || live.version.get(), |_| load_servers_page());
     let filter = RwSignal::new(String::new());
+    let listing = Listing::default();
     let switch: SwitchAction = Action::new(|(server_id, power): &(i64, DemoPower)| {
         let (server_id, power) = (*server_id, *power);
         async move { set_demo_power(server_id, power).await }
@@ -59,6 +60,7 @@ pub fn ServersPage() -> impl IntoView {
                     data-testid="server-filter"
                     bind:value=filter
                 />
+                <ListingControls listing />
             </header>
             {move || refusal(switch.value().get().and_then(Result::err))}
             {move || refusal(edit.value().get().and_then(Result::err))}
@@ -72,7 +74,7 @@ pub fn ServersPage() -> impl IntoView {
                     </Show>
                 }
             })}
-            {servers.view("Loading servers…", move |view| view! { <ServerTable view filter switch edit assign /> })}
+            {servers.view("Loading servers…", move |view| view! { <ServerTable view filter listing switch edit assign /> })}
         </section>
     }
 }
@@ -129,32 +131,139 @@ fn AddServerForm(add: AddAction) -> impl IntoView {
     }
 }
 
+/// Rows per page: a site of 1,000 servers stays a page a browser draws at once.
+const PAGE_ROWS: usize = 50;
+
+/// How the table is narrowed, ordered and paged; kept by the page, so a live refresh keeps it.
+#[derive(Clone, Copy)]
+struct Listing {
+    /// "", "attention", or a state's name.
+    state: RwSignal<String>,
+    /// "", "none", or a group's id.
+    group: RwSignal<String>,
+    /// "problems", "name", "state", "seen".
+    sort: RwSignal<String>,
+    page: RwSignal<usize>,
+}
+
+impl Default for Listing {
+    fn default() -> Self {
+        Listing {
+            state: RwSignal::new(String::new()),
+            group: RwSignal::new(String::new()),
+            sort: RwSignal::new("problems".into()),
+            page: RwSignal::new(0),
+        }
+    }
+}
+
+/// How urgent a state is: problems first.
+fn urgency(state: ServerState) -> u8 {
+    match state {
+        ServerState::Unreachable => 0,
+        ServerState::Broken => 1,
+        ServerState::Acting => 2,
+        ServerState::Ok | ServerState::Standby => 3,
+    }
+}
+
+#[component]
+fn ListingControls(listing: Listing) -> impl IntoView {
+    // A changed narrowing starts at the first page again.
+    let reset = move |_| listing.page.set(0);
+    view! {
+        <select aria-label="Show servers in state" data-testid="state-filter" bind:value=listing.state on:change=reset>
+            <option value="">"Every state"</option>
+            <option value="attention">"Needs attention"</option>
+            {[ServerState::Ok, ServerState::Unreachable, ServerState::Broken, ServerState::Standby, ServerState::Acting]
+                .into_iter()
+                .map(|state| view! { <option value=state.as_str()>{state.label()}</option> })
+                .collect_view()}
+        </select>
+        <select aria-label="Sort servers by" data-testid="server-sort" bind:value=listing.sort on:change=reset>
+            <option value="problems">"Problems first"</option>
+            <option value="name">"Name"</option>
+            <option value="state">"State"</option>
+            <option value="seen">"Last seen (oldest first)"</option>
+        </select>
+    }
+}
+
+/// The rows the listing selects, in its order, before paging.
+fn select(view: &ServersView, needle: &str, listing: Listing) -> Vec<Server> {
+    let (state, group) = (listing.state.get(), listing.group.get());
+    let mut rows: Vec<Server> = view
+        .servers
+        .iter()
+        .filter(|server| {
+            needle.is_empty()
+                || server.name.to_lowercase().contains(needle)
+                || server.address.to_lowercase().contains(needle)
+        })
+        .filter(|server| match state.as_str() {
+            "" => true,
+            "attention" => urgency(server.state) < 3,
+            wanted => server.state.as_str() == wanted,
+        })
+        .filter(|server| match group.as_str() {
+            "" => true,
+            "none" => view.group_of(server.id).is_none(),
+            wanted => view.group_of(server.id).is_some_and(|(id, _)| id.to_string() == wanted),
+        })
+        .cloned()
+        .collect();
+    match listing.sort.get().as_str() {
+        "name" => rows.sort_by(|a, b| a.name.cmp(&b.name)),
+        "state" => rows
+            .sort_by(|a, b| a.state.label().cmp(b.state.label()).then_with(|| a.name.cmp(&b.name))),
+        "seen" => rows
+            .sort_by(|a, b| a.last_seen_at.cmp(&b.last_seen_at).then_with(|| a.name.cmp(&b.name))),
+        _ => rows.sort_by(|a, b| {
+            urgency(a.state)
+                .cmp(&urgency(b.state))
+                .then_with(|| {
+                    (a.kind != ServerKind::Recorder).cmp(&(b.kind != ServerKind::Recorder))
+                })
+                .then_with(|| a.name.cmp(&b.name))
+        }),
+    }
+    rows
+}
+
 #[component]
 fn ServerTable(
     view: ServersView,
     filter: RwSignal<String>,
+    listing: Listing,
     switch: SwitchAction,
     edit: EditAction,
     assign: AssignAction,
 ) -> impl IntoView {
     let has_demo = view.demo.is_some();
     let rows = view.clone();
+    let selected = Memo::new(move |_| select(&rows, &filter.get().to_lowercase(), listing));
+    let pages = move || selected.with(Vec::len).div_ceil(PAGE_ROWS).max(1);
+    let page = move || listing.page.get().min(pages() - 1);
     let visible = move || {
-        let needle = filter.get().to_lowercase();
-        rows.servers
-            .iter()
-            .filter(|server| {
-                needle.is_empty()
-                    || server.name.to_lowercase().contains(&needle)
-                    || server.address.to_lowercase().contains(&needle)
-            })
-            .cloned()
-            .collect::<Vec<_>>()
+        let first = page() * PAGE_ROWS;
+        selected.with(|rows| rows.iter().skip(first).take(PAGE_ROWS).cloned().collect::<Vec<_>>())
     };
+    let groups_for_filter: Vec<(i64, String)> =
+        view.groups.iter().map(|group| (group.id, group.name.clone())).collect();
     let admin = view.me.can(Right::ManageServers);
     view! {
         {(!admin).then(|| view! {
             <p class="muted">"Only administrators change server settings; operators switch maintenance mode."</p>
+        })}
+        {(!groups_for_filter.is_empty()).then(|| view! {
+            <label class="group-filter">
+                "Group "
+                <select aria-label="Show servers of group" data-testid="group-filter" bind:value=listing.group on:change=move |_| listing.page.set(0)>
+                    <option value="">"Every group"</option>
+                    <option value="none">"No group"</option>
+                    {groups_for_filter.into_iter().map(|(id, name)| view! { <option value=id.to_string()>{name}</option> }).collect_view()}
+                </select>
+            </label>
         })}
         <table class="servers-table">
             <thead>
@@ -201,6 +310,16 @@ fn ServerTable(
                 }}
             </tbody>
         </table>
+        <nav class="pager" data-testid="server-pager">
+            <span>{move || {
+                let total = selected.with(Vec::len);
+                let first = (page() * PAGE_ROWS + 1).min(total);
+                let last = ((page() + 1) * PAGE_ROWS).min(total);
+                format!("{first}–{last} of {total}")
+            }}</span>
+            <button type="button" disabled=move || page() == 0 on:click=move |_| listing.page.set(page().saturating_sub(1))>"Previous"</button>
+            <button type="button" disabled=move || page() + 1 >= pages() on:click=move |_| listing.page.set(page() + 1)>"Next"</button>
+        </nav>
     }
 }
 

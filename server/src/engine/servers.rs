@@ -13,7 +13,7 @@ impl Engine {
     pub(super) async fn insert_server(&self, new: NewServer) -> Result<Server, Failure> {
         let secret = new.secret.as_ref().map(|secret| valid_secret(&secret.0)).transpose()?;
         let settings = new_settings(new)?;
-        self.refuse_duplicate_address(None, &settings.address).await?;
+        self.refuse_duplicates(None, &settings.name, &settings.address).await?;
         self.check_agent(&settings, secret.as_deref()).await?;
         let server = self.store.insert_server(&settings).await?;
         if let Some(secret) = &secret {
@@ -36,8 +36,8 @@ impl Engine {
         let current = self.find_server(id).await?;
         let secret = patch.secret.as_ref().map(|secret| valid_secret(&secret.0)).transpose()?;
         let settings = patched(&current, patch)?;
-        if settings.address != current.address {
-            self.refuse_duplicate_address(Some(id), &settings.address).await?;
+        if settings.address != current.address || settings.name != current.name {
+            self.refuse_duplicates(Some(id), &settings.name, &settings.address).await?;
         }
         if settings.address != current.address || settings.kind != current.kind {
             // The agent at the new address must take the new secret, or the one it had.
@@ -90,13 +90,23 @@ impl Engine {
         Ok(())
     }
 
-    async fn refuse_duplicate_address(
+    /// Another server by that name (told first: it is what an administrator sees), or at that
+    /// address.
+    async fn refuse_duplicates(
         &self,
         id: Option<i64>,
+        name: &str,
         address: &str,
     ) -> Result<(), Failure> {
         let servers = self.store.list_servers().await?;
-        match servers.iter().find(|other| other.address == address && Some(other.id) != id) {
+        let others = || servers.iter().filter(|other| Some(other.id) != id);
+        if others().any(|other| other.name.to_lowercase() == name.to_lowercase()) {
+            return Err(Failure::conflict(
+                "duplicate_name",
+                format!("A server named {name:?} already exists; choose another name."),
+            ));
+        }
+        match others().find(|other| other.address == address) {
             Some(other) => Err(Failure::conflict(
                 "duplicate_address",
                 format!("{} is already registered at {address}.", other.name),
