@@ -54,6 +54,22 @@ pub enum ServerState {
 }
 
 impl ServerState {
+    /// How urgent the state is for the people watching: lower first (unreachable, broken,
+    /// acting; then the states that need nobody).
+    pub fn urgency(self) -> u8 {
+        match self {
+            ServerState::Unreachable => 0,
+            ServerState::Broken => 1,
+            ServerState::Acting => 2,
+            ServerState::Ok | ServerState::Standby => 3,
+        }
+    }
+
+    /// Unreachable, broken or acting.
+    pub fn needs_attention(self) -> bool {
+        self.urgency() < 3
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ServerState::Ok => "ok",

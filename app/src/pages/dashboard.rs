@@ -38,18 +38,8 @@ pub fn DashboardPage() -> impl IntoView {
 /// only the summary counts them, so the problems stay on the screen.
 const TILES_FOR_ALL_UP_TO: usize = 24;
 
-/// How urgent a state is on the wall: lower first.
-fn urgency(state: ServerState) -> u8 {
-    match state {
-        ServerState::Unreachable => 0,
-        ServerState::Broken => 1,
-        ServerState::Acting => 2,
-        ServerState::Ok | ServerState::Standby => 3,
-    }
-}
-
 fn needs_attention(server: &Server) -> bool {
-    urgency(server.state) < 3
+    server.state.needs_attention()
 }
 
 /// "996 of 1,000 recorders OK · 2 of 3 failover servers standing by".
@@ -94,8 +84,9 @@ fn Wall(view: DashboardView, clock: Clock) -> impl IntoView {
     let show_fine = view.servers.len() <= TILES_FOR_ALL_UP_TO;
     let mut servers = view.servers;
     servers.retain(|server| show_fine || needs_attention(server));
-    servers
-        .sort_by(|a, b| urgency(a.state).cmp(&urgency(b.state)).then_with(|| a.name.cmp(&b.name)));
+    servers.sort_by(|a, b| {
+        a.state.urgency().cmp(&b.state.urgency()).then_with(|| a.name.cmp(&b.name))
+    });
     view! {
         <div class="dash-summary" data-testid="dash-summary" data-all-fine=all_fine.to_string()>{line}</div>
         {(!view.active.is_empty()).then(|| view! {
@@ -190,8 +181,8 @@ mod tests {
             summary(&servers),
             "997 of 999 recorders OK · 1 of 2 failover servers standing by"
         );
-        assert!(urgency(ServerState::Unreachable) < urgency(ServerState::Broken));
-        assert!(urgency(ServerState::Acting) < urgency(ServerState::Ok));
+        assert!(ServerState::Unreachable.urgency() < ServerState::Broken.urgency());
+        assert!(ServerState::Acting.urgency() < ServerState::Ok.urgency());
         assert_eq!(servers.iter().filter(|s| needs_attention(s)).count(), 3);
         assert_eq!(thousands(1000), "1,000");
         assert_eq!(thousands(999), "999");

@@ -157,16 +157,6 @@ impl Default for Listing {
     }
 }
 
-/// How urgent a state is: problems first.
-fn urgency(state: ServerState) -> u8 {
-    match state {
-        ServerState::Unreachable => 0,
-        ServerState::Broken => 1,
-        ServerState::Acting => 2,
-        ServerState::Ok | ServerState::Standby => 3,
-    }
-}
-
 #[component]
 fn ListingControls(listing: Listing) -> impl IntoView {
     // A changed narrowing starts at the first page again.
@@ -202,7 +192,7 @@ fn select(view: &ServersView, needle: &str, listing: Listing) -> Vec<Server> {
         })
         .filter(|server| match state.as_str() {
             "" => true,
-            "attention" => urgency(server.state) < 3,
+            "attention" => server.state.needs_attention(),
             wanted => server.state.as_str() == wanted,
         })
         .filter(|server| match group.as_str() {
@@ -219,8 +209,9 @@ fn select(view: &ServersView, needle: &str, listing: Listing) -> Vec<Server> {
         "seen" => rows
             .sort_by(|a, b| a.last_seen_at.cmp(&b.last_seen_at).then_with(|| a.name.cmp(&b.name))),
         _ => rows.sort_by(|a, b| {
-            urgency(a.state)
-                .cmp(&urgency(b.state))
+            a.state
+                .urgency()
+                .cmp(&b.state.urgency())
                 .then_with(|| {
                     (a.kind != ServerKind::Recorder).cmp(&(b.kind != ServerKind::Recorder))
                 })
