@@ -204,11 +204,22 @@ pub fn jitter(bound: u64) -> u64 {
 /// API's own types, so the manager's health monitor has thousands of live servers to watch
 /// without thousands of recording processes. Returns their addresses.
 pub async fn health_responders(ports: usize) -> Vec<String> {
+    let mut addresses = Vec::with_capacity(ports);
+    for _ in 0..ports {
+        addresses.push(health_responder("bench-stand-in").await);
+    }
+    addresses
+}
+
+/// One stand-in recorder as [`health_responders`] starts them, on a loopback port of its own,
+/// whose health answers carry `name` (the name it is registered under, as a real agent's do).
+/// Returns its address.
+pub async fn health_responder(name: &str) -> String {
     use agent_api::{Health, ServerKind, SettingsBundle, paths};
     use axum::Json;
     use axum::routing::get;
     let health = Health {
-        name: "bench-stand-in".into(),
+        name: name.to_owned(),
         kind: ServerKind::Recorder,
         acting_for: None,
         recording: true,
@@ -246,21 +257,16 @@ pub async fn health_responders(ports: usize) -> Vec<String> {
         .route(paths::HEALTH, get(move || std::future::ready(Json(health.clone()))))
         .route(paths::HEALTH_STREAM, get(stream))
         .route(paths::SETTINGS, get(move || std::future::ready(Json(settings.clone()))));
-    let mut addresses = Vec::new();
-    for _ in 0..ports {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind a loopback port for a health responder");
-        let address = listener.local_addr().expect("a bound address");
-        addresses.push(format!("http://{address}"));
-        let app = app.clone();
-        tokio::spawn(async move {
-            if let Err(error) = axum::serve(listener, app).await {
-                eprintln!("health responder {address} stopped: {error}");
-            }
-        });
-    }
-    addresses
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a loopback port for a health responder");
+    let address = listener.local_addr().expect("a bound address");
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, app).await {
+            eprintln!("health responder {address} stopped: {error}");
+        }
+    });
+    format!("http://{address}")
 }
 
 fn bytes_of(line: Vec<u8>) -> axum::body::Bytes {

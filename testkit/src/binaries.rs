@@ -52,23 +52,24 @@ impl Binary {
     }
 }
 
-/// `STANDBY_BIN_DIR`, else the directory cargo puts this build's binaries in: the running
-/// executable is `target/<profile>/deps/<name>-<hash>`, the binaries `target/<profile>/<name>`.
+/// `STANDBY_BIN_DIR`, else the directory cargo puts this build's binaries in: a running test or
+/// bench is `target/<profile>/deps/<name>-<hash>`, the binaries `target/<profile>/<name>`, and a
+/// binary of this crate (`large-site`) sits beside them.
 pub fn directory() -> Result<PathBuf, String> {
     if let Some(dir) = std::env::var_os("STANDBY_BIN_DIR") {
         return Ok(PathBuf::from(dir));
     }
     let exe = std::env::current_exe()
         .map_err(|error| format!("cannot tell where this executable is: {error}"))?;
-    exe.parent()
-        .filter(|deps| deps.ends_with("deps"))
-        .and_then(Path::parent)
-        .map(Path::to_owned)
-        .ok_or_else(|| {
+    let dir = exe.parent().ok_or_else(|| format!("{} has no directory", exe.display()))?;
+    if dir.ends_with("deps") {
+        return dir.parent().map(Path::to_owned).ok_or_else(|| {
             format!(
-                "{} is not in a cargo target directory (…/deps/); set STANDBY_BIN_DIR to the \
-                 directory holding standby and standby-recorder",
+                "{} is not in a cargo target directory; set STANDBY_BIN_DIR to the directory \
+                 holding standby and standby-recorder",
                 exe.display()
             )
-        })
+        });
+    }
+    Ok(dir.to_owned())
 }
