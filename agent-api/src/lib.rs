@@ -11,6 +11,8 @@ pub mod copy;
 pub mod credential;
 pub mod error;
 pub mod health;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod paths;
 pub mod records;
 pub mod settings;

@@ -133,6 +133,7 @@ pub struct Server {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewServer {
+    #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 100))]
     pub name: String,
     pub address: String,
     pub kind: ServerKind,
@@ -145,6 +146,7 @@ pub struct NewServer {
     /// The secret the server's agent accepts (`DATA_DIR/secret` on the agent, or its
     /// `--secret-file`). Write-only: never returned or logged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>, min_length = 16, max_length = 1024))]
     pub secret: Option<WriteOnly>,
 }
 
@@ -170,6 +172,7 @@ fn yes() -> bool {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ServerPatch {
+    #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 100))]
     pub name: Option<String>,
     pub address: Option<String>,
     pub kind: Option<ServerKind>,
@@ -179,6 +182,7 @@ pub struct ServerPatch {
     pub copy_after_failback: Option<bool>,
     /// A new secret for the server's agent (write-only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>, min_length = 16, max_length = 1024))]
     pub secret: Option<WriteOnly>,
 }
 
@@ -286,6 +290,7 @@ pub struct AuditFilter {
     #[serde(alias = "before")]
     pub before_id: Option<i64>,
     /// Lines per page: 100 unless said, at most 1000.
+    #[cfg_attr(feature = "ssr", param(value_type = Option<u64>, maximum = 4294967295_u64))]
     pub limit: Option<u32>,
 }
 
@@ -463,12 +468,17 @@ pub enum FailoverSection {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct FailoverFilter {
+    // Inline: a query parameter's enum is not collected into the document's schemas.
+    #[cfg_attr(feature = "ssr", param(inline))]
     pub state: Option<FailoverSection>,
     pub recorder_id: Option<i64>,
+    #[cfg_attr(feature = "ssr", param(inline))]
     pub status: Option<FailoverStatus>,
     /// Matches recorder, failover server, who failed back, and the error.
     pub search: Option<String>,
+    #[cfg_attr(feature = "ssr", param(value_type = Option<u64>, maximum = 4294967295_u64))]
     pub limit: Option<u32>,
+    #[cfg_attr(feature = "ssr", param(value_type = Option<u64>, maximum = 4294967295_u64))]
     pub offset: Option<u32>,
 }
 
@@ -498,6 +508,7 @@ pub struct Licence {
 #[serde(deny_unknown_fields)]
 pub struct LicenceUpdate {
     pub failover_enabled: bool,
+    #[cfg_attr(feature = "ssr", schema(minimum = 0, maximum = 10000))]
     pub failover_servers: i64,
 }
 
@@ -517,6 +528,7 @@ pub struct FailoverGroup {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct GroupSettings {
+    #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 100))]
     pub name: String,
     #[serde(default)]
     pub recorders: Vec<i64>,
@@ -529,7 +541,9 @@ pub struct GroupSettings {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
+    #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 100))]
     pub name: String,
+    #[cfg_attr(feature = "ssr", schema(min_length = 8))]
     pub password: String,
     pub role: crate::rights::Role,
 }
@@ -545,6 +559,7 @@ impl fmt::Debug for NewUser {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
+    #[cfg_attr(feature = "ssr", schema(min_length = 8))]
     pub password: String,
     /// The caller's current password: required when they change their own (logged in with
     /// a session); not needed when an administrator sets someone else's.
@@ -563,6 +578,7 @@ impl fmt::Debug for PasswordChange {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
+    #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 100))]
     pub name: String,
     pub role: crate::rights::Role,
     /// `full` unless said; `metrics` for a Prometheus scraper (viewer role is enough).

@@ -25,13 +25,21 @@ pub const OPEN: [&str; 2] = [paths::HEALTH, paths::OPENAPI];
 /// The channel services a grant can cover (`/api/v1/channels/{id}/<service>`).
 const GRANTED_SERVICES: [&str; 4] = ["digest", "playback", "anpr", "alarms"];
 
+/// Whether a path (or a documented path template) is one of the channel reads a grant covers.
+pub fn granted_service(path: &str) -> bool {
+    path.strip_prefix("/api/v1/channels/")
+        .and_then(|rest| rest.split_once('/'))
+        .is_some_and(|(_, service)| GRANTED_SERVICES.contains(&service))
+}
+
 pub async fn require(
     State(credential): State<Arc<Credential>>,
     request: Request,
     next: Next,
 ) -> Response {
     let path = request.uri().path();
-    if request.method() == Method::GET && OPEN.contains(&path) {
+    // Open paths with any method: the router answers 405 to those it does not take.
+    if OPEN.contains(&path) {
         return next.run(request).await;
     }
     let token = request

@@ -115,6 +115,13 @@ fn secure(document: &mut utoipa::openapi::OpenApi) {
             get.security = Some(vec![SecurityRequirement::default()]);
         }
     }
+    use agent_api::openapi::{document_refusal, is_open};
+    let unauthorized = "No credential, or a wrong one: nothing was read or changed";
+    document_refusal(document, "401", unauthorized, |_, _, operation| !is_open(operation));
+    let forbidden = "A grant used beyond the channels or the period it covers";
+    document_refusal(document, "403", forbidden, |method, path, _| {
+        method == "get" && access::granted_service(path)
+    });
 }
 
 /// The API, every request checked by [`access::require`] (unknown paths too, so that

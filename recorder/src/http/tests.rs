@@ -162,6 +162,15 @@ async fn only_health_and_the_document_answer_without_the_secret() {
         let operation = &document["paths"][&path][method.as_str().to_lowercase()];
         let open = method == Method::GET && access::OPEN.contains(&path.as_str());
         assert_eq!(operation["security"] == serde_json::json!([{}]), open, "{method} {path}");
+        // What a caller can get is what the document says it can get.
+        assert_eq!(operation["responses"]["401"].is_object(), !open, "{method} {path}: 401");
+        let granted = access::granted_service(&path);
+        assert_eq!(operation["responses"]["403"].is_object(), granted, "{method} {path}: 403");
+    }
+    // A method an open path does not take is a 405, with or without a credential.
+    for path in access::OPEN {
+        let (status, _) = api.call_as(Method::DELETE, path, None).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "DELETE {path}");
     }
     assert!(checked >= 45, "{checked}");
     assert_eq!(document["security"], serde_json::json!([{ "agent_secret": [] }]));

@@ -30,13 +30,8 @@ pub async fn layer(State(state): State<AppState>, mut request: Request, next: Ne
     let method = request.method().clone();
     let mutating = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
 
-    if mutating {
-        if let Err(failure) = same_site(&headers) {
-            return ApiError(failure).into_response();
-        }
-        if path.starts_with("/api/") && !acceptable_body(&headers) {
-            return ApiError(super::error::unsupported_media_type()).into_response();
-        }
+    if mutating && let Err(failure) = same_site(&headers) {
+        return ApiError(failure).into_response();
     }
 
     let console = &state.console;
@@ -62,10 +57,13 @@ pub async fn layer(State(state): State<AppState>, mut request: Request, next: Ne
         }
         return response;
     }
+    let open = is_open(&method, &path);
     let caller = if let Some(secret) = bearer(&headers) {
         match console.identify(Credential::Token(&secret), address).await {
             Some(caller) => Some(caller),
-            // A wrong token is an error, not an anonymous request.
+            // A wrong token is an error, not an anonymous request, except where no credential
+            // is needed at all: a stale token must not stop a health check or a login.
+            None if open => None,
             None => return ApiError(invalid_token()).into_response(),
         }
     } else if let Some(secret) = cookie(&headers, SESSION_COOKIE) {
@@ -82,6 +80,15 @@ pub async fn layer(State(state): State<AppState>, mut request: Request, next: Ne
         None
     };
 
+    // Who comes before what: someone not logged in hears 401 whatever they sent, and only a
+    // request that could be served is told that its body's type is wrong.
+    if mutating
+        && path.starts_with("/api/")
+        && (caller.is_some() || open)
+        && !acceptable_body(&headers)
+    {
+        return ApiError(super::error::unsupported_media_type()).into_response();
+    }
     if caller.is_none() && method == Method::GET && is_page(&path) && path != "/login" {
         return to_login(request.uri().path_and_query().map(|pq| pq.as_str()).unwrap_or("/"));
     }
@@ -190,6 +197,15 @@ fn same_site(headers: &HeaderMap) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// The operations the API document marks as open (`security: []`).
+fn is_open(method: &Method, path: &str) -> bool {
+    match *method {
+        Method::GET | Method::HEAD => matches!(path, "/healthz" | "/api/v1/openapi.json"),
+        Method::POST => path == "/api/v1/login",
+        _ => false,
+    }
 }
 
 /// Pages are everything that is not the API, server functions, the bundle or a file.

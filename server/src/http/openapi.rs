@@ -91,8 +91,26 @@ pub fn routes() -> (Router<AppState>, OpenApi) {
         .with(routes!(api::replace_group, api::delete_group))
         .0
         .split_for_parts();
+    let mut document = document;
+    common_refusals(&mut document);
     let shared = Arc::new(document.clone());
     (router.layer(Extension(shared)), document)
+}
+
+/// Refusals every operation of a kind can meet, said once here rather than in each handler's
+/// list: a path parameter that is not what its path says (`/servers/x`) is a 400; a request
+/// that changes something with a body that is not JSON is a 415 (the request-forgery layer
+/// refuses it before any handler), and one with a body over the limit a 413.
+fn common_refusals(document: &mut OpenApi) {
+    use agent_api::openapi::document_refusal;
+    let bad_path = "A path parameter is not valid (an id that is not a number)";
+    document_refusal(document, "400", bad_path, |_, path, _| path.contains('{'));
+    let not_json = "A body sent with a content type other than application/json";
+    document_refusal(document, "415", not_json, |method, _, _| method != "get");
+    let too_large = "The body is larger than 1 MiB";
+    document_refusal(document, "413", too_large, |_, _, operation| {
+        operation.request_body.is_some()
+    });
 }
 
 /// Liveness, no authentication
@@ -202,6 +220,33 @@ mod tests {
         assert!(login_429["headers"]["Retry-After"].is_object(), "{login_429}");
     }
 
+    /// Every `$ref` in the document names a schema it holds, and every operation documents the
+    /// refusals the layers before its handler can give (400 path, 415 media type, 413 size).
+    #[test]
+    fn references_resolve_and_common_refusals_are_documented() {
+        let (_, document) = routes();
+        let json = serde_json::to_value(&document).expect("the document serialises");
+        let schemas = json["components"]["schemas"].as_object().expect("schemas");
+        let text = json.to_string();
+        for reference in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+            let name = reference.split('"').next().unwrap_or_default();
+            assert!(schemas.contains_key(name), "{name} is referenced but not in the document");
+        }
+        for (path, method) in operations(&document).iter().map(|(m, p)| (p, m.to_lowercase())) {
+            let operation = &json["paths"][path][&method];
+            let documents = |status: &str| operation["responses"][status].is_object();
+            if path.contains('{') {
+                assert!(documents("400"), "{method} {path} does not document 400");
+            }
+            if method != "get" {
+                assert!(documents("415"), "{method} {path} does not document 415");
+            }
+            if !operation["requestBody"].is_null() {
+                assert!(documents("413"), "{method} {path} does not document 413");
+            }
+        }
+    }
+
     /// Every documented operation is routed: it is answered by its handler (here: 401, since
     /// the request carries no credentials, or its own answer), never by the fallbacks.
     #[tokio::test]
@@ -224,6 +269,49 @@ mod tests {
             assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}: {text}");
             assert!(!text.contains("There is no API route"), "{method} {path} is not routed");
         }
+    }
+
+    /// Who comes before what: a body-less POST without credentials and with a stray content
+    /// type is a 401, not a 415; a stale token stops neither `/healthz`, the document nor a
+    /// login (they are open), while on everything else it is a 401 `invalid_token`.
+    #[tokio::test]
+    async fn credentials_are_judged_first_and_open_operations_ignore_stale_tokens() {
+        let (router, _dir) = router().await;
+        let send = |method: &str, uri: &str, headers: &[(&str, &str)], body: &'static str| {
+            let mut request = Request::builder().method(method).uri(uri);
+            for (name, value) in headers {
+                request = request.header(*name, *value);
+            }
+            let request = request.body(Body::from(body)).expect("a request");
+            let router = router.clone();
+            async move {
+                let response = router.oneshot(request).await.expect("an answer");
+                let status = response.status();
+                let body = axum::body::to_bytes(response.into_body(), 1 << 20).await;
+                let json: serde_json::Value =
+                    serde_json::from_slice(&body.unwrap_or_default()).unwrap_or_default();
+                (status, json)
+            }
+        };
+        let plain = [("content-type", "text/plain")];
+        let (status, json) = send("POST", "/api/v1/failovers/1/failback", &plain, "").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{json}");
+
+        let stale = [("authorization", "Bearer not-a-token")];
+        let (status, _) = send("GET", "/healthz", &stale, "").await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _) = send("GET", "/api/v1/openapi.json", &stale, "").await;
+        assert_eq!(status, StatusCode::OK);
+        let login = [stale[0], ("content-type", "application/json")];
+        let body = r#"{"username":"nobody","password":"wrong"}"#;
+        let (status, json) = send("POST", "/api/v1/login", &login, body).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_ne!(json["error"], "invalid_token", "{json}");
+        let (status, json) = send("GET", "/api/v1/servers", &stale, "").await;
+        assert_eq!(
+            (status, json["error"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("invalid_token"))
+        );
     }
 
     /// And what is not documented is not served: an unknown API path and a method a documented
