@@ -1,30 +1,101 @@
 //! The page's connection to the manager's event stream (`/api/v1/events`).
 //!
-//! Every system change notification bumps `version`; resources that read it refetch. After a
-//! reconnect the version is bumped too, because changes may have been missed meanwhile.
+//! A change notification carries the changed object, and pages apply it in place
+//! ([`Live::each_event`]) rather than loading whole lists again. `version` grows only when what
+//! a page shows must be loaded again: after a reconnect (changes may have been missed), a
+//! `resync` from the manager, a gap in what a page has applied, or the page's own action.
 
+use crate::model::SystemEvent;
 use leptos::prelude::*;
+use std::collections::VecDeque;
 
 /// The event stream's last event when the caller's session or token ended.
 pub const SIGNED_OUT: &str = "signed_out";
 
+/// Events kept for pages that apply them: a page further behind than this loads again.
+const KEPT: usize = 512;
+
 #[derive(Clone, Copy)]
 pub struct Live {
-    /// Grows by one with every change notification.
+    /// Grows by one whenever pages must load what they show again.
     pub version: RwSignal<u64>,
     /// False while the stream is down; the page then says it is reconnecting.
     pub connected: RwSignal<bool>,
+    /// The number of the newest event received.
+    newest: RwSignal<u64>,
+    /// The last [`KEPT`] events with their numbers, oldest first.
+    kept: StoredValue<VecDeque<(u64, SystemEvent)>>,
 }
 
 impl Live {
+    /// What pages show must be loaded again.
     pub fn changed(&self) {
         self.version.update(|version| *version += 1);
+    }
+
+    /// One notification from the stream.
+    pub fn received(&self, event: SystemEvent) {
+        if event == SystemEvent::Resync {
+            self.changed();
+            return;
+        }
+        let number = self.newest.get_untracked() + 1;
+        self.kept.update_value(|kept| {
+            kept.push_back((number, event));
+            if kept.len() > KEPT {
+                kept.pop_front();
+            }
+        });
+        self.newest.set(number);
+    }
+
+    /// Calls `apply` with every notification from now on, each once and in order (in the
+    /// browser; the server renders one moment). A page that somehow missed some (more than
+    /// [`KEPT`] at once) loads again instead.
+    pub fn each_event(self, mut apply: impl FnMut(&SystemEvent) + 'static) {
+        let mut applied = self.newest.get_untracked();
+        Effect::new(move |_| {
+            let newest = self.newest.get();
+            let missed = self.kept.with_value(|kept| {
+                let first = kept.front().map_or(newest + 1, |(number, _)| *number);
+                if first > applied + 1 {
+                    return true;
+                }
+                for (_, event) in kept.iter().filter(|(number, _)| *number > applied) {
+                    apply(event);
+                }
+                false
+            });
+            if missed && newest > applied {
+                self.changed();
+            }
+            applied = newest;
+        });
+    }
+}
+
+impl Live {
+    /// A number that grows with every notification `wanted` picks (and with every reload): for
+    /// a page that shows one bounded thing and loads it again when that changes.
+    pub fn changes_of(self, wanted: impl Fn(&SystemEvent) -> bool + 'static) -> Signal<u64> {
+        let picked = RwSignal::new(0u64);
+        self.each_event(move |event| {
+            if wanted(event) {
+                picked.update(|count| *count += 1);
+            }
+        });
+        Signal::derive(move || picked.get() + self.version.get())
     }
 }
 
 /// Provides [`Live`] to the page; [`Live::connect`] starts the stream once someone is logged in.
 pub fn provide_live() -> Live {
-    let live = Live { version: RwSignal::new(0), connected: RwSignal::new(true) };
+    let live = Live {
+        version: RwSignal::new(0),
+        connected: RwSignal::new(true),
+        newest: RwSignal::new(0),
+        kept: StoredValue::new(VecDeque::new()),
+    };
     provide_context(live);
     live
 }
@@ -97,8 +168,13 @@ mod browser {
         source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         on_open.forget();
 
-        let on_change = Closure::<dyn FnMut(MessageEvent)>::new(move |_event: MessageEvent| {
-            live.changed();
+        let on_change = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            let data = event.data().as_string().unwrap_or_default();
+            match serde_json::from_str::<SystemEvent>(&data) {
+                Ok(event) => live.received(event),
+                // A notification this page cannot read: load what it shows again.
+                Err(_) => live.changed(),
+            }
         });
         for name in SystemEvent::NAMES {
             let _ =

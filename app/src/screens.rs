@@ -1,6 +1,6 @@
 //! Shapes made for pages: what one screen needs in one round trip.
 
-use crate::model::{Failover, FailoverFilter, Server, ServerRef};
+use crate::model::{Failover, FailoverFilter, Server, ServerRef, ServerState, SystemEvent};
 use crate::rights::Me;
 use serde::{Deserialize, Serialize};
 
@@ -74,6 +74,53 @@ pub struct DashboardView {
     pub recent: Vec<RecentEvent>,
 }
 
+impl DashboardView {
+    /// How many "last events" the manager keeps and the wall shows.
+    pub const RECENT: usize = 30;
+
+    /// A change notification, applied in place.
+    pub fn apply(&mut self, event: &SystemEvent, at: chrono::DateTime<chrono::Utc>) {
+        apply_to_servers(&mut self.servers, event);
+        if let SystemEvent::FailoverChanged { failover } = event {
+            let kept = failover.status.is_active().then(|| failover.clone());
+            upsert(&mut self.active, kept, failover.id, |entry| entry.id);
+        }
+        if let Some(line) = RecentEvent::of(event, at) {
+            line.remember(&mut self.recent, Self::RECENT);
+        }
+    }
+}
+
+impl ServersView {
+    /// A change notification, applied in place.
+    pub fn apply(&mut self, event: &SystemEvent) {
+        apply_to_servers(&mut self.servers, event);
+    }
+}
+
+/// A server that changed replaces its old self (or joins the list); one removed leaves it.
+fn apply_to_servers(servers: &mut Vec<Server>, event: &SystemEvent) {
+    match event {
+        SystemEvent::ServerChanged { server } => {
+            upsert(servers, Some(server.clone()), server.id, |server| server.id)
+        }
+        SystemEvent::ServerRemoved { id } => upsert(servers, None, *id, |server| server.id),
+        _ => {}
+    }
+}
+
+/// Puts `new` where the item with `id` is (at the end if there is none), or removes that item.
+fn upsert<T>(items: &mut Vec<T>, new: Option<T>, id: i64, id_of: impl Fn(&T) -> i64) {
+    match (items.iter().position(|item| id_of(item) == id), new) {
+        (Some(at), Some(new)) => items[at] = new,
+        (Some(at), None) => {
+            items.remove(at);
+        }
+        (None, Some(new)) => items.push(new),
+        (None, None) => {}
+    }
+}
+
 /// A line of the dashboard's "last events".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecentEvent {
@@ -81,4 +128,127 @@ pub struct RecentEvent {
     /// `info`, `warning` or `error`.
     pub level: String,
     pub message: String,
+}
+
+impl RecentEvent {
+    /// The sentence a change makes on the wall, if it makes one.
+    pub fn of(event: &SystemEvent, at: chrono::DateTime<chrono::Utc>) -> Option<RecentEvent> {
+        let (level, message) = match event {
+            SystemEvent::ServerChanged { server } => {
+                let level = match server.state {
+                    ServerState::Unreachable | ServerState::Broken => "warning",
+                    _ => "info",
+                };
+                (level, format!("{} is {}", server.name, server.state.label().to_lowercase()))
+            }
+            SystemEvent::FailoverChanged { failover } => {
+                let to = failover
+                    .failover_server
+                    .as_ref()
+                    .map(|server| format!(" to {}", server.name))
+                    .unwrap_or_default();
+                let level = if failover.error.is_some() { "error" } else { "info" };
+                let status = failover.status.label().to_lowercase();
+                (level, format!("Failover of {}{to}: {status}", failover.recorder.name))
+            }
+            SystemEvent::Alert { level, message, .. } => (level.as_str(), message.clone()),
+            SystemEvent::ServerRemoved { .. } | SystemEvent::Resync => return None,
+        };
+        Some(RecentEvent { at, level: level.to_owned(), message })
+    }
+
+    /// Newest first, at most `keep`; a state seen again (another identical alert) is not news.
+    pub fn remember(self, recent: &mut Vec<RecentEvent>, keep: usize) {
+        if recent.first().is_none_or(|last| last.message != self.message) {
+            recent.insert(0, self);
+            recent.truncate(keep);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{CopyProgress, CopyStatus, FailoverStatus, ServerKind};
+    use chrono::Utc;
+
+    fn server(id: i64, state: ServerState) -> Server {
+        Server {
+            id,
+            name: format!("rec-{id}"),
+            address: String::new(),
+            kind: ServerKind::Recorder,
+            state,
+            acting_for: None,
+            failover_enabled: true,
+            auto_failback: true,
+            maintenance_mode: false,
+            copy_after_failback: true,
+            last_seen_at: None,
+        }
+    }
+
+    fn failover(id: i64, status: FailoverStatus) -> Failover {
+        Failover {
+            id,
+            recorder: ServerRef { id: 1, name: "rec-1".into() },
+            failover_server: Some(ServerRef { id: 9, name: "fo-9".into() }),
+            status,
+            failover_started_at: Utc::now(),
+            failover_finished_at: None,
+            failback_started_at: None,
+            failback_finished_at: None,
+            failback_trigger: None,
+            failback_by: None,
+            error_code: None,
+            error: None,
+            copy: CopyProgress {
+                status: CopyStatus::NotStarted,
+                started_at: None,
+                error: None,
+                channels: vec![],
+            },
+        }
+    }
+
+    /// What a wall shows after a change notification is what it would load: the server
+    /// replaced in place, a new one added, a removed one gone, an active failover shown until
+    /// it is finalized, and one sentence per change (an identical one again is not news).
+    #[test]
+    fn a_dashboard_applies_changes_in_place() {
+        let mut view = DashboardView {
+            servers: vec![server(1, ServerState::Ok), server(2, ServerState::Ok)],
+            active: vec![],
+            recent: vec![],
+        };
+        let now = Utc::now();
+        let died = SystemEvent::ServerChanged { server: server(1, ServerState::Unreachable) };
+        view.apply(&died, now);
+        view.apply(&died, now);
+        view.apply(&SystemEvent::ServerChanged { server: server(3, ServerState::Ok) }, now);
+        view.apply(&SystemEvent::ServerRemoved { id: 2 }, now);
+        let states: Vec<_> = view.servers.iter().map(|s| (s.id, s.state)).collect();
+        assert_eq!(states, [(1, ServerState::Unreachable), (3, ServerState::Ok)]);
+
+        view.apply(
+            &SystemEvent::FailoverChanged { failover: failover(7, FailoverStatus::Active) },
+            now,
+        );
+        assert_eq!(view.active.iter().map(|f| f.id).collect::<Vec<_>>(), [7]);
+        let done = failover(7, FailoverStatus::Finalized);
+        view.apply(&SystemEvent::FailoverChanged { failover: done }, now);
+        assert!(view.active.is_empty());
+
+        let lines: Vec<_> = view.recent.iter().map(|line| line.message.as_str()).collect();
+        assert_eq!(
+            lines,
+            [
+                "Failover of rec-1 to fo-9: finalized",
+                "Failover of rec-1 to fo-9: active",
+                "rec-3 is ok",
+                "rec-1 is unreachable",
+            ]
+        );
+        assert_eq!(view.recent[3].level, "warning");
+    }
 }

@@ -288,12 +288,6 @@ test("the Servers page at 1920×1080 puts the problems first on its first page o
 });
 
 test("the Servers page's Next button shows the next 50 rows", async ({ largeSite: site, page }) => {
-  // Known bug (app/src/pages/servers.rs, the pager): in `disabled=move || page() + 1 >= pages()`
-  // the view! macro takes `>` for the end of the tag, so the button is always disabled, has no
-  // click handler, and reads "= pages() on : click = move | _ | listing.page.set(page() + 1)
-  // >Next". Rows beyond the first 50 cannot be reached. Remove this line once it is fixed: an
-  // expected failure that passes fails the run.
-  test.fail(true, "the pager's Next button is always disabled (servers.rs view! parses `>=` as the tag's end)");
   await openServers(page, site);
   const pager = page.getByTestId("server-pager");
   await page.getByTestId("state-filter").selectOption("ok");

@@ -86,6 +86,17 @@ async fn main() {
         results.push((scenario, outcome));
     }
     report(&results);
+    // A bench that measured no gap at all measured nothing: fail loudly (its smoke run in CI
+    // then tells), rather than print an empty table.
+    for (scenario, outcome) in &results {
+        assert!(
+            !outcome.gaps.is_empty(),
+            "no recording gap was measured in scenario {} ({}): the playback reads failed \
+             (STANDBY_BENCH_DEBUG=1 shows why)",
+            scenario.monitored,
+            scenario.label
+        );
+    }
 }
 
 /// How many times a scenario may start over on a fresh site after the site got stuck.
@@ -171,11 +182,14 @@ async fn measure_gaps(
     failed_back_at: DateTime<Utc>,
     outcome: &mut Outcome,
 ) {
-    let plain = reqwest::Client::new();
-    let channels = http::get_json(&plain, &format!("{}/api/v1/channels", site.recorder_address()))
-        .await
-        .and_then(|channels| channels.as_array().cloned())
-        .unwrap_or_default();
+    // Each agent reads only for its own secret.
+    let recorder = site.site.agents[RECORDER].client();
+    let failover = site.site.agents[FAILOVER].client();
+    let channels =
+        http::get_json(recorder, &format!("{}/api/v1/channels", site.recorder_address()))
+            .await
+            .and_then(|channels| channels.as_array().cloned())
+            .unwrap_or_default();
     for channel in channels {
         let (Some(id), Some(kind)) = (channel["id"].as_str(), channel["kind"].as_str()) else {
             continue;
@@ -187,7 +201,7 @@ async fn measure_gaps(
         // The recorder's last own record before the kill: it was restarted after, so
         // everything it recorded before `restarted_at` is from its first life.
         let last = playback_times(
-            &plain,
+            recorder,
             site.recorder_address(),
             id,
             killed_at - ChronoDuration::seconds(10),
@@ -197,7 +211,7 @@ async fn measure_gaps(
         .await
         .map(|times| times.into_iter().max().unwrap_or_default());
         let first = playback_times(
-            &plain,
+            failover,
             site.failover_address(),
             id,
             killed_at,

@@ -77,8 +77,16 @@ fn thousands(n: usize) -> String {
     out
 }
 
+/// The wall as loaded, then kept up to date by the change notifications themselves.
 #[component]
 fn Wall(view: DashboardView, clock: Clock) -> impl IntoView {
+    let shown = RwSignal::new(view);
+    use_live()
+        .each_event(move |event| shown.update(|view| view.apply(event, clock.now_untracked())));
+    move || wall(shown.get(), clock)
+}
+
+fn wall(view: DashboardView, clock: Clock) -> impl IntoView {
     let line = summary(&view.servers);
     let all_fine = view.servers.iter().all(|server| !needs_attention(server));
     let show_fine = view.servers.len() <= TILES_FOR_ALL_UP_TO;

@@ -2,7 +2,7 @@
 //! happened on the way (refusals and errors included), with who did what.
 
 use crate::live::use_live;
-use crate::model::{ChannelCopy, CopyProgress, CopyStatus, Failover, FailoverDetail};
+use crate::model::{ChannelCopy, CopyProgress, CopyStatus, Failover, FailoverDetail, SystemEvent};
 use crate::page_data::PageData;
 use crate::server_fns::load_failover;
 use crate::time::{LocalTime, human_duration, use_clock};
@@ -16,8 +16,12 @@ pub fn FailoverDetailPage() -> impl IntoView {
     let live = use_live();
     let params = use_params_map();
     let id = move || params.with(|params| params.get("id").and_then(|id| id.parse::<i64>().ok()));
+    // This entry's own notifications (its copy progress among them) load it again.
+    let changes = live.changes_of(move |event| {
+        matches!(event, SystemEvent::FailoverChanged { failover } if Some(failover.id) == id())
+    });
     let detail = PageData::new(
-        move || (id(), live.version.get()),
+        move || (id(), changes.get()),
         |(id, _)| async move {
             match id {
                 Some(id) => load_failover(id).await,

@@ -231,8 +231,11 @@ fn ServerTable(
     assign: AssignAction,
 ) -> impl IntoView {
     let has_demo = view.demo.is_some();
-    let rows = view.clone();
-    let selected = Memo::new(move |_| select(&rows, &filter.get().to_lowercase(), listing));
+    // The list as loaded, then kept up to date by the change notifications themselves.
+    let shown = RwSignal::new(view.clone());
+    use_live().each_event(move |event| shown.update(|view| view.apply(event)));
+    let selected =
+        Memo::new(move |_| shown.with(|view| select(view, &filter.get().to_lowercase(), listing)));
     let pages = move || selected.with(Vec::len).div_ceil(PAGE_ROWS).max(1);
     let page = move || listing.page.get().min(pages() - 1);
     let visible = move || {
@@ -309,7 +312,7 @@ fn ServerTable(
                 format!("{first}–{last} of {total}")
             }}</span>
             <button type="button" disabled=move || page() == 0 on:click=move |_| listing.page.set(page().saturating_sub(1))>"Previous"</button>
-            <button type="button" disabled=move || page() + 1 >= pages() on:click=move |_| listing.page.set(page() + 1)>"Next"</button>
+            <button type="button" disabled=move || { page() + 1 >= pages() } on:click=move |_| listing.page.set(page() + 1)>"Next"</button>
         </nav>
     }
 }

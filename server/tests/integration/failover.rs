@@ -114,6 +114,73 @@ async fn with_one_failover_server_for_two_dead_recorders_the_second_waits_for_a_
     assert_eq!(second["failover_server"]["name"], "fo-2");
 }
 
+/// A storm: five recorders die at once with two failover servers. Two are failed over; each of
+/// the other three gets one `no_failover_server` entry (not one per monitor round); and when a
+/// repaired recorder is failed back, its failover server goes to a waiting recorder at once.
+#[tokio::test]
+async fn a_storm_fills_the_free_failover_servers_and_the_rest_wait_logged_once_each() {
+    let mut site = Site::start(Some(5), &["--failback-hold-down-ms", "300"]).await;
+    let recorders = ["rec-1", "rec-2", "rec-3", "rec-4", "rec-5"];
+    for name in recorders {
+        site.agent(name, "recorder").await;
+    }
+    for name in ["fo-1", "fo-2"] {
+        site.agent(name, "failover").await;
+        site.wait_state(name, "standby").await;
+    }
+    for name in recorders {
+        site.wait_state(name, "ok").await;
+        site.wait_settings_cached(name).await;
+    }
+    for name in recorders {
+        site.kill(name).await;
+    }
+
+    let recorder_of = |entry: &Value| entry["recorder"]["name"].as_str().unwrap_or("").to_owned();
+    let active = eventually("two failovers active", || async {
+        let active: Vec<Value> = site.failovers("?state=active").await;
+        (active.iter().filter(|entry| entry["status"] == "active").count() == 2).then_some(active)
+    })
+    .await;
+    let refused = eventually("three failovers refused", || async {
+        let refused: Vec<Value> = site
+            .failovers("?state=finalized")
+            .await
+            .into_iter()
+            .filter(|entry| entry["error_code"] == "no_failover_server")
+            .collect();
+        (refused.len() == 3).then_some(refused)
+    })
+    .await;
+    let mut everyone: Vec<String> = active.iter().chain(&refused).map(recorder_of).collect();
+    everyone.sort();
+    assert_eq!(everyone, recorders, "each dead recorder is either failed over or waiting, once");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(site.failovers("?state=finalized").await.len(), 3, "refused once each");
+    assert_eq!(site.failovers("?state=active").await.len(), 2);
+
+    // One failed-over recorder is repaired: failed back after the hold-down, and the freed
+    // failover server takes over a waiting recorder.
+    let repaired = recorder_of(&active[0]);
+    let freed = active[0]["failover_server"]["name"].as_str().unwrap_or("").to_owned();
+    let waiting: Vec<String> = refused.iter().map(recorder_of).collect();
+    site.agent(&repaired, "recorder").await;
+    let taken = eventually(&format!("{freed} acting for a waiting recorder"), || async {
+        site.failovers("?state=active").await.into_iter().find(|entry| {
+            entry["status"] == "active"
+                && entry["failover_server"]["name"] == freed.as_str()
+                && waiting.contains(&recorder_of(entry))
+        })
+    })
+    .await;
+    let back = site.failovers("?state=finalized").await;
+    assert!(
+        back.iter().any(|entry| entry["id"] == active[0]["id"] && entry["status"] == "finalized"),
+        "{repaired} was failed back: {back:?}"
+    );
+    assert_ne!(recorder_of(&taken), repaired);
+}
+
 #[tokio::test]
 async fn without_a_licence_failover_is_refused_and_logged_once() {
     let mut site = Site::start(None, &[]).await;
