@@ -128,6 +128,26 @@ pub struct Server {
     pub last_seen_at: Option<DateTime<Utc>>,
 }
 
+#[cfg(test)]
+impl Server {
+    /// A registered server as the pages' tests need one: named, of a kind, in a state.
+    pub(crate) fn sample(id: i64, name: &str, kind: ServerKind, state: ServerState) -> Server {
+        Server {
+            id,
+            name: name.into(),
+            address: String::new(),
+            kind,
+            state,
+            acting_for: None,
+            failover_enabled: true,
+            auto_failback: true,
+            maintenance_mode: false,
+            copy_after_failback: true,
+            last_seen_at: None,
+        }
+    }
+}
+
 /// `POST /api/v1/servers`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

@@ -173,19 +173,7 @@ mod tests {
     use chrono::Utc;
 
     fn server(id: i64, state: ServerState) -> Server {
-        Server {
-            id,
-            name: format!("rec-{id}"),
-            address: String::new(),
-            kind: ServerKind::Recorder,
-            state,
-            acting_for: None,
-            failover_enabled: true,
-            auto_failback: true,
-            maintenance_mode: false,
-            copy_after_failback: true,
-            last_seen_at: None,
-        }
+        Server::sample(id, &format!("rec-{id}"), ServerKind::Recorder, state)
     }
 
     fn failover(id: i64, status: FailoverStatus) -> Failover {

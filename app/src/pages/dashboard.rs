@@ -161,19 +161,7 @@ mod tests {
     use super::*;
 
     fn server(name: &str, kind: ServerKind, state: ServerState) -> Server {
-        Server {
-            id: 0,
-            name: name.into(),
-            address: String::new(),
-            kind,
-            state,
-            acting_for: None,
-            failover_enabled: true,
-            auto_failback: true,
-            maintenance_mode: false,
-            copy_after_failback: true,
-            last_seen_at: None,
-        }
+        Server::sample(0, name, kind, state)
     }
 
     #[test]
