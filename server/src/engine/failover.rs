@@ -30,7 +30,7 @@ impl Engine {
         }
         // 2. The recorder is still unreachable (checked again right before acting).
         let at = self.keyring.endpoint(recorder).await;
-        if self.recorders.health(&at, self.check_timeout()).await.is_ok() {
+        if self.recorders.health(&at, self.reprobe_timeout()).await.is_ok() {
             tracing::info!(recorder = %recorder.name, "recorder answered again; no failover");
             return Ok(None);
         }

@@ -118,6 +118,14 @@ impl Engine {
     fn check_timeout(&self) -> std::time::Duration {
         self.monitor.check_timeout
     }
+
+    /// The bound of the check that confirms a death before failover. The monitor has already
+    /// seen the recorder silent for the whole window (or its connection refused); a live agent
+    /// beats every heartbeat, so one that cannot answer within one heartbeat (at most the check
+    /// timeout) is not recording for anyone, and waiting longer only lengthens the gap.
+    fn reprobe_timeout(&self) -> std::time::Duration {
+        self.monitor.check_timeout.min(self.monitor.heartbeat)
+    }
 }
 
 /// Test builds only: `STANDBY_TEST_CRASH_AT=<step>` kills the manager at that step, so the
