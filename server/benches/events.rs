@@ -1,18 +1,31 @@
-//! Benchmark (issue 8): time for one system change notification to reach 500 connected
-//! dashboards, i.e. 500 server-sent-event clients of `GET /api/v1/events`.
+//! Benchmarks of the system change notifications, `GET /api/v1/events`, at dashboard scale.
 //!
-//! Each change is a `PATCH /api/v1/servers/{id}` toggling `maintenance_mode`, which publishes a
-//! `server_changed` event; every client notes when the event arrives. Reported: arrival latency
-//! across clients (median, p95, max) per change and pooled, with 1 client as the baseline.
+//! **One change** (issue 8): time for one change to reach 500 connected dashboards, i.e. 500
+//! server-sent-event clients. Each change is a `PATCH /api/v1/servers/{id}` toggling
+//! `maintenance_mode`, which publishes a `server_changed` event; every client notes when the event
+//! arrives. Reported: arrival latency across clients (median, p95, max) per change and pooled,
+//! with 1 client as the baseline.
 //!
-//! Run: `CARGO_TARGET_DIR=/work/target-bench cargo build --release -p server -p recorder` then
-//! `CARGO_TARGET_DIR=/work/target-bench cargo bench -p server --bench events`.
-//! `STANDBY_BENCH_QUICK=1` for a smoke run; `STANDBY_BENCH_CLIENTS=N`, `STANDBY_BENCH_CHANGES=N`.
+//! **Flapping** (issue 16, "events carry what changed"): 500 dashboards connected while 50 of 100
+//! stand-in recorders flap (each dies, its connections closed and new ones refused, for 1–2 s,
+//! then answers again for 1–2 s, for 20 s). Each dashboard keeps its own map id → state from the
+//! list it loaded and the `server_changed` events it applies in place (a `resync` reloads the
+//! list). Bounds: the manager under one core; every dashboard right within 1 s of the truth
+//! (`GET /api/v1/servers`, polled every 100 ms) changing. Reported as ratios: the manager's CPU
+//! share of one core and RSS over the flapping, the time from a change of the truth until every
+//! dashboard agrees (p95, max), dashboards ever wrong for longer than 1 s, events delivered.
+//!
+//! Run: `cargo build --release -p server -p recorder` then `cargo bench -p server --bench
+//! events`. `STANDBY_BENCH_QUICK=1` for a smoke run (flapping: 50 dashboards, 10 of 20 flapping,
+//! 5 s); `STANDBY_BENCH_SCENARIO=change|flapping` for one scenario only;
+//! `STANDBY_BENCH_CLIENTS=N`, `STANDBY_BENCH_CHANGES=N`; for the flapping,
+//! `STANDBY_BENCH_RECORDERS=N`, `STANDBY_BENCH_FLAPPING=N`, `STANDBY_BENCH_SECONDS=N`.
 
 use futures::StreamExt;
 use serde_json::json;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use testkit::bench::{self, Stats, ms, table};
 use testkit::binaries::Binary;
@@ -37,6 +50,23 @@ struct Change {
 async fn main() {
     bench::require(&[Binary::Manager]);
     bench::machine_note();
+    let scenario = std::env::var("STANDBY_BENCH_SCENARIO").unwrap_or_default();
+    match scenario.as_str() {
+        "" => {
+            one_change().await;
+            flapping().await;
+        }
+        "change" => one_change().await,
+        "flapping" => flapping().await,
+        other => {
+            eprintln!("STANDBY_BENCH_SCENARIO is change or flapping (unset: both), not {other}");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// 1, then 500 dashboards; each change one PATCH, its event's arrival timed at every dashboard.
+async fn one_change() {
     let clients = bench::count("CLIENTS", 500, 100);
     let changes = bench::count("CHANGES", 10, 4);
 
@@ -243,19 +273,7 @@ async fn dashboard(
         };
         let at = Instant::now();
         buffer.extend_from_slice(&chunk);
-        // Events end with a blank line.
-        while let Some(end) = buffer.windows(2).position(|pair| pair == b"\n\n") {
-            let event: Vec<u8> = buffer.drain(..end + 2).collect();
-            let text = String::from_utf8_lossy(&event);
-            let mut name = "";
-            let mut data = String::new();
-            for line in text.lines() {
-                if let Some(value) = line.strip_prefix("event:") {
-                    name = value.trim();
-                } else if let Some(value) = line.strip_prefix("data:") {
-                    data.push_str(value.trim_start());
-                }
-            }
+        while let Some((name, data)) = next_event(&mut buffer) {
             if name == "server_changed" && data.contains(&format!("\"name\":\"{TARGET}\"")) {
                 let mode = data.contains("\"maintenance_mode\":true");
                 if arrivals.send((index, mode, at)).is_err() {
@@ -264,4 +282,850 @@ async fn dashboard(
             }
         }
     }
+}
+
+/// The next whole event in what a stream delivered so far, taken out of `buffer`: its name and
+/// its data (events end with a blank line; a comment, like the keep-alive, has no name).
+fn next_event(buffer: &mut Vec<u8>) -> Option<(String, String)> {
+    let end = buffer.windows(2).position(|pair| pair == b"\n\n")?;
+    let event: Vec<u8> = buffer.drain(..end + 2).collect();
+    let text = String::from_utf8_lossy(&event);
+    let mut name = String::new();
+    let mut data = String::new();
+    for line in text.lines() {
+        if let Some(value) = line.strip_prefix("event:") {
+            name = value.trim().to_owned();
+        } else if let Some(value) = line.strip_prefix("data:") {
+            data.push_str(value.trim_start());
+        }
+    }
+    Some((name, data))
+}
+
+// Flapping (issue 16): 500 dashboards keeping their own picture while 50 recorders flap.
+
+/// The manager's CPU over the flapping: under one core.
+const CPU_BOUND: f64 = 1.0;
+/// Every dashboard right within this long of the truth changing.
+const AGREE_BOUND: Duration = Duration::from_secs(1);
+/// How often the truth (`GET /api/v1/servers`) is read and every dashboard compared with it.
+const POLL: Duration = Duration::from_millis(100);
+/// How often the manager's CPU time is read during the flapping.
+const CPU_SLICE: Duration = Duration::from_secs(1);
+/// Not in a map (or not in the list).
+const ABSENT: u8 = u8::MAX;
+/// The states a dashboard tells apart; anything else is one more value.
+const STATES: [&str; 5] = ["ok", "unreachable", "broken", "standby", "acting"];
+
+/// Server id → state, as a dashboard shows it or the list says it.
+type States = HashMap<i64, u8>;
+/// One server's values over time, in time order.
+type Steps = Vec<(Instant, u8)>;
+
+fn state_code(state: &str) -> u8 {
+    STATES.iter().position(|known| *known == state).map_or(ABSENT - 1, |i| i as u8)
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poison| poison.into_inner())
+}
+
+/// What a dashboard reads of a server (the rest of the object is ignored).
+#[derive(serde::Deserialize)]
+struct Brief {
+    id: i64,
+    state: String,
+}
+
+#[derive(serde::Deserialize)]
+struct ServerChanged {
+    server: Brief,
+}
+
+#[derive(serde::Deserialize)]
+struct ServerRemoved {
+    id: i64,
+}
+
+/// `GET /api/v1/servers` as id → state; `None` when it fails.
+async fn list(client: &reqwest::Client, url: &str) -> Option<States> {
+    let response = client.get(url).timeout(Duration::from_secs(30)).send().await.ok()?;
+    if !response.status().is_success() {
+        return None;
+    }
+    let servers: Vec<Brief> = response.json().await.ok()?;
+    Some(servers.into_iter().map(|server| (server.id, state_code(&server.state))).collect())
+}
+
+/// Whether a stand-in is down, and a handle to each connection it accepted while up.
+#[derive(Default)]
+struct Switch {
+    state: Mutex<(bool, Vec<std::net::TcpStream>)>,
+}
+
+impl Switch {
+    /// Dies: every open connection is closed (FIN, as the kernel does for a killed process) and
+    /// new ones are closed as soon as they are accepted.
+    fn down(&self) {
+        let mut state = lock(&self.state);
+        state.0 = true;
+        for connection in state.1.drain(..) {
+            let _ = connection.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    fn up(&self) {
+        lock(&self.state).0 = false;
+    }
+
+    /// A connection just accepted: served while up (its handle kept), closed at once while down.
+    fn admit(&self, connection: tokio::net::TcpStream) -> Option<tokio::net::TcpStream> {
+        use std::os::fd::AsFd;
+        let mut state = lock(&self.state);
+        if state.0 {
+            return None;
+        }
+        let handle = connection.as_fd().try_clone_to_owned().ok()?;
+        state.1.push(std::net::TcpStream::from(handle));
+        Some(connection)
+    }
+}
+
+/// A loopback listener whose stand-in can die and come back (see [`Switch`]). Its port stays
+/// bound while down, so nothing else can take it: a reconnection reaches it and is closed
+/// unanswered, which the manager's watcher takes as the refusal a closed port would give.
+struct SwitchedListener {
+    listener: tokio::net::TcpListener,
+    switch: Arc<Switch>,
+}
+
+impl axum::serve::Listener for SwitchedListener {
+    type Io = tokio::net::TcpStream;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            match self.listener.accept().await {
+                Ok((connection, address)) => {
+                    if let Some(connection) = self.switch.admit(connection) {
+                        return (connection, address);
+                    }
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.listener.local_addr()
+    }
+}
+
+/// A stand-in recorder that can flap: the agent's health protocol as
+/// [`bench::health_responder`] speaks it (health, heartbeat stream, settings), on a
+/// [`SwitchedListener`]. Returns its address and its switch.
+async fn flapping_stand_in(name: &str) -> (String, Arc<Switch>) {
+    use agent_api::{Health, ServerKind, SettingsBundle, paths};
+    use axum::Json;
+    use axum::routing::get;
+    let health = Health {
+        name: name.to_owned(),
+        kind: ServerKind::Recorder,
+        acting_for: None,
+        recording: true,
+        settings_version: 1,
+    };
+    let settings = SettingsBundle {
+        version: 1,
+        channels: Vec::new(),
+        config_files: Vec::new(),
+        privacy_masks: Vec::new(),
+        schedules: Vec::new(),
+    };
+    let mut line = serde_json::to_vec(&health).expect("a Health serialises");
+    line.push(b'\n');
+    let line = axum::body::Bytes::from(line);
+    let stream = move |axum::extract::Query(query): axum::extract::Query<HashMap<String, u64>>| {
+        let line = line.clone();
+        let every = Duration::from_millis(query.get("every_ms").copied().unwrap_or(250).max(50));
+        async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let beats = futures::stream::unfold(ticks, move |mut ticks| {
+                let line = line.clone();
+                async move {
+                    ticks.tick().await;
+                    Some((Ok::<_, std::convert::Infallible>(line), ticks))
+                }
+            });
+            ([("content-type", agent_api::health::NDJSON)], axum::body::Body::from_stream(beats))
+        }
+    };
+    let app = axum::Router::new()
+        .route(paths::HEALTH, get(move || std::future::ready(Json(health.clone()))))
+        .route(paths::HEALTH_STREAM, get(stream))
+        .route(paths::SETTINGS, get(move || std::future::ready(Json(settings.clone()))));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a loopback port for a flapping stand-in");
+    let address = listener.local_addr().expect("a bound address");
+    let switch = Arc::new(Switch::default());
+    let listener = SwitchedListener { listener, switch: switch.clone() };
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, app).await {
+            eprintln!("flapping stand-in {address} stopped: {error}");
+        }
+    });
+    (format!("http://{address}"), switch)
+}
+
+/// A few random numbers without a random crate (xorshift).
+struct Random(u64);
+
+impl Random {
+    fn seeded(index: usize) -> Random {
+        let seed = bench::jitter(1 << 32) ^ (index as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        Random(seed.max(1))
+    }
+
+    fn millis(&mut self, from: u64, to: u64) -> Duration {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        Duration::from_millis(from + self.0 % (to - from).max(1))
+    }
+}
+
+/// Sleeps `pause`, but not past `deadline`.
+async fn sleep_before(pause: Duration, deadline: Instant) {
+    let until = (Instant::now() + pause).min(deadline);
+    tokio::time::sleep_until(tokio::time::Instant::from_std(until)).await;
+}
+
+/// One stand-in flapping until `deadline`: first death within 2 s, then down 1–2 s, up 1–2 s.
+/// It is up when this returns; returns how often it died.
+async fn flap(switch: Arc<Switch>, index: usize, deadline: Instant) -> usize {
+    let mut random = Random::seeded(index);
+    let mut deaths = 0;
+    sleep_before(random.millis(0, 2000), deadline).await;
+    while Instant::now() < deadline {
+        switch.down();
+        deaths += 1;
+        sleep_before(random.millis(1000, 2000), deadline).await;
+        switch.up();
+        sleep_before(random.millis(1000, 2000), deadline).await;
+    }
+    switch.up();
+    deaths
+}
+
+/// What one dashboard shows, and how it got there.
+#[derive(Default)]
+struct View {
+    states: States,
+    /// Every value put in `states`: when, which server, which state ([`ABSENT`]: removed).
+    timeline: Vec<(Instant, i64, u8)>,
+    /// `server_changed` events applied.
+    applied: usize,
+    resyncs: usize,
+    broke: bool,
+}
+
+impl View {
+    fn set(&mut self, at: Instant, id: i64, state: u8) {
+        if state == ABSENT {
+            self.states.remove(&id);
+        } else {
+            self.states.insert(id, state);
+        }
+        self.timeline.push((at, id, state));
+    }
+
+    /// The whole list, as a page loads it.
+    fn load(&mut self, at: Instant, list: States) {
+        let gone: Vec<i64> =
+            self.states.keys().filter(|id| !list.contains_key(id)).copied().collect();
+        for id in gone {
+            self.set(at, id, ABSENT);
+        }
+        for (id, state) in list {
+            self.set(at, id, state);
+        }
+    }
+}
+
+/// What the dashboards share.
+struct Wall {
+    /// With the viewer token; one connection per stream.
+    client: reqwest::Client,
+    events_url: String,
+    servers_url: String,
+    /// Streams open and lists loaded.
+    connected: AtomicUsize,
+    connecting: Semaphore,
+    /// The bench is over: a broken stream is expected.
+    ending: AtomicBool,
+}
+
+/// One dashboard: opens the event stream, loads the list, then applies every `server_changed`
+/// (and `server_removed`) to its own map in place; a `resync` loads the list again.
+async fn wall_screen(index: usize, wall: Arc<Wall>, view: Arc<Mutex<View>>) {
+    let permit = wall.connecting.acquire().await;
+    let response = match wall.client.get(&wall.events_url).send().await {
+        Ok(response) if response.status().is_success() => response,
+        Ok(response) => {
+            eprintln!("dashboard {index}: the event stream answered {}", response.status());
+            lock(&view).broke = true;
+            return;
+        }
+        Err(error) => {
+            eprintln!("dashboard {index}: cannot open the event stream: {error}");
+            lock(&view).broke = true;
+            return;
+        }
+    };
+    // Subscribed before the list is read, so no change falls between the two.
+    let Some(servers) = list(&wall.client, &wall.servers_url).await else {
+        eprintln!("dashboard {index}: cannot load the servers");
+        lock(&view).broke = true;
+        return;
+    };
+    lock(&view).load(Instant::now(), servers);
+    drop(permit);
+    wall.connected.fetch_add(1, Ordering::SeqCst);
+    let mut stream = response.bytes_stream();
+    let mut buffer: Vec<u8> = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let Ok(chunk) = chunk else {
+            if !wall.ending.load(Ordering::SeqCst) {
+                eprintln!("dashboard {index}: the event stream broke");
+            }
+            lock(&view).broke = true;
+            return;
+        };
+        let at = Instant::now();
+        buffer.extend_from_slice(&chunk);
+        while let Some((name, data)) = next_event(&mut buffer) {
+            match name.as_str() {
+                "server_changed" => match serde_json::from_str::<ServerChanged>(&data) {
+                    Ok(ServerChanged { server }) => {
+                        let mut view = lock(&view);
+                        view.applied += 1;
+                        view.set(at, server.id, state_code(&server.state));
+                    }
+                    Err(error) => {
+                        eprintln!("dashboard {index}: unreadable server_changed: {error}")
+                    }
+                },
+                "server_removed" => {
+                    if let Ok(ServerRemoved { id }) = serde_json::from_str(&data) {
+                        lock(&view).set(at, id, ABSENT);
+                    }
+                }
+                "resync" => {
+                    lock(&view).resyncs += 1;
+                    if let Some(servers) = list(&wall.client, &wall.servers_url).await {
+                        lock(&view).load(Instant::now(), servers);
+                    }
+                }
+                "signed_out" => {
+                    eprintln!("dashboard {index}: signed out");
+                    lock(&view).broke = true;
+                    return;
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// One reading of the truth.
+struct Poll {
+    sent: Instant,
+    received: Instant,
+    truth: States,
+    /// Dashboards whose map differed from it just after it was received.
+    disagreeing: usize,
+}
+
+/// Reads the truth every [`POLL`] and compares every dashboard with it, until `stop`.
+async fn watch_truth(
+    client: reqwest::Client,
+    url: String,
+    views: Arc<Vec<Arc<Mutex<View>>>>,
+    polls: Arc<Mutex<Vec<Poll>>>,
+    stop: Arc<AtomicBool>,
+) {
+    while !stop.load(Ordering::SeqCst) {
+        let sent = Instant::now();
+        if let Some(truth) = list(&client, &url).await {
+            let received = Instant::now();
+            let disagreeing = views.iter().filter(|view| lock(view).states != truth).count();
+            lock(&polls).push(Poll { sent, received, truth, disagreeing });
+        }
+        tokio::time::sleep_until(tokio::time::Instant::from_std(sent + POLL)).await;
+    }
+}
+
+/// The value of `steps` at `at` ([`ABSENT`] before the first).
+fn value_at(steps: &[(Instant, u8)], at: Instant) -> u8 {
+    match steps.partition_point(|(when, _)| *when <= at) {
+        0 => ABSENT,
+        after => steps[after - 1].1,
+    }
+}
+
+/// The longest time within `from..to` for which `shown` differed from `truth`.
+fn longest_disagreement(
+    truth: &[(Instant, u8)],
+    shown: &[(Instant, u8)],
+    from: Instant,
+    to: Instant,
+) -> Duration {
+    let mut cuts: Vec<Instant> = truth
+        .iter()
+        .chain(shown)
+        .map(|(at, _)| *at)
+        .filter(|at| (from..to).contains(at))
+        .chain([from, to])
+        .collect();
+    cuts.sort();
+    cuts.dedup();
+    let mut longest = Duration::ZERO;
+    let mut wrong_since: Option<Instant> = None;
+    for pair in cuts.windows(2) {
+        if value_at(truth, pair[0]) == value_at(shown, pair[0]) {
+            wrong_since = None;
+        } else {
+            let since = *wrong_since.get_or_insert(pair[0]);
+            longest = longest.max(pair[1] - since);
+        }
+    }
+    longest
+}
+
+/// How the dashboards followed the truth.
+struct Agreement {
+    /// Changes of the truth seen by the polls.
+    changes: usize,
+    /// Per change every dashboard agreed with before the next: change → the last one agreeing.
+    lags_ms: Vec<f64>,
+    /// The same from the first dashboard that showed the change (the spread across dashboards).
+    spreads_ms: Vec<f64>,
+    /// Changes some dashboard never showed before the truth changed again.
+    missed: usize,
+    /// Per dashboard, the longest it showed any server differently from the truth.
+    longest: Vec<Duration>,
+}
+
+/// The truth as a step function per server, from the polls. A change between two polls is
+/// placed at the moment the earlier one was sent: the earliest it can have happened (the
+/// earlier poll still read the old state), so dashboards are judged strictly — by up to one
+/// polling period plus a round trip more than they deserve.
+fn agreement(polls: &[Poll], views: &[View]) -> Agreement {
+    let (Some(first), Some(last)) = (polls.first(), polls.last()) else {
+        return Agreement {
+            changes: 0,
+            lags_ms: vec![],
+            spreads_ms: vec![],
+            missed: 0,
+            longest: vec![],
+        };
+    };
+    let (from, to) = (first.received, last.received);
+    let mut truth: HashMap<i64, Steps> =
+        first.truth.iter().map(|(&id, &state)| (id, vec![(from, state)])).collect();
+    for pair in polls.windows(2) {
+        let ids: HashSet<i64> = pair[0].truth.keys().chain(pair[1].truth.keys()).copied().collect();
+        for id in ids {
+            let now = pair[1].truth.get(&id).copied().unwrap_or(ABSENT);
+            if pair[0].truth.get(&id).copied().unwrap_or(ABSENT) != now {
+                truth.entry(id).or_default().push((pair[0].sent, now));
+            }
+        }
+    }
+    let shown: Vec<HashMap<i64, Steps>> = views
+        .iter()
+        .map(|view| {
+            let mut steps: HashMap<i64, Steps> = HashMap::new();
+            for &(at, id, state) in &view.timeline {
+                steps.entry(id).or_default().push((at, state));
+            }
+            steps
+        })
+        .collect();
+    let none: Steps = Vec::new();
+    let mut result = Agreement {
+        changes: 0,
+        lags_ms: vec![],
+        spreads_ms: vec![],
+        missed: 0,
+        longest: vec![Duration::ZERO; views.len()],
+    };
+    for (id, steps) in &truth {
+        for (i, &(at, state)) in steps.iter().enumerate().skip(1) {
+            result.changes += 1;
+            let until = steps.get(i + 1).map_or(to, |next| next.0);
+            // When each dashboard first showed the new state (at once if it already did).
+            let agreed: Vec<Option<Instant>> = shown
+                .iter()
+                .map(|mine| {
+                    let mine = mine.get(id).unwrap_or(&none);
+                    if value_at(mine, at) == state {
+                        return Some(at);
+                    }
+                    let after = mine.partition_point(|(when, _)| *when <= at);
+                    mine[after..]
+                        .iter()
+                        .take_while(|(when, _)| *when < until)
+                        .find(|(_, value)| *value == state)
+                        .map(|(when, _)| *when)
+                })
+                .collect();
+            match agreed.iter().copied().collect::<Option<Vec<Instant>>>() {
+                Some(agreed) => {
+                    let (Some(&last), first) =
+                        (agreed.iter().max(), agreed.iter().filter(|when| **when > at).min())
+                    else {
+                        continue;
+                    };
+                    result.lags_ms.push((last - at).as_secs_f64() * 1000.0);
+                    let first = first.copied().unwrap_or(at);
+                    result.spreads_ms.push((last - first).as_secs_f64() * 1000.0);
+                }
+                None => result.missed += 1,
+            }
+        }
+    }
+    for (longest, mine) in result.longest.iter_mut().zip(&shown) {
+        for (id, steps) in &truth {
+            let wrong = longest_disagreement(steps, mine.get(id).unwrap_or(&none), from, to);
+            *longest = (*longest).max(wrong);
+        }
+    }
+    result
+}
+
+/// 100 stand-ins (50 flapping), 500 dashboards: the manager's cost and the dashboards' truth.
+async fn flapping() {
+    let recorders = bench::count("RECORDERS", 100, 20);
+    let flapping = bench::count("FLAPPING", 50, 10).min(recorders);
+    let clients = bench::count("CLIENTS", 500, 50);
+    let seconds = bench::count("SECONDS", 20, 5) as u64;
+    println!(
+        "\nFlapping: {clients} dashboards, {flapping} of {recorders} stand-in recorders flapping \
+         for {seconds} s"
+    );
+
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let database_url = format!("sqlite://{}", dir.path().join("standby.db").display());
+    let admin = manager::create_token(&database_url, "bench-admin", "admin").await;
+    let viewer = manager::create_token(&database_url, "wall-screen", "viewer").await;
+    let manager = manager::start(&database_url, &[], &[]).await;
+    let pid = manager.pid();
+    let admin_client = http::client_with_token(&admin);
+    let servers_url = manager.url("/api/v1/servers");
+
+    // The first `flapping` stand-ins can die; the others answer all along.
+    let mut switches = Vec::new();
+    let mut stand_ins = Vec::new();
+    for i in 0..recorders {
+        let name = format!("stand-in-{i:04}");
+        let address = if i < flapping {
+            let (address, switch) = flapping_stand_in(&name).await;
+            switches.push(switch);
+            address
+        } else {
+            bench::health_responder(&name).await
+        };
+        stand_ins.push((name, address));
+    }
+    let registering = Instant::now();
+    {
+        let (client, url) = (&admin_client, &servers_url);
+        futures::stream::iter(stand_ins)
+            .map(|(name, address)| async move {
+                // Not monitored for failover: flapping changes states, it starts no failover.
+                let body = json!({"name": name, "address": address, "kind": "recorder",
+                    "failover_enabled": false, "auto_failback": false});
+                let (status, answer) =
+                    http::send(client, reqwest::Method::POST, url, Some(&body)).await;
+                assert_eq!(status, 201, "registering {name} was refused: {answer}");
+            })
+            .buffer_unordered(8)
+            .collect::<Vec<()>>()
+            .await;
+    }
+    bench::wait_for(
+        "every stand-in ok",
+        Duration::from_secs(60),
+        Duration::from_millis(100),
+        || {
+            let (client, url) = (&admin_client, &servers_url);
+            async move {
+                let servers = list(client, url).await?;
+                let ok = servers.values().filter(|state| **state == state_code("ok")).count();
+                (ok == recorders).then_some(())
+            }
+        },
+    )
+    .await;
+    println!(
+        "registered {recorders} stand-ins, every one ok, in {:.1} s",
+        registering.elapsed().as_secs_f64()
+    );
+
+    let wall = Arc::new(Wall {
+        client: http::client_with_token(&viewer),
+        events_url: manager.url("/api/v1/events"),
+        servers_url: servers_url.clone(),
+        connected: AtomicUsize::new(0),
+        connecting: Semaphore::new(32),
+        ending: AtomicBool::new(false),
+    });
+    let views: Arc<Vec<Arc<Mutex<View>>>> =
+        Arc::new((0..clients).map(|_| Arc::default()).collect());
+    let connecting = Instant::now();
+    for (index, view) in views.iter().enumerate() {
+        tokio::spawn(wall_screen(index, wall.clone(), view.clone()));
+    }
+    bench::wait_for(
+        &format!("{clients} dashboards connected"),
+        Duration::from_secs(120),
+        Duration::from_millis(20),
+        || async { (wall.connected.load(Ordering::SeqCst) >= clients).then_some(()) },
+    )
+    .await;
+    println!(
+        "{clients} dashboards connected and loaded in {:.1} s",
+        connecting.elapsed().as_secs_f64()
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let polls: Arc<Mutex<Vec<Poll>>> = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = tokio::spawn(watch_truth(
+        admin_client.clone(),
+        servers_url.clone(),
+        views.clone(),
+        polls.clone(),
+        stop.clone(),
+    ));
+    tokio::time::sleep(POLL * 5).await;
+
+    let applied = || views.iter().map(|view| lock(view).applied).collect::<Vec<usize>>();
+    let applied_before = applied();
+    let own = std::process::id();
+    let (cpu_before, own_before, start) =
+        (bench::cpu_seconds(pid), bench::cpu_seconds(own), Instant::now());
+    let deadline = start + Duration::from_secs(seconds);
+    let flappers: Vec<_> = switches
+        .iter()
+        .enumerate()
+        .map(|(index, switch)| tokio::spawn(flap(switch.clone(), index, deadline)))
+        .collect();
+    let mut slices = Vec::new();
+    let mut slice_start = (cpu_before, start);
+    while Instant::now() < deadline {
+        sleep_before(CPU_SLICE, deadline).await;
+        let now = (bench::cpu_seconds(pid), Instant::now());
+        let length = (now.1 - slice_start.1).as_secs_f64();
+        if length > 0.2 {
+            slices.push((now.0 - slice_start.0) / length);
+        }
+        slice_start = now;
+    }
+    let mut deaths = 0;
+    for flapper in flappers {
+        deaths += flapper.await.unwrap_or_default();
+    }
+    let end = Instant::now();
+    let elapsed = (end - start).as_secs_f64();
+    let share = (bench::cpu_seconds(pid) - cpu_before) / elapsed;
+    let own_share = (bench::cpu_seconds(own) - own_before) / elapsed;
+    let rss_mib = bench::status_kib(pid, "VmRSS") as f64 / 1024.0;
+    let hwm_mib = bench::status_kib(pid, "VmHWM") as f64 / 1024.0;
+    let load_after = bench::load_average();
+
+    // Every stand-in answers again: the truth settles (the manager reconnects with a back-off of
+    // at most its interval, 1 s) and every dashboard should follow.
+    let settled = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let found = lock(&polls).iter().rev().find(|poll| poll.sent > end).and_then(|poll| {
+                let all_ok = poll.truth.values().all(|state| *state == state_code("ok"));
+                (all_ok && poll.disagreeing == 0).then_some(poll.received)
+            });
+            if let Some(at) = found {
+                return at;
+            }
+            tokio::time::sleep(POLL / 2).await;
+        }
+    })
+    .await
+    .ok();
+    tokio::time::sleep(POLL * 5).await;
+    stop.store(true, Ordering::SeqCst);
+    let _ = watcher.await;
+    wall.ending.store(true, Ordering::SeqCst);
+    let delivered: Vec<usize> =
+        applied().iter().zip(&applied_before).map(|(after, before)| after - before).collect();
+
+    let polls = std::mem::take(&mut *lock(&polls));
+    let views: Vec<View> = views.iter().map(|view| std::mem::take(&mut *lock(view))).collect();
+    let last = polls.last().map(|poll| poll.truth.clone()).unwrap_or_default();
+    let matching = views.iter().filter(|view| view.states == last).count();
+    let found = agreement(&polls, &views);
+
+    let bound_ms = AGREE_BOUND.as_secs_f64() * 1000.0;
+    let lags = Stats::of(&found.lags_ms);
+    let spreads = Stats::of(&found.spreads_ms);
+    let ratio = |value: Option<f64>, bound: f64| {
+        value.map_or("–".into(), |v| format!("{:.2}", v / bound))
+    };
+    let wrong_long = found.longest.iter().filter(|longest| **longest > AGREE_BOUND).count();
+    let longest_ms = found.longest.iter().max().map(|longest| longest.as_secs_f64() * 1000.0);
+    let high = slices.iter().copied().reduce(f64::max);
+    let disagreeing: Vec<f64> = polls.iter().map(|poll| poll.disagreeing as f64).collect();
+    let disagreeing = Stats::of(&disagreeing);
+    let gaps: Vec<f64> =
+        polls.windows(2).map(|pair| (pair[1].sent - pair[0].sent).as_secs_f64() * 1000.0).collect();
+    let gaps = Stats::of(&gaps);
+    let resyncs: usize = views.iter().map(|view| view.resyncs).sum();
+    let broke = views.iter().filter(|view| view.broke).count();
+    let total: usize = delivered.iter().sum();
+    let (fewest, most) = (delivered.iter().min().copied(), delivered.iter().max().copied());
+    let rows = vec![
+        vec![
+            "manager CPU over the flapping, share of one core".into(),
+            format!("{:.1} %", share * 100.0),
+            format!("{:.0} %", CPU_BOUND * 100.0),
+            format!("{:.2}", share / CPU_BOUND),
+        ],
+        vec![
+            format!("  highest {} s slice", CPU_SLICE.as_secs()),
+            high.map_or("–".into(), |high| format!("{:.1} %", high * 100.0)),
+            format!("{:.0} %", CPU_BOUND * 100.0),
+            ratio(high, CPU_BOUND),
+        ],
+        vec![
+            "manager RSS at the end of the flapping (peak VmHWM)".into(),
+            format!("{rss_mib:.0} MiB ({hwm_mib:.0})"),
+            "–".into(),
+            "–".into(),
+        ],
+        vec![
+            "truth changed → every dashboard agrees, median".into(),
+            format!("{} ms", ms(lags.map(|s| s.median))),
+            format!("{bound_ms:.0} ms"),
+            ratio(lags.map(|s| s.median), bound_ms),
+        ],
+        vec![
+            "  p95".into(),
+            format!("{} ms", ms(lags.map(|s| s.p95))),
+            format!("{bound_ms:.0} ms"),
+            ratio(lags.map(|s| s.p95), bound_ms),
+        ],
+        vec![
+            "  max".into(),
+            format!("{} ms", ms(lags.map(|s| s.max))),
+            format!("{bound_ms:.0} ms"),
+            ratio(lags.map(|s| s.max), bound_ms),
+        ],
+        vec![
+            "  first → last dashboard, p95 / max".into(),
+            format!("{} / {} ms", ms(spreads.map(|s| s.p95)), ms(spreads.map(|s| s.max))),
+            String::new(),
+            String::new(),
+        ],
+        vec![
+            "changes some dashboard never showed".into(),
+            format!("{} of {}", found.missed, found.changes),
+            "0".into(),
+            String::new(),
+        ],
+        vec![
+            "dashboards ever wrong for longer than 1 s".into(),
+            format!("{wrong_long} of {clients}"),
+            "0".into(),
+            String::new(),
+        ],
+        vec![
+            "  longest any dashboard was wrong".into(),
+            format!("{} ms", ms(longest_ms)),
+            format!("{bound_ms:.0} ms"),
+            ratio(longest_ms, bound_ms),
+        ],
+        vec![
+            "server_changed delivered (per dashboard)".into(),
+            format!(
+                "{total} ({}–{})",
+                fewest.map_or("–".into(), |n| n.to_string()),
+                most.map_or("–".into(), |n| n.to_string())
+            ),
+            String::new(),
+            String::new(),
+        ],
+        vec![
+            "resyncs; streams broken".into(),
+            format!("{resyncs}; {broke}"),
+            "0; 0".into(),
+            String::new(),
+        ],
+        vec![
+            "dashboards differing from a poll just read, median / max".into(),
+            disagreeing
+                .map_or("–".into(), |s| format!("{:.0} / {:.0} of {clients}", s.median, s.max)),
+            String::new(),
+            String::new(),
+        ],
+        vec![
+            "after the flapping: truth all ok, every dashboard matching".into(),
+            settled.map_or("not within 20 s".into(), |at| {
+                format!("{:.0} ms after", (at - end).as_secs_f64() * 1000.0)
+            }),
+            String::new(),
+            String::new(),
+        ],
+        vec![
+            "dashboards matching the last poll".into(),
+            format!("{matching} of {clients}"),
+            format!("{clients}"),
+            String::new(),
+        ],
+    ];
+    table(
+        &format!(
+            "{clients} dashboards while {flapping} of {recorders} recorders flap ({elapsed:.0} s, \
+             {deaths} deaths, {} changes of the truth seen in {} polls)",
+            found.changes,
+            polls.len()
+        ),
+        &["figure", "measured", "bound", "ratio"],
+        &rows,
+    );
+    println!(
+        "\nMethod: real `standby serve` (monitor defaults: heartbeat 250 ms, window 1.5 s; SQLite) \
+         watching {recorders} stand-in recorders in this process on the agent's health stream \
+         protocol, registered with failover_enabled false (states change, no failover starts). \
+         {flapping} of them flap: each dies (its open connections shut down, new ones closed as \
+         soon as accepted) after 0–2 s, for 1–2 s, then answers for 1–2 s, until the end. \
+         {clients} dashboards (viewer token, one SSE connection each, connected 32 at a time) \
+         open GET /api/v1/events, load GET /api/v1/servers and apply each server_changed to \
+         their own map id → state (resync: load again). The truth is GET /api/v1/servers read \
+         every {} ms (polls {}–{} ms apart, median {}); a change is placed when the last poll \
+         still showing the old state was sent, the earliest it can have happened, so the lag to \
+         every dashboard agreeing overstates by up to one poll period and a round trip. \
+         \"First → last dashboard\" leaves that out: from the first dashboard to show the change \
+         to the last. \"Wrong\" compares each dashboard's map with that step function of the \
+         truth over the whole run. CPU and RSS are the manager's own (/proc), over the flapping \
+         only; they include the polls. This process (stand-ins, dashboards, checks) used {:.0} % \
+         of one core meanwhile, on the same 2 cores. Load average after the flapping: \
+         {load_after}.",
+        POLL.as_millis(),
+        ms(gaps.map(|s| s.min)),
+        ms(gaps.map(|s| s.max)),
+        ms(gaps.map(|s| s.median)),
+        own_share * 100.0
+    );
+    drop(manager);
 }
