@@ -646,6 +646,8 @@ struct Poll {
     truth: States,
     /// Dashboards whose map differed from it just after it was received.
     disagreeing: usize,
+    /// Where: which dashboard, which server.
+    mismatched: Vec<(usize, i64)>,
 }
 
 /// Reads the truth every [`POLL`] and compares every dashboard with it, until `stop`.
@@ -660,8 +662,18 @@ async fn watch_truth(
         let sent = Instant::now();
         if let Some(truth) = list(&client, &url).await {
             let received = Instant::now();
-            let disagreeing = views.iter().filter(|view| lock(view).states != truth).count();
-            lock(&polls).push(Poll { sent, received, truth, disagreeing });
+            let (mut disagreeing, mut mismatched) = (0, Vec::new());
+            for (index, view) in views.iter().enumerate() {
+                let view = lock(view);
+                if view.states == truth {
+                    continue;
+                }
+                disagreeing += 1;
+                let ids = truth.keys().chain(view.states.keys());
+                let wrong = ids.filter(|id| view.states.get(id) != truth.get(id));
+                mismatched.extend(wrong.map(|id| (index, *id)));
+            }
+            lock(&polls).push(Poll { sent, received, truth, disagreeing, mismatched });
         }
         tokio::time::sleep_until(tokio::time::Instant::from_std(sent + POLL)).await;
     }
@@ -714,6 +726,8 @@ struct Agreement {
     spreads_ms: Vec<f64>,
     /// Changes some dashboard never showed before the truth changed again.
     missed: usize,
+    /// What each of those was.
+    notes: Vec<String>,
     /// Per dashboard, the longest it showed any server differently from the truth.
     longest: Vec<Duration>,
 }
@@ -729,18 +743,23 @@ fn agreement(polls: &[Poll], views: &[View]) -> Agreement {
             lags_ms: vec![],
             spreads_ms: vec![],
             missed: 0,
+            notes: vec![],
             longest: vec![],
         };
     };
     let (from, to) = (first.received, last.received);
     let mut truth: HashMap<i64, Steps> =
         first.truth.iter().map(|(&id, &state)| (id, vec![(from, state)])).collect();
+    // The latest each step can have happened: when the poll that first showed it came back.
+    let mut latest: HashMap<i64, Vec<Instant>> =
+        first.truth.keys().map(|&id| (id, vec![from])).collect();
     for pair in polls.windows(2) {
         let ids: HashSet<i64> = pair[0].truth.keys().chain(pair[1].truth.keys()).copied().collect();
         for id in ids {
             let now = pair[1].truth.get(&id).copied().unwrap_or(ABSENT);
             if pair[0].truth.get(&id).copied().unwrap_or(ABSENT) != now {
                 truth.entry(id).or_default().push((pair[0].sent, now));
+                latest.entry(id).or_default().push(pair[1].received);
             }
         }
     }
@@ -760,12 +779,14 @@ fn agreement(polls: &[Poll], views: &[View]) -> Agreement {
         lags_ms: vec![],
         spreads_ms: vec![],
         missed: 0,
+        notes: vec![],
         longest: vec![Duration::ZERO; views.len()],
     };
     for (id, steps) in &truth {
         for (i, &(at, state)) in steps.iter().enumerate().skip(1) {
             result.changes += 1;
-            let until = steps.get(i + 1).map_or(to, |next| next.0);
+            // A dashboard showing the change before the next one may have happened has shown it.
+            let until = latest[id].get(i + 1).copied().unwrap_or(to);
             // When each dashboard first showed the new state (at once if it already did).
             let agreed: Vec<Option<Instant>> = shown
                 .iter()
@@ -793,7 +814,24 @@ fn agreement(polls: &[Poll], views: &[View]) -> Agreement {
                     let first = first.copied().unwrap_or(at);
                     result.spreads_ms.push((last - first).as_secs_f64() * 1000.0);
                 }
-                None => result.missed += 1,
+                None => {
+                    result.missed += 1;
+                    let shown = agreed.iter().filter(|agreed| agreed.is_some()).count();
+                    let next = if until < to {
+                        format!(
+                            "changed again at most {:.0} ms later",
+                            (until - at).as_secs_f64() * 1000.0
+                        )
+                    } else {
+                        "did not change again".to_owned()
+                    };
+                    result.notes.push(format!(
+                        "server {id} became {}: {shown} of {} dashboards showed it before the \
+                         truth {next}",
+                        STATES.get(usize::from(state)).copied().unwrap_or("something else"),
+                        agreed.len()
+                    ));
+                }
             }
         }
     }
@@ -987,6 +1025,27 @@ async fn flapping() {
     let high = slices.iter().copied().reduce(f64::max);
     let disagreeing: Vec<f64> = polls.iter().map(|poll| poll.disagreeing as f64).collect();
     let disagreeing = Stats::of(&disagreeing);
+    // Behind for sure: differing at a poll on a server whose state the poll before and the poll
+    // after showed too (so it held from before the one until after the other; an event still on
+    // its way, or one that came after the list was read, does not count).
+    let behind: Vec<usize> = polls
+        .windows(3)
+        .map(|three| {
+            let steady = |id: &i64| {
+                let now = three[1].truth.get(id);
+                three[0].truth.get(id) == now && three[2].truth.get(id) == now
+            };
+            let late: HashSet<usize> = three[1]
+                .mismatched
+                .iter()
+                .filter(|(_, id)| steady(id))
+                .map(|(index, _)| *index)
+                .collect();
+            late.len()
+        })
+        .collect();
+    let behind_at_most = behind.iter().copied().max().unwrap_or_default();
+    let behind_polls = behind.iter().filter(|late| **late > 0).count();
     let gaps: Vec<f64> =
         polls.windows(2).map(|pair| (pair[1].sent - pair[0].sent).as_secs_f64() * 1000.0).collect();
     let gaps = Stats::of(&gaps);
@@ -1072,10 +1131,17 @@ async fn flapping() {
             String::new(),
         ],
         vec![
-            "dashboards differing from a poll just read, median / max".into(),
-            disagreeing
-                .map_or("–".into(), |s| format!("{:.0} / {:.0} of {clients}", s.median, s.max)),
+            "dashboards differing at a poll (in flight counts), median / p95 / max".into(),
+            disagreeing.map_or("–".into(), |s| {
+                format!("{:.0} / {:.0} / {:.0} of {clients}", s.median, s.p95, s.max)
+            }),
             String::new(),
+            String::new(),
+        ],
+        vec![
+            "  behind on a state the polls before and after showed: polls; most dashboards".into(),
+            format!("{behind_polls} of {}; {behind_at_most}", behind.len()),
+            "0; 0".into(),
             String::new(),
         ],
         vec![
@@ -1103,6 +1169,9 @@ async fn flapping() {
         &["figure", "measured", "bound", "ratio"],
         &rows,
     );
+    for note in found.notes.iter().take(10) {
+        println!("  {note}");
+    }
     println!(
         "\nMethod: real `standby serve` (monitor defaults: heartbeat 250 ms, window 1.5 s; SQLite) \
          watching {recorders} stand-in recorders in this process on the agent's health stream \
