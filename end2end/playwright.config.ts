@@ -4,7 +4,11 @@ import * as os from "node:os";
 import * as path from "node:path";
 
 // The tests drive a real `standby demo`: manager, recorder agents and failover servers.
-const port = Number(process.env.STANDBY_E2E_PORT ?? 3917);
+// A port of its own per run (below the kernel's ephemeral range), so that two runs on one machine,
+// or a manager someone left on a fixed port, do not collide. Set once, in the runner: its
+// workers inherit the environment and so agree on it.
+process.env.STANDBY_E2E_PORT ??= String(20000 + Math.floor(Math.random() * 10000));
+const port = Number(process.env.STANDBY_E2E_PORT);
 const targetDir = process.env.CARGO_TARGET_DIR ?? path.resolve(__dirname, "../target");
 const binary = process.env.STANDBY_BIN ?? path.join(targetDir, "debug", "standby");
 const demoDir = fs.mkdtempSync(path.join(os.tmpdir(), "standby-e2e-"));
