@@ -503,20 +503,24 @@ async fn sleep_before(pause: Duration, deadline: Instant) {
 }
 
 /// One stand-in flapping until `deadline`: first death within 2 s, then down 1–2 s, up 1–2 s.
-/// It is up when this returns; returns how often it died.
-async fn flap(switch: Arc<Switch>, index: usize, deadline: Instant) -> usize {
+/// It is up when this returns; returns when it died (false) and came back (true).
+async fn flap(switch: Arc<Switch>, index: usize, deadline: Instant) -> Vec<(Instant, bool)> {
     let mut random = Random::seeded(index);
-    let mut deaths = 0;
+    let mut flips = Vec::new();
     sleep_before(random.millis(0, 2000), deadline).await;
     while Instant::now() < deadline {
+        flips.push((Instant::now(), false));
         switch.down();
-        deaths += 1;
         sleep_before(random.millis(1000, 2000), deadline).await;
+        flips.push((Instant::now(), true));
         switch.up();
         sleep_before(random.millis(1000, 2000), deadline).await;
     }
+    if flips.last().is_some_and(|(_, up)| !up) {
+        flips.push((Instant::now(), true));
+    }
     switch.up();
-    deaths
+    flips
 }
 
 /// What one dashboard shows, and how it got there.
@@ -539,6 +543,15 @@ impl View {
             self.states.insert(id, state);
         }
         self.timeline.push((at, id, state));
+    }
+
+    /// Its timeline split by server.
+    fn per_server(&self) -> HashMap<i64, Steps> {
+        let mut steps: HashMap<i64, Steps> = HashMap::new();
+        for &(at, id, state) in &self.timeline {
+            steps.entry(id).or_default().push((at, state));
+        }
+        steps
     }
 
     /// The whole list, as a page loads it.
@@ -736,7 +749,7 @@ struct Agreement {
 /// placed at the moment the earlier one was sent: the earliest it can have happened (the
 /// earlier poll still read the old state), so dashboards are judged strictly — by up to one
 /// polling period plus a round trip more than they deserve.
-fn agreement(polls: &[Poll], views: &[View]) -> Agreement {
+fn agreement(polls: &[Poll], shown: &[HashMap<i64, Steps>]) -> Agreement {
     let (Some(first), Some(last)) = (polls.first(), polls.last()) else {
         return Agreement {
             changes: 0,
@@ -763,16 +776,6 @@ fn agreement(polls: &[Poll], views: &[View]) -> Agreement {
             }
         }
     }
-    let shown: Vec<HashMap<i64, Steps>> = views
-        .iter()
-        .map(|view| {
-            let mut steps: HashMap<i64, Steps> = HashMap::new();
-            for &(at, id, state) in &view.timeline {
-                steps.entry(id).or_default().push((at, state));
-            }
-            steps
-        })
-        .collect();
     let none: Steps = Vec::new();
     let mut result = Agreement {
         changes: 0,
@@ -780,7 +783,7 @@ fn agreement(polls: &[Poll], views: &[View]) -> Agreement {
         spreads_ms: vec![],
         missed: 0,
         notes: vec![],
-        longest: vec![Duration::ZERO; views.len()],
+        longest: vec![Duration::ZERO; shown.len()],
     };
     for (id, steps) in &truth {
         for (i, &(at, state)) in steps.iter().enumerate().skip(1) {
@@ -835,13 +838,64 @@ fn agreement(polls: &[Poll], views: &[View]) -> Agreement {
             }
         }
     }
-    for (longest, mine) in result.longest.iter_mut().zip(&shown) {
+    for (longest, mine) in result.longest.iter_mut().zip(shown) {
         for (id, steps) in &truth {
             let wrong = longest_disagreement(steps, mine.get(id).unwrap_or(&none), from, to);
             *longest = (*longest).max(wrong);
         }
     }
     result
+}
+
+/// How the dashboards followed the stand-ins themselves: per death, the time from it until every
+/// dashboard showed the server unreachable; per comeback, until every one showed it ok (the
+/// manager reconnects with a back-off of up to its interval, 1 s, which is inside). A flip no
+/// dashboard showed before the next flip the same way (the manager saw no comeback when the
+/// back-off outlasted it) is left out; one some showed and others did not is counted.
+struct Followed {
+    lags_ms: Vec<f64>,
+    /// Flips no dashboard showed.
+    unseen: usize,
+    /// Flips some dashboards showed and others did not.
+    partly: usize,
+}
+
+fn follow_flips(
+    flips: &[(i64, Vec<(Instant, bool)>)],
+    shown: &[HashMap<i64, Steps>],
+) -> (Followed, Followed) {
+    let mut died = Followed { lags_ms: vec![], unseen: 0, partly: 0 };
+    let mut came_back = Followed { lags_ms: vec![], unseen: 0, partly: 0 };
+    let none: Steps = Vec::new();
+    for (id, flips) in flips {
+        for (i, &(at, up)) in flips.iter().enumerate() {
+            let target = state_code(if up { "ok" } else { "unreachable" });
+            // The next flip the same way: the same state again belongs to it.
+            let until = flips[i + 1..].iter().find(|flip| flip.1 == up).map(|flip| flip.0);
+            let seen: Vec<Option<Instant>> = shown
+                .iter()
+                .map(|mine| {
+                    let mine = mine.get(id).unwrap_or(&none);
+                    let after = mine.partition_point(|(when, _)| *when <= at);
+                    mine[after..]
+                        .iter()
+                        .take_while(|(when, _)| until.is_none_or(|until| *when < until))
+                        .find(|(_, value)| *value == target)
+                        .map(|(when, _)| *when)
+                })
+                .collect();
+            let followed = if up { &mut came_back } else { &mut died };
+            let showing = seen.iter().filter(|seen| seen.is_some()).count();
+            if showing == 0 {
+                followed.unseen += 1;
+            } else if showing < seen.len() {
+                followed.partly += 1;
+            } else if let Some(last) = seen.iter().flatten().max() {
+                followed.lags_ms.push((*last - at).as_secs_f64() * 1000.0);
+            }
+        }
+    }
+    (died, came_back)
 }
 
 /// 100 stand-ins (50 flapping), 500 dashboards: the manager's cost and the dashboards' truth.
@@ -864,22 +918,35 @@ async fn flapping() {
     let admin_client = http::client_with_token(&admin);
     let servers_url = manager.url("/api/v1/servers");
 
+    // The stand-ins (and their flapping) run on a runtime of their own, as if on other
+    // machines: dashboards busy parsing events in this process must not hold up their
+    // heartbeats, or the manager would rightly see them silent.
+    let stand_in_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("stand-ins")
+        .enable_all()
+        .build()
+        .expect("a runtime for the stand-ins");
+    let elsewhere = stand_in_runtime.handle().clone();
     // The first `flapping` stand-ins can die; the others answer all along.
     let mut switches = Vec::new();
     let mut stand_ins = Vec::new();
     for i in 0..recorders {
         let name = format!("stand-in-{i:04}");
+        let serving = name.clone();
         let address = if i < flapping {
-            let (address, switch) = flapping_stand_in(&name).await;
+            let started = elsewhere.spawn(async move { flapping_stand_in(&serving).await });
+            let (address, switch) = started.await.expect("a flapping stand-in");
             switches.push(switch);
             address
         } else {
-            bench::health_responder(&name).await
+            let started = elsewhere.spawn(async move { bench::health_responder(&serving).await });
+            started.await.expect("a stand-in")
         };
         stand_ins.push((name, address));
     }
     let registering = Instant::now();
-    {
+    let ids = {
         let (client, url) = (&admin_client, &servers_url);
         futures::stream::iter(stand_ins)
             .map(|(name, address)| async move {
@@ -889,11 +956,12 @@ async fn flapping() {
                 let (status, answer) =
                     http::send(client, reqwest::Method::POST, url, Some(&body)).await;
                 assert_eq!(status, 201, "registering {name} was refused: {answer}");
+                (name, answer["id"].as_i64().expect("the new server has an id"))
             })
             .buffer_unordered(8)
-            .collect::<Vec<()>>()
-            .await;
-    }
+            .collect::<HashMap<String, i64>>()
+            .await
+    };
     bench::wait_for(
         "every stand-in ok",
         Duration::from_secs(60),
@@ -960,7 +1028,7 @@ async fn flapping() {
     let flappers: Vec<_> = switches
         .iter()
         .enumerate()
-        .map(|(index, switch)| tokio::spawn(flap(switch.clone(), index, deadline)))
+        .map(|(index, switch)| elsewhere.spawn(flap(switch.clone(), index, deadline)))
         .collect();
     let mut slices = Vec::new();
     let mut slice_start = (cpu_before, start);
@@ -973,10 +1041,13 @@ async fn flapping() {
         }
         slice_start = now;
     }
-    let mut deaths = 0;
-    for flapper in flappers {
-        deaths += flapper.await.unwrap_or_default();
+    // Each flapping server's deaths and comebacks, by server id.
+    let mut flips: Vec<(i64, Vec<(Instant, bool)>)> = Vec::new();
+    for (index, flapper) in flappers.into_iter().enumerate() {
+        let id = ids[&format!("stand-in-{index:04}")];
+        flips.push((id, flapper.await.unwrap_or_default()));
     }
+    let deaths: usize = flips.iter().map(|(_, flips)| flips.iter().filter(|f| !f.1).count()).sum();
     let end = Instant::now();
     let elapsed = (end - start).as_secs_f64();
     let share = (bench::cpu_seconds(pid) - cpu_before) / elapsed;
@@ -989,12 +1060,17 @@ async fn flapping() {
     // at most its interval, 1 s) and every dashboard should follow.
     let settled = tokio::time::timeout(Duration::from_secs(20), async {
         loop {
-            let found = lock(&polls).iter().rev().find(|poll| poll.sent > end).and_then(|poll| {
-                let all_ok = poll.truth.values().all(|state| *state == state_code("ok"));
-                (all_ok && poll.disagreeing == 0).then_some(poll.received)
-            });
-            if let Some(at) = found {
-                return at;
+            let found = {
+                let polls = lock(&polls);
+                let all_ok =
+                    |poll: &&Poll| poll.truth.values().all(|state| *state == state_code("ok"));
+                let mut after = polls.iter().filter(|poll| poll.sent > end);
+                let ok_at = after.clone().find(all_ok).map(|poll| poll.received);
+                let matched = after.find(|poll| all_ok(poll) && poll.disagreeing == 0);
+                ok_at.zip(matched.map(|poll| poll.received))
+            };
+            if let Some(found) = found {
+                return found;
             }
             tokio::time::sleep(POLL / 2).await;
         }
@@ -1012,10 +1088,13 @@ async fn flapping() {
     let views: Vec<View> = views.iter().map(|view| std::mem::take(&mut *lock(view))).collect();
     let last = polls.last().map(|poll| poll.truth.clone()).unwrap_or_default();
     let matching = views.iter().filter(|view| view.states == last).count();
-    let found = agreement(&polls, &views);
+    let shown: Vec<HashMap<i64, Steps>> = views.iter().map(View::per_server).collect();
+    let found = agreement(&polls, &shown);
+    let (died, came_back) = follow_flips(&flips, &shown);
 
     let bound_ms = AGREE_BOUND.as_secs_f64() * 1000.0;
     let lags = Stats::of(&found.lags_ms);
+    let (died_stats, back_stats) = (Stats::of(&died.lags_ms), Stats::of(&came_back.lags_ms));
     let spreads = Stats::of(&found.spreads_ms);
     let ratio = |value: Option<f64>, bound: f64| {
         value.map_or("–".into(), |v| format!("{:.2}", v / bound))
@@ -1115,6 +1194,37 @@ async fn flapping() {
             ratio(longest_ms, bound_ms),
         ],
         vec![
+            "a stand-in died → every dashboard shows it unreachable, p95".into(),
+            format!("{} ms", ms(died_stats.map(|s| s.p95))),
+            format!("{bound_ms:.0} ms"),
+            ratio(died_stats.map(|s| s.p95), bound_ms),
+        ],
+        vec![
+            "  max (deaths timed; the manager never saw; not shown by some dashboards)".into(),
+            format!(
+                "{} ms ({}; {}; {})",
+                ms(died_stats.map(|s| s.max)),
+                died.lags_ms.len(),
+                died.unseen,
+                died.partly
+            ),
+            format!("{bound_ms:.0} ms"),
+            ratio(died_stats.map(|s| s.max), bound_ms),
+        ],
+        vec![
+            "a stand-in came back → every dashboard shows it ok (back-off inside), p95 / max"
+                .into(),
+            format!("{} / {} ms", ms(back_stats.map(|s| s.p95)), ms(back_stats.map(|s| s.max))),
+            String::new(),
+            String::new(),
+        ],
+        vec![
+            "  comebacks timed; the manager never saw; not shown by some dashboards".into(),
+            format!("{}; {}; {}", came_back.lags_ms.len(), came_back.unseen, came_back.partly),
+            String::new(),
+            String::new(),
+        ],
+        vec![
             "server_changed delivered (per dashboard)".into(),
             format!(
                 "{total} ({}–{})",
@@ -1145,9 +1255,10 @@ async fn flapping() {
             String::new(),
         ],
         vec![
-            "after the flapping: truth all ok, every dashboard matching".into(),
-            settled.map_or("not within 20 s".into(), |at| {
-                format!("{:.0} ms after", (at - end).as_secs_f64() * 1000.0)
+            "after the flapping: the list all ok; every dashboard matching it".into(),
+            settled.map_or("not within 20 s".into(), |(ok, matched)| {
+                let after = |at: Instant| (at - end).as_secs_f64() * 1000.0;
+                format!("{:.0} ms; {:.0} ms after", after(ok), after(matched))
             }),
             String::new(),
             String::new(),
@@ -1174,8 +1285,8 @@ async fn flapping() {
     }
     println!(
         "\nMethod: real `standby serve` (monitor defaults: heartbeat 250 ms, window 1.5 s; SQLite) \
-         watching {recorders} stand-in recorders in this process on the agent's health stream \
-         protocol, registered with failover_enabled false (states change, no failover starts). \
+         watching {recorders} stand-in recorders in this process (on a runtime thread of their \
+         own) on the agent's health stream protocol, registered with failover_enabled false (states change, no failover starts). \
          {flapping} of them flap: each dies (its open connections shut down, new ones closed as \
          soon as accepted) after 0–2 s, for 1–2 s, then answers for 1–2 s, until the end. \
          {clients} dashboards (viewer token, one SSE connection each, connected 32 at a time) \
@@ -1186,7 +1297,10 @@ async fn flapping() {
          every dashboard agreeing overstates by up to one poll period and a round trip. \
          \"First → last dashboard\" leaves that out: from the first dashboard to show the change \
          to the last. \"Wrong\" compares each dashboard's map with that step function of the \
-         truth over the whole run. CPU and RSS are the manager's own (/proc), over the flapping \
+         truth over the whole run. Deaths and comebacks are timed from the stand-in's own \
+         switch to the last dashboard showing them, so they include the manager's detection (a \
+         dropped stream and a refused reconnection for a death; for a comeback the reconnection \
+         back-off, up to 1 s). CPU and RSS are the manager's own (/proc), over the flapping \
          only; they include the polls. This process (stand-ins, dashboards, checks) used {:.0} % \
          of one core meanwhile, on the same 2 cores. Load average after the flapping: \
          {load_after}.",
@@ -1197,4 +1311,5 @@ async fn flapping() {
         own_share * 100.0
     );
     drop(manager);
+    stand_in_runtime.shutdown_background();
 }
