@@ -5,16 +5,18 @@
 //!
 //! Run: `cargo build --release -p server -p recorder`, then
 //! `cargo bench -p server --bench monitor` (`STANDBY_BENCH_QUICK=1`: 200 recorders, 5 s;
-//! `STANDBY_BENCH_RECORDERS=N` for another count; `STANDBY_BENCH_DATABASE=postgres` for a fresh
-//! database on the PostgreSQL of `STANDBY_TEST_POSTGRES_URL`, by default 127.0.0.1:5432).
-//! For 10,000: `STANDBY_BENCH_DATABASE=postgres STANDBY_BENCH_RECORDERS=10000 cargo bench -p
-//! server --bench monitor`.
+//! `STANDBY_BENCH_RECORDERS=N` for another count; `STANDBY_BENCH_STEADY_S=S` for a steady period
+//! other than 20 s; `STANDBY_BENCH_DATABASE=postgres` for a fresh database on the PostgreSQL of
+//! `STANDBY_TEST_POSTGRES_URL`, by default 127.0.0.1:5432). For 10,000:
+//! `STANDBY_BENCH_DATABASE=postgres STANDBY_BENCH_RECORDERS=10000 cargo bench -p server --bench
+//! monitor`.
 //!
 //! The stand-ins are served by child processes (this binary again, [`CHILD`] set), at most
 //! [`PER_CHILD`] each: one process holding 10,000 listeners and their 10,000 accepted
 //! connections would not fit in an open-files limit of 20,000. The manager itself holds one
-//! client connection per stand-in (plus, for about 30 s after each registration, the idle ones
-//! of the registration check and the settings read), which is sampled and reported.
+//! client connection per stand-in, plus for a while (its HTTP client keeps an idle connection
+//! 30 s) the one of the stand-in's first settings read; its open files are sampled and reported.
+//! The steady period begins once every stand-in is ok and its settings are in the cache.
 
 use serde_json::json;
 use std::process::Stdio;
@@ -143,7 +145,8 @@ async fn bench() {
     bench::require(&[Binary::Manager]);
     bench::machine_note();
     let recorders = bench::count("RECORDERS", 1000, 200);
-    let steady = if bench::quick() { SLICE } else { SLICE * 4 };
+    // Whole slices: 4 (1 in the quick mode), or `STANDBY_BENCH_STEADY_S` rounded up.
+    let slice_count = bench::count("STEADY_S", 20, 5).div_ceil(SLICE.as_secs() as usize).max(1);
     let database = match std::env::var("STANDBY_BENCH_DATABASE").as_deref() {
         Ok("postgres" | "postgresql") => Database::Postgres,
         Ok("" | "sqlite") | Err(_) => Database::Sqlite,
@@ -196,7 +199,7 @@ async fn bench() {
     };
 
     let registering = Instant::now();
-    {
+    let ids: Vec<i64> = {
         use futures::StreamExt;
         let (client, servers_url) = (&client, &servers_url);
         futures::stream::iter(responders.iter().enumerate())
@@ -206,11 +209,12 @@ async fn bench() {
                 let (status, answer) =
                     http::send(client, reqwest::Method::POST, servers_url, Some(&body)).await;
                 assert_eq!(status, 201, "registering stand-in {i}: {answer}");
+                answer["id"].as_i64().expect("a new server has an id")
             })
             .buffer_unordered(16)
-            .collect::<Vec<()>>()
-            .await;
-    }
+            .collect()
+            .await
+    };
     println!(
         "registered {recorders} stand-in recorders in {:.1} s",
         registering.elapsed().as_secs_f64()
@@ -229,8 +233,34 @@ async fn bench() {
         "every stand-in ok {:.1} s after registration began",
         registering.elapsed().as_secs_f64()
     );
-    // Registration's own work (and the first settings reads) is over before measuring.
+    // The first heartbeat of each asks for its settings bundle: that work is over, too.
+    {
+        use futures::StreamExt;
+        let client = &client;
+        let manager = &manager;
+        futures::stream::iter(&ids)
+            .map(|id| async move {
+                let url = manager.url(&format!("/api/v1/servers/{id}/settings"));
+                let what = format!("stand-in {id}'s settings in the cache");
+                bench::wait_for(
+                    &what,
+                    Duration::from_secs(300),
+                    Duration::from_millis(200),
+                    || http::get_json(client, &url),
+                )
+                .await;
+            })
+            .buffer_unordered(16)
+            .collect::<Vec<()>>()
+            .await;
+    }
+    println!(
+        "every stand-in's settings cached {:.1} s after registration began",
+        registering.elapsed().as_secs_f64()
+    );
+    // Registration's own work is over before measuring.
     tokio::time::sleep(Duration::from_secs(3)).await;
+    let rss_start_mib = bench::status_kib(pid, "VmRSS") as f64 / 1024.0;
 
     let child_pids: Vec<u32> = children.iter().filter_map(Child::id).collect();
     let stand_ins_cpu = || child_pids.iter().map(|&pid| bench::cpu_seconds(pid)).sum::<f64>();
@@ -238,7 +268,7 @@ async fn bench() {
         (bench::cpu_seconds(pid), stand_ins_cpu(), Instant::now());
     let mut slices = Vec::new();
     let mut slice_start = (cpu_before, Instant::now());
-    while measuring.elapsed() < steady {
+    for _ in 0..slice_count {
         tokio::time::sleep(SLICE).await;
         let now = (bench::cpu_seconds(pid), Instant::now());
         slices.push((now.0 - slice_start.0) / (now.1 - slice_start.1).as_secs_f64());
@@ -275,6 +305,12 @@ async fn bench() {
             format!("{:.1}–{:.1} %", low * 100.0, high * 100.0),
             String::new(),
             format!("{:.2}–{:.2}", low / cpu_bound, high / cpu_bound),
+        ],
+        vec![
+            "RSS at the start of it".into(),
+            format!("{rss_start_mib:.0} MiB"),
+            String::new(),
+            String::new(),
         ],
         vec![
             "RSS at the end (peak VmHWM)".into(),
