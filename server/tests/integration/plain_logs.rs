@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 use testkit::binaries::Binary;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
 fn manager() -> std::path::PathBuf {
@@ -55,11 +55,19 @@ async fn the_demo_and_its_agents_log_without_colour_codes() {
         .kill_on_drop(true)
         .spawn()
         .expect("start standby demo");
-    let mut stderr = demo.stderr.take().expect("piped stderr");
+    let stderr = demo.stderr.take().expect("piped stderr");
+    // Read as it comes: the monitor logs its start from a task of its own, which on a loaded
+    // machine can come after the demo says it runs.
+    let (seen, mut log_so_far) = tokio::sync::watch::channel(String::new());
     let log = tokio::spawn(async move {
-        let mut log = String::new();
-        let _ = stderr.read_to_string(&mut log).await;
-        log
+        let mut lines = BufReader::new(stderr).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            seen.send_modify(|log| {
+                log.push_str(&line);
+                log.push('\n');
+            });
+        }
+        seen.borrow().clone()
     });
     let mut lines = BufReader::new(demo.stdout.take().expect("piped stdout")).lines();
     tokio::time::timeout(Duration::from_secs(120), async {
@@ -79,6 +87,9 @@ async fn the_demo_and_its_agents_log_without_colour_codes() {
         let text = read_when_written(&file).await;
         assert_plain(&file.display().to_string(), &text, "listening");
     }
+
+    let started = log_so_far.wait_for(|log| log.contains("health monitor started"));
+    let _ = tokio::time::timeout(Duration::from_secs(60), started).await;
 
     // Interrupted as Ctrl-C would: the demo stops its agents and closes its log.
     let pid = demo.id().expect("the demo runs").to_string();
