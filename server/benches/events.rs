@@ -529,6 +529,8 @@ struct View {
     states: States,
     /// Every value put in `states`: when, which server, which state ([`ABSENT`]: removed).
     timeline: Vec<(Instant, i64, u8)>,
+    /// Since when each server has shown its present value.
+    since: HashMap<i64, Instant>,
     /// `server_changed` events applied.
     applied: usize,
     resyncs: usize,
@@ -537,10 +539,10 @@ struct View {
 
 impl View {
     fn set(&mut self, at: Instant, id: i64, state: u8) {
-        if state == ABSENT {
-            self.states.remove(&id);
-        } else {
-            self.states.insert(id, state);
+        let before =
+            if state == ABSENT { self.states.remove(&id) } else { self.states.insert(id, state) };
+        if before.unwrap_or(ABSENT) != state {
+            self.since.insert(id, at);
         }
         self.timeline.push((at, id, state));
     }
@@ -659,8 +661,8 @@ struct Poll {
     truth: States,
     /// Dashboards whose map differed from it just after it was received.
     disagreeing: usize,
-    /// Where: which dashboard, which server.
-    mismatched: Vec<(usize, i64)>,
+    /// Where: which dashboard, which server, since when it showed what it showed.
+    mismatched: Vec<(usize, i64, Option<Instant>)>,
 }
 
 /// Reads the truth every [`POLL`] and compares every dashboard with it, until `stop`.
@@ -684,7 +686,7 @@ async fn watch_truth(
                 disagreeing += 1;
                 let ids = truth.keys().chain(view.states.keys());
                 let wrong = ids.filter(|id| view.states.get(id) != truth.get(id));
-                mismatched.extend(wrong.map(|id| (index, *id)));
+                mismatched.extend(wrong.map(|id| (index, *id, view.since.get(id).copied())));
             }
             lock(&polls).push(Poll { sent, received, truth, disagreeing, mismatched });
         }
@@ -1105,8 +1107,9 @@ async fn flapping() {
     let disagreeing: Vec<f64> = polls.iter().map(|poll| poll.disagreeing as f64).collect();
     let disagreeing = Stats::of(&disagreeing);
     // Behind for sure: differing at a poll on a server whose state the poll before and the poll
-    // after showed too (so it held from before the one until after the other; an event still on
-    // its way, or one that came after the list was read, does not count).
+    // after showed too, with a value shown since before the poll before was sent (an event still
+    // on its way, one that came after the list was read, or a flip too brief for the polls to
+    // see, does not count).
     let behind: Vec<usize> = polls
         .windows(3)
         .map(|three| {
@@ -1117,8 +1120,8 @@ async fn flapping() {
             let late: HashSet<usize> = three[1]
                 .mismatched
                 .iter()
-                .filter(|(_, id)| steady(id))
-                .map(|(index, _)| *index)
+                .filter(|(_, id, since)| steady(id) && since.is_none_or(|at| at < three[0].sent))
+                .map(|(index, _, _)| *index)
                 .collect();
             late.len()
         })
