@@ -26,13 +26,15 @@ use std::time::{Duration, Instant};
 use testkit::bench::{self, table};
 use testkit::binaries::Binary;
 use testkit::{http, manager};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 /// Share of one core per 1,000 recorders.
 const CPU_BOUND_PER_1000: f64 = 0.10;
 /// RSS bound of the 1,000-recorder run on SQLite (none is stated for other runs).
 const RSS_BOUND_MIB: f64 = 100.0;
+/// The manager's default heartbeat, which it asks its stand-ins for.
+const HEARTBEAT: Duration = Duration::from_millis(250);
 /// Set in a child: serve this many stand-ins, print their addresses, stay until stdin closes.
 const CHILD: &str = "STANDBY_BENCH_MONITOR_STAND_INS";
 /// Stand-ins per child process: each holds a listener and up to three accepted connections.
@@ -55,7 +57,8 @@ fn main() {
     tokio::runtime::Runtime::new().expect("a tokio runtime").block_on(bench());
 }
 
-/// The child's side: `count` stand-ins, one `http://…` line each, then `ready`; it exits when
+/// The child's side: `count` stand-ins, one `http://…` line each, then `ready`; then, for each
+/// line on its standard input, how many heartbeats its stand-ins have sent so far. It exits when
 /// its standard input closes (the bench ended, however it ended).
 fn serve_stand_ins(count: usize) {
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
@@ -70,7 +73,14 @@ fn serve_stand_ins(count: usize) {
         out.flush().expect("flush the addresses");
         drop(out);
         let _ = tokio::task::spawn_blocking(|| {
-            std::io::copy(&mut std::io::stdin(), &mut std::io::sink())
+            use std::io::BufRead;
+            for _asked in std::io::stdin().lock().lines().map_while(Result::ok) {
+                let mut out = std::io::stdout().lock();
+                if writeln!(out, "{}", bench::heartbeats_sent()).and_then(|()| out.flush()).is_err()
+                {
+                    break;
+                }
+            }
         })
         .await;
     });
@@ -78,8 +88,39 @@ fn serve_stand_ins(count: usize) {
     runtime.shutdown_background();
 }
 
+/// A child process serving stand-ins.
+struct StandIns {
+    child: Child,
+    ask: ChildStdin,
+    answers: Lines<BufReader<ChildStdout>>,
+}
+
+impl StandIns {
+    /// Heartbeats its stand-ins have sent so far.
+    async fn heartbeats_sent(&mut self) -> u64 {
+        let asked = self.ask.write_all(b"count\n").await.and(self.ask.flush().await);
+        let answer = match asked {
+            Ok(()) => tokio::time::timeout(Duration::from_secs(10), self.answers.next_line()).await,
+            Err(error) => panic!("cannot ask a stand-in process: {error}"),
+        };
+        match answer {
+            Ok(Ok(Some(line))) => line.trim().parse().expect("a count of heartbeats"),
+            _ => panic!("a stand-in process did not say how many heartbeats it sent"),
+        }
+    }
+}
+
+/// Heartbeats every stand-in process has sent so far.
+async fn heartbeats_sent(children: &mut [StandIns]) -> u64 {
+    let mut sum = 0;
+    for child in children {
+        sum += child.heartbeats_sent().await;
+    }
+    sum
+}
+
 /// Child processes serving `count` stand-ins, and their addresses.
-async fn spawn_stand_ins(count: usize) -> (Vec<Child>, Vec<String>) {
+async fn spawn_stand_ins(count: usize) -> (Vec<StandIns>, Vec<String>) {
     let exe = std::env::current_exe().expect("the bench binary's own path");
     let mut starting = Vec::new();
     let mut left = count;
@@ -95,11 +136,12 @@ async fn spawn_stand_ins(count: usize) -> (Vec<Child>, Vec<String>) {
             .spawn()
             .unwrap_or_else(|error| panic!("cannot start a stand-in process: {error}"));
         let stdout = child.stdout.take().expect("standard output is piped");
+        let ask = child.stdin.take().expect("standard input is piped");
         starting.push(async move {
-            let mut lines = BufReader::new(stdout).lines();
+            let mut answers = BufReader::new(stdout).lines();
             let mut addresses = Vec::with_capacity(here);
             let read = tokio::time::timeout(Duration::from_secs(120), async {
-                while let Ok(Some(line)) = lines.next_line().await {
+                while let Ok(Some(line)) = answers.next_line().await {
                     if line == "ready" {
                         return true;
                     }
@@ -113,7 +155,7 @@ async fn spawn_stand_ins(count: usize) -> (Vec<Child>, Vec<String>) {
                 "a stand-in process did not serve its {here} stand-ins ({} addresses)",
                 addresses.len()
             );
-            (child, addresses)
+            (StandIns { child, ask, answers }, addresses)
         });
     }
     let mut children = Vec::new();
@@ -262,7 +304,9 @@ async fn bench() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let rss_start_mib = bench::status_kib(pid, "VmRSS") as f64 / 1024.0;
 
-    let child_pids: Vec<u32> = children.iter().filter_map(Child::id).collect();
+    let mut children = children;
+    let child_pids: Vec<u32> = children.iter().filter_map(|child| child.child.id()).collect();
+    let beats_before = heartbeats_sent(&mut children).await;
     let stand_ins_cpu = || child_pids.iter().map(|&pid| bench::cpu_seconds(pid)).sum::<f64>();
     let (cpu_before, stand_ins_before, measuring) =
         (bench::cpu_seconds(pid), stand_ins_cpu(), Instant::now());
@@ -277,6 +321,9 @@ async fn bench() {
     let elapsed = measuring.elapsed().as_secs_f64();
     let share = (bench::cpu_seconds(pid) - cpu_before) / elapsed;
     let stand_ins_share = (stand_ins_cpu() - stand_ins_before) / elapsed;
+    let beats_rate = (heartbeats_sent(&mut children).await - beats_before) as f64 / elapsed;
+    // What the manager asks for: one heartbeat per stand-in every HEARTBEAT.
+    let beats_asked = recorders as f64 / HEARTBEAT.as_secs_f64();
     let load_after = bench::load_average();
     let rss_mib = bench::status_kib(pid, "VmRSS") as f64 / 1024.0;
     let hwm_mib = bench::status_kib(pid, "VmHWM") as f64 / 1024.0;
@@ -307,6 +354,12 @@ async fn bench() {
             format!("{:.2}–{:.2}", low / cpu_bound, high / cpu_bound),
         ],
         vec![
+            "heartbeats the stand-ins sent".into(),
+            format!("{beats_rate:.0} /s"),
+            format!("{beats_asked:.0} /s asked"),
+            format!("{:.2}", beats_rate / beats_asked),
+        ],
+        vec![
             "RSS at the start of it".into(),
             format!("{rss_start_mib:.0} MiB"),
             String::new(),
@@ -335,8 +388,9 @@ async fn bench() {
         &rows,
     );
     println!(
-        "manager threads {threads}; the stand-in processes used {:.0} % of one core meanwhile; \
-         load average after {load_after}",
+        "manager threads {threads}; the stand-in processes used {:.0} % of one core meanwhile \
+         (a ratio of heartbeats well under 1: a busy machine slowed them, and the manager had \
+         less to do); load average after {load_after}",
         stand_ins_share * 100.0
     );
     drop(manager);

@@ -247,6 +247,7 @@ pub async fn health_responder(name: &str) -> String {
                 let line = line.clone();
                 async move {
                     ticks.tick().await;
+                    HEARTBEATS_SENT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     Some((Ok::<_, std::convert::Infallible>(line), ticks))
                 }
             });
@@ -267,6 +268,16 @@ pub async fn health_responder(name: &str) -> String {
         }
     });
     format!("http://{address}")
+}
+
+/// Heartbeats the stand-ins of this process handed to their streams so far.
+static HEARTBEATS_SENT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many heartbeats the stand-in recorders of this process ([`health_responder`]) have handed
+/// to their streams so far: a bench compares it with the pace they were asked for, to see
+/// whether a busy machine slowed them down.
+pub fn heartbeats_sent() -> u64 {
+    HEARTBEATS_SENT.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 fn bytes_of(line: Vec<u8>) -> axum::body::Bytes {
