@@ -27,10 +27,14 @@ pub fn FailoverLogPage() -> impl IntoView {
             ..Default::default()
         })
     };
-    let log = PageData::new(
-        move || (filter(), live.version.get()),
-        |(filter, _)| load_failover_log(filter),
-    );
+    // A page of the log loads again when an entry or a server's state changes (what the
+    // buttons may do depends on both), not with every other notification.
+    let changes = live.changes_of(|event| {
+        use crate::model::SystemEvent::{FailoverChanged, ServerChanged};
+        matches!(event, FailoverChanged { .. } | ServerChanged { .. })
+    });
+    let log =
+        PageData::new(move || (filter(), changes.get()), |(filter, _)| load_failover_log(filter));
     // The selection lives apart from the data, so live refreshes keep it.
     let selected = RwSignal::new(None::<i64>);
     let failback = Action::new(|id: &i64| start_failback(*id));
