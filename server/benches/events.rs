@@ -421,50 +421,10 @@ impl axum::serve::Listener for SwitchedListener {
     }
 }
 
-/// A stand-in recorder that can flap: the agent's health protocol as
-/// [`bench::health_responder`] speaks it (health, heartbeat stream, settings), on a
-/// [`SwitchedListener`]. Returns its address and its switch.
+/// A stand-in recorder that can flap: [`bench::stand_in_routes`] (health, heartbeat stream,
+/// settings, as every stand-in answers) on a [`SwitchedListener`]. Returns its address and its switch.
 async fn flapping_stand_in(name: &str) -> (String, Arc<Switch>) {
-    use agent_api::{Health, ServerKind, SettingsBundle, paths};
-    use axum::Json;
-    use axum::routing::get;
-    let health = Health {
-        name: name.to_owned(),
-        kind: ServerKind::Recorder,
-        acting_for: None,
-        recording: true,
-        settings_version: 1,
-    };
-    let settings = SettingsBundle {
-        version: 1,
-        channels: Vec::new(),
-        config_files: Vec::new(),
-        privacy_masks: Vec::new(),
-        schedules: Vec::new(),
-    };
-    let mut line = serde_json::to_vec(&health).expect("a Health serialises");
-    line.push(b'\n');
-    let line = axum::body::Bytes::from(line);
-    let stream = move |axum::extract::Query(query): axum::extract::Query<HashMap<String, u64>>| {
-        let line = line.clone();
-        let every = Duration::from_millis(query.get("every_ms").copied().unwrap_or(250).max(50));
-        async move {
-            let mut ticks = tokio::time::interval(every);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let beats = futures::stream::unfold(ticks, move |mut ticks| {
-                let line = line.clone();
-                async move {
-                    ticks.tick().await;
-                    Some((Ok::<_, std::convert::Infallible>(line), ticks))
-                }
-            });
-            ([("content-type", agent_api::health::NDJSON)], axum::body::Body::from_stream(beats))
-        }
-    };
-    let app = axum::Router::new()
-        .route(paths::HEALTH, get(move || std::future::ready(Json(health.clone()))))
-        .route(paths::HEALTH_STREAM, get(stream))
-        .route(paths::SETTINGS, get(move || std::future::ready(Json(settings.clone()))));
+    let app = bench::stand_in_routes(name);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a loopback port for a flapping stand-in");

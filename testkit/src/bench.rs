@@ -215,6 +215,23 @@ pub async fn health_responders(ports: usize) -> Vec<String> {
 /// whose health answers carry `name` (the name it is registered under, as a real agent's do).
 /// Returns its address.
 pub async fn health_responder(name: &str) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a loopback port for a health responder");
+    let address = listener.local_addr().expect("a bound address");
+    let app = stand_in_routes(name);
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, app).await {
+            eprintln!("health responder {address} stopped: {error}");
+        }
+    });
+    format!("http://{address}")
+}
+
+/// What a stand-in recorder answers, for any listener: `GET /api/v1/health` and its heartbeat
+/// stream with `name`, and `GET /api/v1/settings` (an empty bundle, version 1), in the agent
+/// API's own types.
+pub fn stand_in_routes(name: &str) -> axum::Router {
     use agent_api::{Health, ServerKind, SettingsBundle, paths};
     use axum::Json;
     use axum::routing::get;
@@ -254,20 +271,10 @@ pub async fn health_responder(name: &str) -> String {
             ([("content-type", agent_api::health::NDJSON)], axum::body::Body::from_stream(beats))
         }
     };
-    let app = axum::Router::new()
+    axum::Router::new()
         .route(paths::HEALTH, get(move || std::future::ready(Json(health.clone()))))
         .route(paths::HEALTH_STREAM, get(stream))
-        .route(paths::SETTINGS, get(move || std::future::ready(Json(settings.clone()))));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind a loopback port for a health responder");
-    let address = listener.local_addr().expect("a bound address");
-    tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, app).await {
-            eprintln!("health responder {address} stopped: {error}");
-        }
-    });
-    format!("http://{address}")
+        .route(paths::SETTINGS, get(move || std::future::ready(Json(settings.clone()))))
 }
 
 /// Heartbeats the stand-ins of this process handed to their streams so far.
