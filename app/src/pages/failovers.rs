@@ -35,8 +35,10 @@ pub fn FailoverLogPage() -> impl IntoView {
     });
     let log =
         PageData::new(move || (filter(), changes.get()), |(filter, _)| load_failover_log(filter));
-    // The selection lives apart from the data, so live refreshes keep it.
+    // The selection and an open confirmation live apart from the data, so live refreshes (a
+    // server's state moving while the operator reads the question) keep them.
     let selected = RwSignal::new(None::<i64>);
+    let confirming = RwSignal::new(None::<i64>);
     let failback = Action::new(|id: &i64| start_failback(*id));
     let copy = Action::new(|id: &i64| start_material_copy(*id));
     Effect::new(move |_| {
@@ -50,7 +52,7 @@ pub fn FailoverLogPage() -> impl IntoView {
             <header class="page-head">
                 <h1>"Failover log"</h1>
             </header>
-            {log.view("Loading the failover log…", move |view| view! { <LogBody view selected failback copy /> })}
+            {log.view("Loading the failover log…", move |view| view! { <LogBody view selected confirming failback copy /> })}
         </section>
     }
 }
@@ -62,6 +64,7 @@ type CopyAction = Action<i64, Result<Failover, Failure>>;
 fn LogBody(
     view: FailoverLogView,
     selected: RwSignal<Option<i64>>,
+    confirming: RwSignal<Option<i64>>,
     failback: FailbackAction,
     copy: CopyAction,
 ) -> impl IntoView {
@@ -87,7 +90,7 @@ fn LogBody(
         <p class="export">
             <a href=csv download="failover-log.csv" data-testid="csv-export">"Export what is shown (CSV)"</a>
         </p>
-        <ActionPanel chosen=Signal::derive(chosen) failback copy />
+        <ActionPanel chosen=Signal::derive(chosen) confirming failback copy />
         <h2>"Active Failovers"</h2>
         <LogTable rows=view.active.clone() current selected empty="No active failovers: every recorder records for itself." />
         <h2>"Finalized Failovers"</h2>
@@ -133,10 +136,10 @@ fn FilterForm(view: FailoverLogView) -> impl IntoView {
 #[component]
 fn ActionPanel(
     chosen: Signal<Option<LogRow>>,
+    confirming: RwSignal<Option<i64>>,
     failback: FailbackAction,
     copy: CopyAction,
 ) -> impl IntoView {
-    let confirming = RwSignal::new(false);
     view! {
         <div class="action-panel" data-testid="action-panel">
             {move || match chosen.get() {
@@ -158,7 +161,7 @@ fn ActionPanel(
                         <button
                             data-testid="start-failback"
                             disabled=move || !allowed || failback.pending().get()
-                            on:click=move |_| confirming.set(true)
+                            on:click=move |_| confirming.set(Some(id))
                         >
                             "Start failback to the selected server"
                         </button>
@@ -173,7 +176,7 @@ fn ActionPanel(
                             "Start material copying to the selected server"
                         </button>
                         {copy_blocker.map(|reason| view! { <p class="reason" data-testid="copy-reason">{reason}</p> })}
-                        <Show when=move || confirming.get() && allowed>
+                        <Show when=move || confirming.get() == Some(id) && allowed>
                             <div class="confirm" role="dialog" aria-label="Confirm failback">
                                 <p>
                                     "Is the repaired " {entry.recorder.name.clone()}
@@ -183,13 +186,13 @@ fn ActionPanel(
                                 <button
                                     data-testid="confirm-failback"
                                     on:click=move |_| {
-                                        confirming.set(false);
+                                        confirming.set(None);
                                         failback.dispatch(id);
                                     }
                                 >
                                     "Yes, start failback"
                                 </button>
-                                <button class="secondary" on:click=move |_| confirming.set(false)>"Cancel"</button>
+                                <button class="secondary" on:click=move |_| confirming.set(None)>"Cancel"</button>
                             </div>
                         </Show>
                     }
