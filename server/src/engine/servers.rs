@@ -98,15 +98,15 @@ impl Engine {
         name: &str,
         address: &str,
     ) -> Result<(), Failure> {
-        let servers = self.store.list_servers().await?;
-        let others = || servers.iter().filter(|other| Some(other.id) != id);
-        if others().any(|other| other.name.to_lowercase() == name.to_lowercase()) {
+        // Two lookups, not the whole list: registering 10,000 servers one by one stays linear.
+        let same_name = self.store.server_by_name(name).await?;
+        if same_name.is_some_and(|other| Some(other.id) != id) {
             return Err(Failure::conflict(
                 "duplicate_name",
                 format!("A server named {name:?} already exists; choose another name."),
             ));
         }
-        match others().find(|other| other.address == address) {
+        match self.store.other_server_at(address, id).await? {
             Some(other) => Err(Failure::conflict(
                 "duplicate_address",
                 format!("{} is already registered at {address}.", other.name),

@@ -21,7 +21,7 @@ pub use failovers::FailoverStore;
 pub use groups::GroupStore;
 pub use licence::LicenceStore;
 pub use postgres::PgStore;
-pub use servers::{HealthRecord, INITIAL_STATE, ServerSettings, ServerStore};
+pub use servers::{HealthRecord, INITIAL_STATE, SEEN_PER_STATEMENT, ServerSettings, ServerStore};
 pub use settings_cache::{CachedSettings, SettingsCacheStore};
 pub use sqlite::SqliteStore;
 pub use users::{SessionRecord, UserStore};

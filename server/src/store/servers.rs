@@ -34,6 +34,12 @@ pub trait ServerStore: Send + Sync + 'static {
     async fn list_servers(&self) -> Result<Vec<Server>, StoreError>;
     async fn server(&self, id: i64) -> Result<Option<Server>, StoreError>;
     async fn server_by_name(&self, name: &str) -> Result<Option<Server>, StoreError>;
+    /// A server registered at that address other than `except` (the one being changed).
+    async fn other_server_at(
+        &self,
+        address: &str,
+        except: Option<i64>,
+    ) -> Result<Option<Server>, StoreError>;
     async fn insert_server(&self, settings: &ServerSettings) -> Result<Server, StoreError>;
     /// Returns `None` when no server has this id.
     async fn update_server(
@@ -43,6 +49,8 @@ pub trait ServerStore: Send + Sync + 'static {
     ) -> Result<Option<Server>, StoreError>;
     /// Writes a whole monitor tick in one transaction.
     async fn record_health(&self, records: &[HealthRecord]) -> Result<(), StoreError>;
+    /// When servers were last seen, nothing else: a few statements for any number of servers.
+    async fn record_seen(&self, seen: &[(i64, DateTime<Utc>)]) -> Result<(), StoreError>;
     /// The secret the server's agent accepts, if one was given.
     async fn server_secret(&self, id: i64) -> Result<Option<String>, StoreError>;
     async fn set_server_secret(&self, id: i64, secret: &str) -> Result<(), StoreError>;
@@ -98,6 +106,22 @@ pub const RECORD_HEALTH: &str = "\
     UPDATE servers SET state = CASE WHEN state = $4 THEN $2 ELSE state END, \
                        last_seen_at = COALESCE($3, last_seen_at) \
     WHERE id = $1";
+
+/// Servers per "last seen" statement: two parameters each, far below either database's limit,
+/// and short enough that SQLite's one writer is not held up for long.
+pub const SEEN_PER_STATEMENT: usize = 500;
+
+/// One statement that sets the last-seen time of `rows` servers from `($1, $2), ($3, $4), …`
+/// (server id, time). Both databases name a VALUES list's columns `column1`, `column2`.
+pub fn record_seen_sql(rows: usize) -> String {
+    let values: Vec<String> =
+        (0..rows).map(|row| format!("(${}, ${})", 2 * row + 1, 2 * row + 2)).collect();
+    format!(
+        "UPDATE servers SET last_seen_at = seen.column2 FROM (VALUES {}) AS seen \
+         WHERE servers.id = seen.column1",
+        values.join(", ")
+    )
+}
 
 #[derive(Debug, sqlx::FromRow)]
 pub struct ServerRow {
@@ -179,6 +203,23 @@ macro_rules! impl_server_store {
                 );
                 let row = sqlx::query_as::<_, $crate::store::servers::ServerRow>(&sql)
                     .bind(name)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(app::model::Server::try_from).transpose()
+            }
+
+            async fn other_server_at(
+                &self,
+                address: &str,
+                except: Option<i64>,
+            ) -> Result<Option<app::model::Server>, $crate::store::StoreError> {
+                let sql = format!(
+                    "{} AND s.address = $1 AND s.id <> $2 LIMIT 1",
+                    $crate::store::servers::SELECT_SERVERS
+                );
+                let row = sqlx::query_as::<_, $crate::store::servers::ServerRow>(&sql)
+                    .bind(address)
+                    .bind(except.unwrap_or(-1))
                     .fetch_optional(&self.pool)
                     .await?;
                 row.map(app::model::Server::try_from).transpose()
@@ -268,6 +309,21 @@ macro_rules! impl_server_store {
                         .await?;
                 }
                 tx.commit().await?;
+                Ok(())
+            }
+
+            async fn record_seen(
+                &self,
+                seen: &[(i64, chrono::DateTime<chrono::Utc>)],
+            ) -> Result<(), $crate::store::StoreError> {
+                for chunk in seen.chunks($crate::store::servers::SEEN_PER_STATEMENT) {
+                    let sql = $crate::store::servers::record_seen_sql(chunk.len());
+                    let mut query = sqlx::query(&sql);
+                    for (id, at) in chunk {
+                        query = query.bind(*id).bind(*at);
+                    }
+                    query.execute(&self.pool).await?;
+                }
                 Ok(())
             }
 

@@ -110,6 +110,16 @@ async fn duplicate_names_conflict() {
     let path = format!("/api/v1/servers/{}", second["id"]);
     let (status, error) = api.call("PATCH", &path, Some(json!({ "name": first["name"] }))).await;
     assert_eq!((status, &error["error"]), (StatusCode::CONFLICT, &json!("duplicate_name")));
+
+    let (status, error) = api.call("POST", "/api/v1/servers", Some(recorder("Rec 3", "h:1"))).await;
+    assert_eq!((status, &error["error"]), (StatusCode::CONFLICT, &json!("duplicate_address")));
+    assert!(error["message"].as_str().unwrap_or_default().contains("Rec 1"), "{error}");
+    let (status, error) = api.call("PATCH", &path, Some(json!({ "address": "h:1" }))).await;
+    assert_eq!((status, &error["error"]), (StatusCode::CONFLICT, &json!("duplicate_address")));
+    // A server keeps its own name and address when something else of it changes.
+    let body = json!({ "name": "rec 2", "address": "h:2", "auto_failback": true });
+    let (status, changed) = api.call("PATCH", &path, Some(body)).await;
+    assert_eq!((status, &changed["name"]), (StatusCode::OK, &json!("rec 2")), "{changed}");
 }
 
 #[tokio::test]

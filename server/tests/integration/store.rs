@@ -3,7 +3,9 @@
 use app::model::{AuditFilter, ServerKind, ServerState};
 use app::rights::{Role, Scope};
 use chrono::Utc;
-use standby::store::{self, HealthRecord, NewAudit, ServerSettings, SharedStore, StoreError};
+use standby::store::{
+    self, HealthRecord, NewAudit, SEEN_PER_STATEMENT, ServerSettings, SharedStore, StoreError,
+};
 
 fn recorder(name: &str) -> ServerSettings {
     ServerSettings {
@@ -28,6 +30,10 @@ async fn servers_round_trip(store: SharedStore) {
     let mut failover = recorder("Failover 1");
     failover.kind = ServerKind::Failover;
     let failover = store.insert_server(&failover).await.unwrap();
+    let address = "http://127.0.0.1:4001";
+    let other = store.other_server_at(address, Some(added.id)).await.unwrap();
+    assert_eq!(other.map(|server| server.id), Some(failover.id));
+    assert!(store.other_server_at("http://127.0.0.1:9", None).await.unwrap().is_none());
 
     // Names are unique regardless of case.
     let duplicate = store.insert_server(&recorder("recorder 1")).await;
@@ -94,6 +100,31 @@ async fn servers_round_trip(store: SharedStore) {
     let kept = store.server(added.id).await.unwrap().unwrap();
     assert_eq!(kept.state, ServerState::Unreachable, "not overwritten from a stale read");
     assert!(kept.last_seen_at > after.last_seen_at);
+
+    // "Last seen" alone, for more servers than one statement takes: each gets its own time, the
+    // state stays, and ids that are not servers change nothing.
+    let mut many = vec![added.id, failover.id];
+    for index in 0..SEEN_PER_STATEMENT {
+        many.push(store.insert_server(&recorder(&format!("bulk-{index}"))).await.unwrap().id);
+    }
+    let base = Utc::now();
+    let mut seen: Vec<_> = many
+        .iter()
+        .enumerate()
+        .map(|(index, id)| (*id, base + chrono::Duration::milliseconds(index as i64)))
+        .collect();
+    seen.push((987_654, base));
+    store.record_seen(&seen).await.unwrap();
+    for (id, at) in &seen[..many.len()] {
+        let server = store.server(*id).await.unwrap().unwrap();
+        let stored = server.last_seen_at.expect("last seen recorded");
+        assert!((stored - *at).num_milliseconds().abs() < 1, "{id}: {stored} vs {at}");
+    }
+    assert_eq!(store.server(added.id).await.unwrap().unwrap().state, ServerState::Unreachable);
+    store.record_seen(&[]).await.unwrap();
+    for id in &many[2..] {
+        assert!(store.remove_server(*id, Utc::now()).await.unwrap());
+    }
 
     let all = store.list_servers().await.unwrap();
     let names: Vec<_> = all.iter().map(|server| server.name.as_str()).collect();
