@@ -152,7 +152,7 @@ impl Monitor {
             tokio::select! {
                 () = stop.cancelled() => break,
                 Some(report) = incoming.recv() => self.on_report(report, observer.as_ref()).await,
-                Some(change) = changes.next() => self.on_change(change).await,
+                Some(change) = changes.next() => self.on_change(change, observer.as_ref()).await,
                 _ = ticks.tick() => self.tick(observer.as_ref()).await,
                 _ = flushes.tick() => self.flush_seen().await,
             }
@@ -221,9 +221,22 @@ impl Monitor {
         );
     }
 
-    async fn on_change(&mut self, change: SystemEvent) {
+    async fn on_change(&mut self, change: SystemEvent, observer: &dyn Observer) {
         match change {
-            SystemEvent::ServerChanged { server } => self.know(server),
+            SystemEvent::ServerChanged { server } => {
+                // A failover server freed (a failback finished) goes to a waiting recorder at
+                // once, not at the next round.
+                let freed = server.kind == ServerKind::Failover
+                    && server.state == ServerState::Standby
+                    && self
+                        .watched
+                        .get(&server.id)
+                        .is_some_and(|watched| watched.server.state != ServerState::Standby);
+                self.know(server);
+                if freed {
+                    self.retry_failovers(observer);
+                }
+            }
             SystemEvent::ServerRemoved { id } => {
                 self.watched.remove(&id);
             }

@@ -116,10 +116,12 @@ async fn with_one_failover_server_for_two_dead_recorders_the_second_waits_for_a_
 
 /// A storm: five recorders die at once with two failover servers. Two are failed over; each of
 /// the other three gets one `no_failover_server` entry (not one per monitor round); and when a
-/// repaired recorder is failed back, its failover server goes to a waiting recorder at once.
+/// repaired recorder is failed back, its failover server goes to a waiting recorder at once: the
+/// monitor's rounds (which retry refused failovers too) are minutes apart here, so only the
+/// freed server itself can start that failover within the wait.
 #[tokio::test]
 async fn a_storm_fills_the_free_failover_servers_and_the_rest_wait_logged_once_each() {
-    let mut site = Site::start(Some(5), &["--failback-hold-down-ms", "300"]).await;
+    let mut site = Site::start(Some(5), &["--monitor-interval-ms", "300000"]).await;
     let recorders = ["rec-1", "rec-2", "rec-3", "rec-4", "rec-5"];
     for name in recorders {
         site.agent(name, "recorder").await;
@@ -159,12 +161,17 @@ async fn a_storm_fills_the_free_failover_servers_and_the_rest_wait_logged_once_e
     assert_eq!(site.failovers("?state=finalized").await.len(), 3, "refused once each");
     assert_eq!(site.failovers("?state=active").await.len(), 2);
 
-    // One failed-over recorder is repaired: failed back after the hold-down, and the freed
-    // failover server takes over a waiting recorder.
+    // One failed-over recorder is repaired and failed back, and the freed failover server takes
+    // over a waiting recorder.
     let repaired = recorder_of(&active[0]);
     let freed = active[0]["failover_server"]["name"].as_str().unwrap_or("").to_owned();
     let waiting: Vec<String> = refused.iter().map(recorder_of).collect();
     site.agent(&repaired, "recorder").await;
+    let failback = format!("/api/v1/failovers/{}/failback", active[0]["id"]);
+    eventually(&format!("{repaired} failed back"), || async {
+        site.post(&failback, serde_json::json!({})).await.0 == 200
+    })
+    .await;
     let taken = eventually(&format!("{freed} acting for a waiting recorder"), || async {
         site.failovers("?state=active").await.into_iter().find(|entry| {
             entry["status"] == "active"
