@@ -90,19 +90,88 @@ pub const SELECT_FAILOVERS: &str = "\
     FROM failovers f JOIN servers r ON r.id = f.recorder_id \
     LEFT JOIN servers fs ON fs.id = f.failover_server_id";
 
-/// Optional filters: a NULL parameter matches everything. `$1`: 'active' or 'finalized'.
-pub const FILTER_FAILOVERS: &str = " \
-    WHERE ($1 IS NULL \
-           OR ($1 = 'active' AND f.status IN ('failing_over', 'active', 'failing_back')) \
-           OR ($1 = 'finalized' AND f.status IN ('finalized', 'failed'))) \
-      AND ($2 IS NULL OR f.recorder_id = $2) \
-      AND ($3 IS NULL OR f.status = $3) \
-      AND ($6 IS NULL OR lower(r.name) LIKE $6 OR lower(COALESCE(fs.name, '')) LIKE $6 \
-           OR lower(COALESCE(f.failback_by, '')) LIKE $6 OR lower(COALESCE(f.error, '')) LIKE $6) \
-    ORDER BY f.id DESC LIMIT $4 OFFSET $5";
+/// A filter of the failover log as SQL: only the conditions that are set, so that the status
+/// index serves a section and no name is joined unless the search needs it (a page of a log of
+/// 10,000 entries costs a few index reads, not two scans of the whole log with joins).
+pub struct LogQuery {
+    conditions: Vec<String>,
+    binds: Vec<LogBind>,
+    /// The search matches server names: the id query joins them too.
+    joins_names: bool,
+}
 
-pub const COUNT_FAILOVERS: &str = "\
-    SELECT COUNT(*) FROM failovers f JOIN servers r ON r.id = f.recorder_id \
+pub enum LogBind {
+    Int(i64),
+    Text(String),
+}
+
+impl LogQuery {
+    pub fn new(filter: &app::model::FailoverFilter) -> LogQuery {
+        use app::model::FailoverSection;
+        let mut query = LogQuery { conditions: Vec::new(), binds: Vec::new(), joins_names: false };
+        match filter.state {
+            Some(FailoverSection::Active) => query.conditions.push(format!("f.status IN {OPEN}")),
+            Some(FailoverSection::Finalized) => {
+                query.conditions.push("f.status IN ('finalized', 'failed')".to_owned())
+            }
+            None => {}
+        }
+        if let Some(recorder) = filter.recorder_id {
+            let n = query.bind(LogBind::Int(recorder));
+            query.conditions.push(format!("f.recorder_id = ${n}"));
+        }
+        if let Some(status) = filter.status {
+            let n = query.bind(LogBind::Text(status.as_str().to_owned()));
+            query.conditions.push(format!("f.status = ${n}"));
+        }
+        if let Some(pattern) = like(filter.search.as_deref()) {
+            let n = query.bind(LogBind::Text(pattern));
+            query.joins_names = true;
+            query.conditions.push(format!(
+                "(lower(r.name) LIKE ${n} OR lower(COALESCE(fs.name, '')) LIKE ${n} \
+                  OR lower(COALESCE(f.failback_by, '')) LIKE ${n} \
+                  OR lower(COALESCE(f.error, '')) LIKE ${n})"
+            ));
+        }
+        query
+    }
+
+    fn bind(&mut self, value: LogBind) -> usize {
+        self.binds.push(value);
+        self.binds.len()
+    }
+
+    pub fn binds(&self) -> &[LogBind] {
+        &self.binds
+    }
+
+    fn tables_and_conditions(&self) -> String {
+        let joins = if self.joins_names { NAME_JOINS } else { "" };
+        let conditions = if self.conditions.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", self.conditions.join(" AND "))
+        };
+        format!("FROM failovers f{joins}{conditions}")
+    }
+
+    /// How many entries match (the pager's total).
+    pub fn count_sql(&self) -> String {
+        format!("SELECT COUNT(*) {}", self.tables_and_conditions())
+    }
+
+    /// One page of matching entries, newest first: the page's ids are found first (in the index,
+    /// skipping an offset cheaply), then only those rows are read with their names.
+    pub fn page_sql(&self, limit: u32, offset: u32) -> String {
+        format!(
+            "{SELECT_FAILOVERS} WHERE f.id IN (SELECT f.id {} ORDER BY f.id DESC LIMIT {limit} \
+             OFFSET {offset}) ORDER BY f.id DESC",
+            self.tables_and_conditions()
+        )
+    }
+}
+
+const NAME_JOINS: &str = " JOIN servers r ON r.id = f.recorder_id \
     LEFT JOIN servers fs ON fs.id = f.failover_server_id";
 
 pub const BEGIN_FAILOVER: &str = "\
@@ -255,46 +324,35 @@ macro_rules! impl_failover_store {
                 &self,
                 filter: &app::model::FailoverFilter,
             ) -> Result<Vec<app::model::Failover>, $crate::store::StoreError> {
-                use $crate::store::failovers as sql;
-                let section = filter.state.map(|state| match state {
-                    app::model::FailoverSection::Active => "active",
-                    app::model::FailoverSection::Finalized => "finalized",
-                });
-                let query = format!("{}{}", sql::SELECT_FAILOVERS, sql::FILTER_FAILOVERS);
-                let rows = sqlx::query_as::<_, $crate::store::failovers::FailoverRow>(&query)
-                    .bind(section)
-                    .bind(filter.recorder_id)
-                    .bind(filter.status.map(app::model::FailoverStatus::as_str))
-                    .bind(i64::from(filter.limit.unwrap_or(100).clamp(1, 1000)))
-                    .bind(i64::from(filter.offset.unwrap_or(0)))
-                    .bind($crate::store::failovers::like(filter.search.as_deref()))
-                    .fetch_all(&self.pool)
-                    .await?;
-                $crate::store::rows::all(rows)
+                use $crate::store::failovers::{LogBind, LogQuery};
+                let log = LogQuery::new(filter);
+                let limit = filter.limit.unwrap_or(100).clamp(1, 1000);
+                let sql = log.page_sql(limit, filter.offset.unwrap_or(0));
+                let mut query = sqlx::query_as::<_, $crate::store::failovers::FailoverRow>(&sql);
+                for bind in log.binds() {
+                    query = match bind {
+                        LogBind::Int(value) => query.bind(*value),
+                        LogBind::Text(value) => query.bind(value.as_str()),
+                    };
+                }
+                $crate::store::rows::all(query.fetch_all(&self.pool).await?)
             }
 
             async fn count_failovers(
                 &self,
                 filter: &app::model::FailoverFilter,
             ) -> Result<i64, $crate::store::StoreError> {
-                use $crate::store::failovers as sql;
-                let section = filter.state.map(|state| match state {
-                    app::model::FailoverSection::Active => "active",
-                    app::model::FailoverSection::Finalized => "finalized",
-                });
-                // The same filter, without its ORDER BY and paging.
-                let filter_sql =
-                    sql::FILTER_FAILOVERS.split(" ORDER BY").next().unwrap_or_default();
-                let query = format!("{}{}", sql::COUNT_FAILOVERS, filter_sql);
-                Ok(sqlx::query_scalar::<_, i64>(&query)
-                    .bind(section)
-                    .bind(filter.recorder_id)
-                    .bind(filter.status.map(app::model::FailoverStatus::as_str))
-                    .bind(0_i64)
-                    .bind(0_i64)
-                    .bind($crate::store::failovers::like(filter.search.as_deref()))
-                    .fetch_one(&self.pool)
-                    .await?)
+                use $crate::store::failovers::{LogBind, LogQuery};
+                let log = LogQuery::new(filter);
+                let sql = log.count_sql();
+                let mut query = sqlx::query_scalar::<_, i64>(&sql);
+                for bind in log.binds() {
+                    query = match bind {
+                        LogBind::Int(value) => query.bind(*value),
+                        LogBind::Text(value) => query.bind(value.as_str()),
+                    };
+                }
+                Ok(query.fetch_one(&self.pool).await?)
             }
 
             async fn failover(

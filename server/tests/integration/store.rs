@@ -1,6 +1,8 @@
 //! The store's test suite, run against SQLite and PostgreSQL alike.
 
-use app::model::{AuditFilter, ServerKind, ServerState};
+use app::model::{
+    AuditFilter, FailoverFilter, FailoverSection, FailoverStatus, ServerKind, ServerState,
+};
 use app::rights::{Role, Scope};
 use chrono::Utc;
 use standby::store::{
@@ -267,6 +269,41 @@ async fn failover_log_and_copy_progress(store: SharedStore) {
     assert_eq!((done.copy.status, done.copy.error), (CopyStatus::Done, None));
     assert_eq!(store.copy_channels(id).await.unwrap(), channels);
     assert!(store.copies_in_progress().await.unwrap().is_empty());
+
+    // The log's filters, each alone and together, with their counts.
+    let other = store.insert_server(&self::recorder("Recorder D")).await.unwrap();
+    let refused = store
+        .record_refusal(other.id, None, at(10), "no_failover_server", "No failover server is free")
+        .await
+        .unwrap();
+    let open = store.begin_failover(other.id, failover.id, at(11)).await.unwrap();
+    assert!(store.complete_failover(open, other.id, failover.id, at(12)).await.unwrap());
+    let ids = |filter: FailoverFilter| {
+        let store = store.clone();
+        async move {
+            let page = store.failovers(&filter).await.unwrap();
+            let total = store.count_failovers(&filter).await.unwrap();
+            (page.into_iter().map(|entry| entry.id).collect::<Vec<_>>(), total)
+        }
+    };
+    let section = |state| FailoverFilter { state: Some(state), ..Default::default() };
+    assert_eq!(ids(FailoverFilter::default()).await, (vec![open, refused, id], 3));
+    assert_eq!(ids(section(FailoverSection::Active)).await, (vec![open], 1));
+    assert_eq!(ids(section(FailoverSection::Finalized)).await, (vec![refused, id], 2));
+    let of_d = FailoverFilter { recorder_id: Some(other.id), ..Default::default() };
+    assert_eq!(ids(of_d.clone()).await, (vec![open, refused], 2));
+    let failed = FailoverFilter { status: Some(FailoverStatus::Failed), ..of_d.clone() };
+    assert_eq!(ids(failed).await, (vec![refused], 1));
+    let search = |text: &str| FailoverFilter { search: Some(text.into()), ..Default::default() };
+    assert_eq!(ids(search("ALICE")).await, (vec![id], 1), "who failed back");
+    assert_eq!(ids(search("recorder d")).await, (vec![open, refused], 2), "the recorder");
+    assert_eq!(ids(search("failover c")).await, (vec![open, id], 2), "the failover server");
+    assert_eq!(ids(search("is free")).await, (vec![refused], 1), "the error");
+    assert_eq!(ids(search("100%")).await, (vec![], 0), "wildcards are text");
+    let paged = FailoverFilter { limit: Some(1), offset: Some(1), ..Default::default() };
+    assert_eq!(ids(paged).await, (vec![refused], 3), "a page; the total of all matches");
+    let past = FailoverFilter { offset: Some(50), ..section(FailoverSection::Finalized) };
+    assert_eq!(ids(past).await, (vec![], 2));
 }
 
 #[tokio::test]
