@@ -81,14 +81,29 @@ pub trait FailoverStore: Send + Sync + 'static {
 
 pub const OPEN: &str = "('failing_over', 'active', 'failing_back')";
 
-pub const SELECT_FAILOVERS: &str = "\
-    SELECT f.id, f.recorder_id, r.name AS recorder_name, f.failover_server_id, \
-           fs.name AS failover_server_name, f.status, f.failover_started_at, \
-           f.failover_finished_at, f.failback_started_at, f.failback_finished_at, \
-           f.failback_trigger, f.failback_by, f.error_code, f.error, f.copy_status, \
-           f.copy_started_at, f.copy_error \
-    FROM failovers f JOIN servers r ON r.id = f.recorder_id \
-    LEFT JOIN servers fs ON fs.id = f.failover_server_id";
+/// An entry's columns, with the names of its servers (`r`, `fs`); a macro, so that the
+/// constants below can be put together from it.
+macro_rules! failover_columns {
+    () => {
+        "f.id, f.recorder_id, r.name AS recorder_name, f.failover_server_id, \
+         fs.name AS failover_server_name, f.status, f.failover_started_at, \
+         f.failover_finished_at, f.failback_started_at, f.failback_finished_at, \
+         f.failback_trigger, f.failback_by, f.error_code, f.error, f.copy_status, \
+         f.copy_started_at, f.copy_error"
+    };
+}
+
+macro_rules! name_joins {
+    () => {
+        " JOIN servers r ON r.id = f.recorder_id \
+         LEFT JOIN servers fs ON fs.id = f.failover_server_id"
+    };
+}
+
+const FAILOVER_COLUMNS: &str = failover_columns!();
+const NAME_JOINS: &str = name_joins!();
+pub const SELECT_FAILOVERS: &str =
+    concat!("SELECT ", failover_columns!(), " FROM failovers f", name_joins!());
 
 /// A filter of the failover log as SQL: only the conditions that are set, so that the status
 /// index serves a section and no name is joined unless the search needs it (a page of a log of
@@ -164,15 +179,13 @@ impl LogQuery {
     /// skipping an offset cheaply), then only those rows are read with their names.
     pub fn page_sql(&self, limit: u32, offset: u32) -> String {
         format!(
-            "{SELECT_FAILOVERS} WHERE f.id IN (SELECT f.id {} ORDER BY f.id DESC LIMIT {limit} \
-             OFFSET {offset}) ORDER BY f.id DESC",
+            "SELECT {FAILOVER_COLUMNS} FROM (SELECT f.id {} ORDER BY f.id DESC LIMIT {limit} \
+             OFFSET {offset}) page JOIN failovers f ON f.id = page.id{NAME_JOINS} \
+             ORDER BY f.id DESC",
             self.tables_and_conditions()
         )
     }
 }
-
-const NAME_JOINS: &str = " JOIN servers r ON r.id = f.recorder_id \
-    LEFT JOIN servers fs ON fs.id = f.failover_server_id";
 
 pub const BEGIN_FAILOVER: &str = "\
     INSERT INTO failovers (recorder_id, failover_server_id, status, failover_started_at) \
