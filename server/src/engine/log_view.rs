@@ -39,7 +39,6 @@ impl Engine {
         caller: &Caller,
         filter: FailoverFilter,
     ) -> Result<FailoverLogView, Failure> {
-        let servers = self.store.list_servers().await?;
         let active_filter = FailoverFilter {
             state: Some(FailoverSection::Active),
             limit: Some(1000),
@@ -51,6 +50,15 @@ impl Engine {
             limit: Some(filter.limit.unwrap_or(PAGE).clamp(1, 500)),
             ..filter.clone()
         };
+        let total_filter = FailoverFilter { limit: None, offset: None, ..finalized_filter.clone() };
+        // Four reads at once, each on its own connection: one after another, their round trips
+        // to the database's worker threads were most of the page's time.
+        let (servers, active, finalized, finalized_total) = futures::try_join!(
+            self.store.list_servers(),
+            self.store.failovers(&active_filter),
+            self.store.failovers(&finalized_filter),
+            self.store.count_failovers(&total_filter),
+        )?;
         let rows = |entries: Vec<Failover>| {
             entries
                 .into_iter()
@@ -61,16 +69,7 @@ impl Engine {
                 })
                 .collect::<Vec<_>>()
         };
-        let active = rows(self.store.failovers(&active_filter).await?);
-        let finalized = rows(self.store.failovers(&finalized_filter).await?);
-        let finalized_total = self
-            .store
-            .count_failovers(&FailoverFilter {
-                limit: None,
-                offset: None,
-                ..finalized_filter.clone()
-            })
-            .await?;
+        let (active, finalized) = (rows(active), rows(finalized));
         let recorders = servers
             .iter()
             .filter(|server| server.kind == ServerKind::Recorder)
