@@ -328,6 +328,23 @@ pub fn like(search: Option<&str>) -> Option<String> {
     Some(format!("%{escaped}%"))
 }
 
+/// Binds a [`LogQuery`]'s values, in the order of their `$n`, to a query of either kind (rows
+/// or a count): their types differ, so a function could not take both.
+macro_rules! bind_log {
+    ($query:expr, $log:expr) => {{
+        let mut query = $query;
+        for bind in $log.binds() {
+            query = match bind {
+                $crate::store::failovers::LogBind::Int(value) => query.bind(*value),
+                $crate::store::failovers::LogBind::Text(value) => query.bind(value.as_str()),
+            };
+        }
+        query
+    }};
+}
+
+pub(crate) use bind_log;
+
 /// Implements [`FailoverStore`] for a store whose `pool` field is its database's sqlx pool.
 macro_rules! impl_failover_store {
     ($store:ty) => {
@@ -337,35 +354,23 @@ macro_rules! impl_failover_store {
                 &self,
                 filter: &app::model::FailoverFilter,
             ) -> Result<Vec<app::model::Failover>, $crate::store::StoreError> {
-                use $crate::store::failovers::{LogBind, LogQuery};
+                use $crate::store::failovers::{LogQuery, bind_log};
                 let log = LogQuery::new(filter);
                 let limit = filter.limit.unwrap_or(100).clamp(1, 1000);
                 let sql = log.page_sql(limit, filter.offset.unwrap_or(0));
-                let mut query = sqlx::query_as::<_, $crate::store::failovers::FailoverRow>(&sql);
-                for bind in log.binds() {
-                    query = match bind {
-                        LogBind::Int(value) => query.bind(*value),
-                        LogBind::Text(value) => query.bind(value.as_str()),
-                    };
-                }
-                $crate::store::rows::all(query.fetch_all(&self.pool).await?)
+                let query = sqlx::query_as::<_, $crate::store::failovers::FailoverRow>(&sql);
+                $crate::store::rows::all(bind_log!(query, log).fetch_all(&self.pool).await?)
             }
 
             async fn count_failovers(
                 &self,
                 filter: &app::model::FailoverFilter,
             ) -> Result<i64, $crate::store::StoreError> {
-                use $crate::store::failovers::{LogBind, LogQuery};
+                use $crate::store::failovers::{LogQuery, bind_log};
                 let log = LogQuery::new(filter);
                 let sql = log.count_sql();
-                let mut query = sqlx::query_scalar::<_, i64>(&sql);
-                for bind in log.binds() {
-                    query = match bind {
-                        LogBind::Int(value) => query.bind(*value),
-                        LogBind::Text(value) => query.bind(value.as_str()),
-                    };
-                }
-                Ok(query.fetch_one(&self.pool).await?)
+                let query = sqlx::query_scalar::<_, i64>(&sql);
+                Ok(bind_log!(query, log).fetch_one(&self.pool).await?)
             }
 
             async fn failover(
