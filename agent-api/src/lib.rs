@@ -9,6 +9,7 @@ pub mod acting;
 pub mod channels;
 pub mod copy;
 pub mod credential;
+pub mod epoch;
 pub mod error;
 pub mod health;
 #[cfg(feature = "openapi")]

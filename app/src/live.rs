@@ -21,6 +21,8 @@ pub struct Live {
     pub version: RwSignal<u64>,
     /// False while the stream is down; the page then says it is reconnecting.
     pub connected: RwSignal<bool>,
+    /// How often the stream has opened.
+    opened: RwSignal<u64>,
     /// The number of the newest event received.
     newest: RwSignal<u64>,
     /// The last [`KEPT`] events with their numbers, oldest first.
@@ -56,23 +58,56 @@ impl Live {
         let mut applied = self.newest.get_untracked();
         Effect::new(move |_| {
             let newest = self.newest.get();
-            let missed = self.kept.with_value(|kept| {
-                let first = kept.front().map_or(newest + 1, |(number, _)| *number);
-                if first > applied + 1 {
-                    return true;
-                }
-                for (_, event) in kept.iter().filter(|(number, _)| *number > applied) {
-                    apply(event);
-                }
-                false
-            });
-            if missed && newest > applied {
+            if self.replay(applied, &mut apply).is_err() && newest > applied {
                 self.changed();
             }
             applied = newest;
         });
     }
+
+    /// How often the stream has opened, tracked.
+    pub(crate) fn opened(self) -> u64 {
+        self.opened.get()
+    }
+
+    /// How often the stream has opened, not tracked.
+    pub(crate) fn opened_untracked(self) -> u64 {
+        self.opened.get_untracked()
+    }
+
+    /// The number of the newest notification received, tracked.
+    pub(crate) fn newest(self) -> u64 {
+        self.newest.get()
+    }
+
+    /// The number of the newest notification received, not tracked.
+    pub(crate) fn newest_untracked(self) -> u64 {
+        self.newest.get_untracked()
+    }
+
+    /// Calls `apply` with every kept notification numbered above `after`, in order; `Err` (and
+    /// nothing applied) when some of those are no longer kept, so the caller loads again.
+    pub(crate) fn replay(
+        self,
+        after: u64,
+        mut apply: impl FnMut(&SystemEvent),
+    ) -> Result<(), MissedEvents> {
+        self.kept.with_value(|kept| {
+            let first = kept.front().map_or(self.newest.get_untracked() + 1, |(number, _)| *number);
+            if first > after + 1 {
+                return Err(MissedEvents);
+            }
+            for (_, event) in kept.iter().filter(|(number, _)| *number > after) {
+                apply(event);
+            }
+            Ok(())
+        })
+    }
 }
+
+/// Notifications a page needed are no longer kept: it loads what it shows again.
+#[derive(Debug)]
+pub(crate) struct MissedEvents;
 
 impl Live {
     /// A number that grows with every notification `wanted` picks (and with every reload): for
@@ -93,6 +128,7 @@ pub fn provide_live() -> Live {
     let live = Live {
         version: RwSignal::new(0),
         connected: RwSignal::new(true),
+        opened: RwSignal::new(0),
         newest: RwSignal::new(0),
         kept: StoredValue::new(VecDeque::new()),
     };
@@ -116,7 +152,7 @@ pub fn use_live() -> Live {
 mod browser {
     use super::Live;
     use crate::model::SystemEvent;
-    use leptos::prelude::{GetUntracked, Set};
+    use leptos::prelude::{GetUntracked, Set, Update};
     use std::cell::RefCell;
     use std::time::Duration;
     use wasm_bindgen::JsCast;
@@ -163,6 +199,7 @@ mod browser {
             if !live.connected.get_untracked() {
                 live.changed();
             }
+            live.opened.update(|opened| *opened += 1);
             live.connected.set(true);
         });
         source.set_onopen(Some(on_open.as_ref().unchecked_ref()));

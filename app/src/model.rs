@@ -219,14 +219,22 @@ pub enum SystemEvent {
     FailoverChanged { failover: Failover },
     /// A notification for people on duty, sent once while the situation lasts.
     Alert { level: String, code: String, message: String },
+    /// Which managers run and which leads changed.
+    ManagersChanged { managers: Managers },
     /// Changes were missed: reload everything shown.
     Resync,
 }
 
 impl SystemEvent {
     /// Every event name, for clients that subscribe by name.
-    pub const NAMES: [&'static str; 5] =
-        ["server_changed", "server_removed", "failover_changed", "alert", "resync"];
+    pub const NAMES: [&'static str; 6] = [
+        "server_changed",
+        "server_removed",
+        "failover_changed",
+        "alert",
+        "managers_changed",
+        "resync",
+    ];
 
     /// The SSE event name, so a client can listen to one kind only.
     pub fn name(&self) -> &'static str {
@@ -235,6 +243,7 @@ impl SystemEvent {
             SystemEvent::ServerRemoved { .. } => "server_removed",
             SystemEvent::FailoverChanged { .. } => "failover_changed",
             SystemEvent::Alert { .. } => "alert",
+            SystemEvent::ManagersChanged { .. } => "managers_changed",
             SystemEvent::Resync => "resync",
         }
     }
@@ -433,6 +442,14 @@ pub struct CopyProgress {
     pub channels: Vec<ChannelCopy>,
 }
 
+/// The failback trigger of a failover log entry whose failover server was lost while it acted:
+/// that leg ended there, and a newer entry carries the recorder's failover on.
+pub const SUPERSEDED: &str = "superseded";
+
+/// The failback trigger of a failover log entry ended by an operator's restore: its failover
+/// server was gone, and the repaired recorder records for itself again.
+pub const RESTORED: &str = "restored";
+
 /// A failover log entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -446,7 +463,8 @@ pub struct Failover {
     pub failover_finished_at: Option<DateTime<Utc>>,
     pub failback_started_at: Option<DateTime<Utc>>,
     pub failback_finished_at: Option<DateTime<Utc>>,
-    /// `manual`, `automatic`, or `superseded` (closed by a newer entry's failback).
+    /// `manual`, `automatic`, [`RESTORED`], or [`SUPERSEDED`] (this leg's failover server was
+    /// lost and a newer entry carries the failover on).
     pub failback_trigger: Option<String>,
     pub failback_by: Option<String>,
     /// The reason code of a refusal or failure, e.g. `no_failover_server`.
@@ -614,4 +632,61 @@ pub struct CachedSettingsView {
     pub fetched_at: DateTime<Utc>,
     #[cfg_attr(feature = "ssr", schema(value_type = Object))]
     pub bundle: serde_json::Value,
+}
+
+/// One `standby serve` on the site's database; exactly one leads (watches the recorders and
+/// acts on its own), the others serve people and are ready to take over.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Manager {
+    pub id: String,
+    /// The address it listens on.
+    pub listen: String,
+    pub leader: bool,
+    /// The leader's term; null for a follower.
+    pub epoch: Option<i64>,
+    /// When the leader's term began.
+    pub leader_since: Option<DateTime<Utc>>,
+    pub started_at: DateTime<Utc>,
+    pub last_renewed_at: DateTime<Utc>,
+}
+
+/// The managers running on the site's database, as the pages show them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Managers {
+    /// Oldest first.
+    pub list: Vec<Manager>,
+    /// On PostgreSQL several managers can share the database; on SQLite there is only ever one.
+    pub shared: bool,
+}
+
+impl Managers {
+    pub fn leader(&self) -> Option<&Manager> {
+        self.list.iter().find(|manager| manager.leader)
+    }
+
+    /// What a person on duty must know about the managers, if anything.
+    pub fn warning(&self) -> Option<String> {
+        if self.leader().is_none() {
+            return Some(
+                "No manager leads right now: nobody watches the recorders until one takes over."
+                    .to_owned(),
+            );
+        }
+        (self.shared && self.list.len() < 2)
+            .then(|| "Only one manager is running: if it fails, no other takes over.".to_owned())
+    }
+
+    /// "vm-1 leads · 2 managers".
+    pub fn summary(&self) -> String {
+        let count = match self.list.len() {
+            1 => "1 manager".to_owned(),
+            n => format!("{n} managers"),
+        };
+        match self.leader() {
+            Some(leader) => format!("{} leads · {count}", leader.id),
+            None => format!("no leader · {count}"),
+        }
+    }
 }

@@ -44,6 +44,9 @@ pub struct Metrics {
     pub open_failovers: Vec<(FailoverStatus, usize)>,
     pub copies: Vec<(crate::model::CopyStatus, usize)>,
     pub event_subscribers: usize,
+    /// Whether this manager leads, and the epoch of the current term as it knows it.
+    pub leader: bool,
+    pub epoch: i64,
 }
 
 #[async_trait]
@@ -60,9 +63,13 @@ pub trait Console: Send + Sync + 'static {
     /// that clear the session cookie and a dashboard's token cookie (a wall screen logged out
     /// is logged out, not signed in again by its token).
     async fn logout(&self, caller: &Caller, session: Option<&str>) -> Result<Vec<String>, Failure>;
-    /// The caller behind a credential, unless it is unknown, expired or revoked.
-    async fn identify(&self, credential: Credential<'_>, address: Option<String>)
-    -> Option<Caller>;
+    /// The caller behind a credential, unless it is unknown, expired or revoked; an error when
+    /// that cannot be told now (the database is away), which is not the caller's fault.
+    async fn identify(
+        &self,
+        credential: Credential<'_>,
+        address: Option<String>,
+    ) -> Result<Option<Caller>, Failure>;
 
     // Servers.
     async fn servers(&self, caller: &Caller) -> Result<Vec<Server>, Failure>;
@@ -138,6 +145,9 @@ pub trait Console: Send + Sync + 'static {
     async fn failover(&self, caller: &Caller, id: i64) -> Result<FailoverDetail, Failure>;
     /// Manual failback ("Start failback to the selected server").
     async fn failback(&self, caller: &Caller, id: i64) -> Result<FailbackAnswer, Failure>;
+    /// Restore: the repaired recorder records for itself again when the failover server of its
+    /// active failover is gone (failback refuses then); the entry is finalized as restored.
+    async fn restore(&self, caller: &Caller, id: i64) -> Result<FailbackAnswer, Failure>;
     /// Start (or resume) material copying of a finalized entry.
     async fn material_copy(&self, caller: &Caller, id: i64) -> Result<Failover, Failure>;
 
@@ -157,6 +167,9 @@ pub trait Console: Send + Sync + 'static {
         server_id: i64,
         power: DemoPower,
     ) -> Result<(), Failure>;
+
+    /// The managers on the site's database, oldest first; exactly one leads.
+    async fn managers(&self, caller: &Caller) -> Result<crate::model::Managers, Failure>;
 
     // Observability.
     async fn metrics(&self, caller: &Caller) -> Result<Metrics, Failure>;

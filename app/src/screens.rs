@@ -2,6 +2,7 @@
 
 use crate::model::{Failover, FailoverFilter, Server, ServerRef, ServerState, SystemEvent};
 use crate::rights::Me;
+use crate::text::{csv_line, percent_encode};
 use serde::{Deserialize, Serialize};
 
 /// One demo recorder process that the Servers page can switch off and on.
@@ -19,6 +20,7 @@ pub struct ServersView {
     /// Who is looking: the page mirrors their rights.
     pub me: Me,
     pub groups: Vec<crate::model::FailoverGroup>,
+    pub managers: crate::model::Managers,
 }
 
 impl ServersView {
@@ -51,6 +53,8 @@ pub struct LogRow {
     pub failback_blocker: Option<String>,
     /// Why "Start material copying" is not possible now, if it is not.
     pub copy_blocker: Option<String>,
+    /// "Restore the recorder" is offered: the failover server is gone and the recorder back.
+    pub restore_offered: bool,
 }
 
 /// The failover log page: both sections, the finalized one paged.
@@ -65,6 +69,84 @@ pub struct FailoverLogView {
     pub me: Me,
 }
 
+/// Where the failover log page's "Export what is shown (CSV)" link points; it takes the page's
+/// own query ([`FailoverFilter::page_query`]).
+pub const LOG_CSV_PATH: &str = "/failovers.csv";
+
+impl FailoverLogView {
+    /// The entries shown (active, then the page of finalized ones) as CSV (RFC 4180).
+    pub fn csv(&self) -> String {
+        let mut csv = csv_line(&[
+            "id",
+            "recorder",
+            "failover server",
+            "status",
+            "failover start",
+            "failover end",
+            "failback start",
+            "failback end",
+            "trigger",
+            "user",
+            "material copy",
+            "error",
+        ]);
+        let time = |at: Option<chrono::DateTime<chrono::Utc>>| {
+            at.map(|at| at.to_rfc3339()).unwrap_or_default()
+        };
+        for row in self.active.iter().chain(&self.finalized) {
+            let entry = &row.failover;
+            csv.push_str(&csv_line(&[
+                entry.id.to_string(),
+                entry.recorder.name.clone(),
+                entry
+                    .failover_server
+                    .as_ref()
+                    .map(|server| server.name.clone())
+                    .unwrap_or_default(),
+                entry.status.as_str().to_owned(),
+                time(Some(entry.failover_started_at)),
+                time(entry.failover_finished_at),
+                time(entry.failback_started_at),
+                time(entry.failback_finished_at),
+                entry.failback_trigger.clone().unwrap_or_default(),
+                entry.failback_by.clone().unwrap_or_default(),
+                entry.copy.status.as_str().to_owned(),
+                entry.error.clone().unwrap_or_default(),
+            ]));
+        }
+        csv
+    }
+}
+
+impl FailoverFilter {
+    /// The filter of a failover log page's address (`recorder`, `status`, `q`, `offset`); what
+    /// does not parse is left out, as a page would.
+    pub fn from_page_query(get: impl Fn(&str) -> Option<String>) -> FailoverFilter {
+        FailoverFilter {
+            recorder_id: get("recorder").and_then(|id| id.parse().ok()),
+            status: get("status").and_then(|status| crate::model::FailoverStatus::parse(&status)),
+            search: get("q").filter(|text| !text.trim().is_empty()),
+            offset: get("offset").and_then(|offset| offset.parse().ok()),
+            ..FailoverFilter::default()
+        }
+    }
+
+    /// This filter as a failover log page's query, at `offset`.
+    pub fn page_query(&self, offset: Option<u32>) -> String {
+        let mut query = format!("offset={}", offset.unwrap_or(0));
+        if let Some(id) = self.recorder_id {
+            query.push_str(&format!("&recorder={id}"));
+        }
+        if let Some(status) = self.status {
+            query.push_str(&format!("&status={}", status.as_str()));
+        }
+        if let Some(search) = &self.search {
+            query.push_str(&format!("&q={}", percent_encode(search)));
+        }
+        query
+    }
+}
+
 /// The control-room wall screen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DashboardView {
@@ -72,6 +154,7 @@ pub struct DashboardView {
     pub active: Vec<Failover>,
     /// Newest first.
     pub recent: Vec<RecentEvent>,
+    pub managers: crate::model::Managers,
 }
 
 impl DashboardView {
@@ -85,6 +168,9 @@ impl DashboardView {
             let kept = failover.status.is_active().then(|| failover.clone());
             upsert(&mut self.active, kept, failover.id, |entry| entry.id);
         }
+        if let SystemEvent::ManagersChanged { managers } = event {
+            self.managers = managers.clone();
+        }
         if let Some(line) = RecentEvent::of(event, at) {
             line.remember(&mut self.recent, Self::RECENT);
         }
@@ -95,6 +181,9 @@ impl ServersView {
     /// A change notification, applied in place.
     pub fn apply(&mut self, event: &SystemEvent) {
         apply_to_servers(&mut self.servers, event);
+        if let SystemEvent::ManagersChanged { managers } = event {
+            self.managers = managers.clone();
+        }
     }
 }
 
@@ -152,6 +241,10 @@ impl RecentEvent {
                 (level, format!("Failover of {}{to}: {status}", failover.recorder.name))
             }
             SystemEvent::Alert { level, message, .. } => (level.as_str(), message.clone()),
+            SystemEvent::ManagersChanged { managers } => match managers.warning() {
+                Some(warning) => ("warning", format!("Managers: {warning}")),
+                None => ("info", format!("Managers: {}", managers.summary())),
+            },
             SystemEvent::ServerRemoved { .. } | SystemEvent::Resync => return None,
         };
         Some(RecentEvent { at, level: level.to_owned(), message })
@@ -199,6 +292,51 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_log_page_query_reads_back_as_the_same_filter() {
+        let filter = FailoverFilter {
+            recorder_id: Some(7),
+            status: Some(FailoverStatus::Failed),
+            search: Some("rec 7&co".into()),
+            ..FailoverFilter::default()
+        };
+        let query = filter.page_query(Some(50));
+        assert_eq!(query, "offset=50&recorder=7&status=failed&q=rec%207%26co");
+        let pairs: Vec<(String, String)> = query
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .map(|(key, value)| (key.to_owned(), value.replace("%20", " ").replace("%26", "&")))
+            .collect();
+        let read = FailoverFilter::from_page_query(|key| {
+            pairs.iter().find(|(name, _)| name == key).map(|(_, value)| value.clone())
+        });
+        assert_eq!(read, FailoverFilter { offset: Some(50), ..filter });
+    }
+
+    #[test]
+    fn the_csv_export_quotes_what_needs_it() {
+        let mut row = failover(3, FailoverStatus::Failed);
+        row.error = Some("No server, \"none\" free".into());
+        let view = FailoverLogView {
+            active: vec![],
+            finalized: vec![LogRow {
+                failover: row,
+                failback_blocker: None,
+                copy_blocker: None,
+                restore_offered: false,
+            }],
+            finalized_total: 1,
+            filter: FailoverFilter::default(),
+            recorders: vec![],
+            me: crate::rights::Me { name: "v".into(), role: crate::rights::Role::Viewer },
+        };
+        let csv = view.csv();
+        let lines: Vec<&str> = csv.split("\r\n").collect();
+        assert!(lines[0].starts_with("id,recorder,failover server,status,"));
+        assert!(lines[1].starts_with("3,rec-1,fo-9,failed,"), "{}", lines[1]);
+        assert!(lines[1].ends_with(",\"No server, \"\"none\"\" free\""), "{}", lines[1]);
+    }
+
     /// What a wall shows after a change notification is what it would load: the server
     /// replaced in place, a new one added, a removed one gone, an active failover shown until
     /// it is finalized, and one sentence per change (an identical one again is not news).
@@ -208,6 +346,7 @@ mod tests {
             servers: vec![server(1, ServerState::Ok), server(2, ServerState::Ok)],
             active: vec![],
             recent: vec![],
+            managers: Default::default(),
         };
         let now = Utc::now();
         let died = SystemEvent::ServerChanged { server: server(1, ServerState::Unreachable) };

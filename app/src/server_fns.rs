@@ -40,7 +40,8 @@ pub async fn load_servers_page() -> Result<ServersView, Failure> {
             let servers = console.servers(&caller).await?;
             let demo = console.demo_switches(&caller).await?;
             let groups = console.groups(&caller).await?;
-            Ok(ServersView { servers, demo, me: caller.me(), groups })
+            let managers = console.managers(&caller).await?;
+            Ok(ServersView { servers, demo, me: caller.me(), groups, managers })
         }
         .await,
     )
@@ -143,6 +144,17 @@ pub async fn start_failback(id: i64) -> Result<FailbackAnswer, Failure> {
         async {
             let caller = crate::port::require_caller()?;
             crate::port::ConsoleHandle::current()?.failback(&caller, id).await
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/rpc")]
+pub async fn restore_recorder(id: i64) -> Result<FailbackAnswer, Failure> {
+    answer(
+        async {
+            let caller = crate::port::require_caller()?;
+            crate::port::ConsoleHandle::current()?.restore(&caller, id).await
         }
         .await,
     )

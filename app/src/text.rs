@@ -3,14 +3,21 @@
 /// Percent-encodes everything but unreserved characters (RFC 3986), for query values and
 /// data URLs.
 pub fn percent_encode(text: &str) -> String {
-    text.bytes()
-        .map(|byte| match byte {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut encoded = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        match byte {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (byte as char).to_string()
+                encoded.push(char::from(byte))
             }
-            _ => format!("%{byte:02X}"),
-        })
-        .collect()
+            _ => {
+                encoded.push('%');
+                encoded.push(char::from(HEX[usize::from(byte >> 4)]));
+                encoded.push(char::from(HEX[usize::from(byte & 0x0f)]));
+            }
+        }
+    }
+    encoded
 }
 
 /// One CSV line (RFC 4180): fields quoted when they need it, CRLF at the end.

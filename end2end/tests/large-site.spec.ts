@@ -9,13 +9,13 @@
 // The file builds `large-site` itself (`cargo build -p testkit --bin large-site`, a no-op once
 // built); STANDBY_LARGE_SITE=path/to/large-site skips that. Screenshots:
 // test-results/screenshots/large-site-*.png.
-import { ChildProcess, spawn } from "node:child_process";
+import { ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import * as readline from "node:readline";
 import { Page } from "@playwright/test";
 import { expect, test as base } from "./fixtures";
 import { demoPassword } from "./login";
+import { siteBinary, startSite, stop } from "./sites";
 
 const shots = "test-results/screenshots";
 fs.mkdirSync(shots, { recursive: true });
@@ -38,58 +38,6 @@ type LargeSite = {
   ready_s: number;
 };
 
-const repo = path.resolve(__dirname, "../..");
-const targetDir = process.env.CARGO_TARGET_DIR ?? path.join(repo, "target");
-// The binaries it drives: beside `standby`, as the demo's are (STANDBY_BIN, as in the config).
-const binDir = path.dirname(process.env.STANDBY_BIN ?? path.join(targetDir, "debug", "standby"));
-
-/** Runs a command to its end; rejects with its output when it fails. */
-function run(command: string, args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: repo, stdio: ["ignore", "pipe", "pipe"] });
-    let output = "";
-    child.stdout!.on("data", (chunk) => (output += chunk));
-    child.stderr!.on("data", (chunk) => (output += chunk));
-    child.on("error", reject);
-    child.on("exit", (code) =>
-      code === 0 ? resolve() : reject(new Error(`${command} ${args.join(" ")} failed (${code}):\n${output}`)),
-    );
-  });
-}
-
-/** Starts `large-site` and resolves with what it printed when ready; its log goes to `log`. */
-function startLargeSite(binary: string, log: string): Promise<{ child: ChildProcess; site: LargeSite }> {
-  const logFile = fs.openSync(log, "w");
-  const child = spawn(binary, ["--stand-ins", String(standIns), "--password", demoPassword], {
-    env: { ...process.env, STANDBY_BIN_DIR: binDir },
-    // Standard input stays open: when it closes (this process ended, however), the site stops.
-    stdio: ["pipe", "pipe", logFile],
-  });
-  fs.closeSync(logFile);
-  return new Promise((resolve, reject) => {
-    const lines = readline.createInterface({ input: child.stdout! });
-    lines.on("line", (line) => {
-      const ready = line.match(/^large-site ready (.*)$/);
-      if (ready) resolve({ child, site: JSON.parse(ready[1]) });
-    });
-    child.on("error", reject);
-    child.on("exit", (code, signal) => {
-      const tail = fs.readFileSync(log, "utf8").split("\n").slice(-40).join("\n");
-      reject(new Error(`large-site ended (${code ?? signal}) before it was ready; its log ${log}:\n${tail}`));
-    });
-  });
-}
-
-/** Ends `large-site` (its standard input closed, then SIGTERM): it kills what it started. */
-async function stop(child: ChildProcess) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.stdin!.end();
-  const timer = setTimeout(() => child.kill("SIGTERM"), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
-
 // Started once for this file and stopped after its last test. Its manager has an address of its
 // own, so every page and request below names it (`at`); the config's baseURL is the demo's.
 let theSite: LargeSite | undefined;
@@ -110,17 +58,17 @@ test.describe.configure({ mode: "serial" });
 test.beforeAll(async ({}, testInfo) => {
   // A first build of the binary on a busy 2-core machine, then the site's own start.
   testInfo.setTimeout(600_000);
-  let binary = process.env.STANDBY_LARGE_SITE;
-  if (!binary) {
-    // Built here, so `npx playwright test` needs nothing beyond what scripts/setup builds (a
-    // no-op of a second or two once built).
-    await run("cargo", ["build", "--locked", "-p", "testkit", "--bin", "large-site"]);
-    binary = path.join(targetDir, "debug", "large-site");
-  }
+  // Built here, so `npx playwright test` needs nothing beyond what scripts/setup builds.
+  const binary = await siteBinary("large-site", process.env.STANDBY_LARGE_SITE);
   const log = path.join(testInfo.project.outputDir, "large-site.log");
   fs.mkdirSync(path.dirname(log), { recursive: true });
   const started = Date.now();
-  const { child, site } = await startLargeSite(binary, log);
+  const { child, site } = await startSite<LargeSite>(
+    "large-site",
+    binary,
+    ["--stand-ins", String(standIns), "--password", demoPassword],
+    log,
+  );
   theSiteProcess = child;
   theSite = site;
   console.log(

@@ -1,8 +1,16 @@
-import { expect, Page } from "@playwright/test";
+import { Browser, expect, Page } from "@playwright/test";
 
 export const demoPassword = "e2e-password-of-the-demo";
 
 export type Role = "admin" | "operator" | "viewer";
+
+/** An admin's API session (a context of its own), for the settings a test needs. */
+export async function asAdmin(browser: Browser) {
+  const context = await browser.newContext();
+  const login = await context.request.post("/api/v1/login", { data: { username: "admin", password: demoPassword } });
+  expect(login.status()).toBe(200);
+  return context.request;
+}
 
 /** The path and query the page shows now. */
 export function here(page: Page) {

@@ -200,6 +200,16 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub server: ServerArgs,
 
+    /// Several managers on one PostgreSQL database: a leader that has not renewed its lease for
+    /// this long is replaced by another manager, in milliseconds [default: 3000].
+    #[arg(long, env = "STANDBY_LEASE_MS", default_value_t = 3000)]
+    pub lease_ms: u64,
+
+    /// How often the leader renews its lease (and the others look whether it has run out), in
+    /// milliseconds [default: 1000].
+    #[arg(long, env = "STANDBY_RENEW_MS", default_value_t = 1000)]
+    pub renew_ms: u64,
+
     #[command(flatten)]
     pub store: StoreArgs,
 }

@@ -7,7 +7,9 @@ use clap::Parser;
 use standby::cli::{Cli, Command, DemoArgs, ServeArgs, ServerArgs, StoreArgs};
 use standby::config::{self, FileConfig};
 use standby::engine::{Engine, Parts};
+use standby::leadership::{self, Leadership, LeaseConfig, ManagerInfo, sole};
 use standby::monitor::MonitorConfig;
+use standby::recorders::HttpRecorders;
 use standby::{demo, startup, store};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -18,7 +20,13 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
-    let runtime = match tokio::runtime::Runtime::new() {
+    // Leptos renders a page as one deeply nested call per view; an unoptimised (test) build gives
+    // each level its own stack frame, and the Servers page outgrew tokio's default of 2 MiB.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(8 << 20)
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("standby: cannot start the async runtime: {error}");
@@ -67,13 +75,16 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
 
 /// Every command that touches the store creates it if missing and migrates it first.
 async fn open_store(args: &StoreArgs, file: &FileConfig) -> Result<store::SharedStore, BoxError> {
-    let url = args
-        .database_url
-        .clone()
-        .or_else(|| file.database_url.clone())
-        .unwrap_or_else(|| config::DEFAULT_DATABASE_URL.to_owned());
+    let url = database_url(args, file);
     tracing::info!(database = %config::redacted(&url), "opening the store");
     Ok(store::open(&url).await?)
+}
+
+fn database_url(args: &StoreArgs, file: &FileConfig) -> String {
+    args.database_url
+        .clone()
+        .or_else(|| file.database_url.clone())
+        .unwrap_or_else(|| config::DEFAULT_DATABASE_URL.to_owned())
 }
 
 /// The command line's engine: the same door as the API, without background work.
@@ -102,11 +113,31 @@ fn monitor(args: &ServerArgs, file: &FileConfig) -> Result<MonitorConfig, BoxErr
 
 async fn serve(args: ServeArgs, file: &FileConfig) -> Result<(), BoxError> {
     let settings = settings(&args.server, file)?;
+    let lease = LeaseConfig::new(args.lease_ms, args.renew_ms)?;
+    let url = database_url(&args.store, file);
+    // One manager per SQLite file: held until the process ends.
+    let _sole = match sole::database_path(&url) {
+        Some(database) => Some(sole::lock(&database)?),
+        None => None,
+    };
+    tracing::info!(database = %config::redacted(&url), "opening the store");
+    let (store, pool) = store::open_shared(&url).await?;
+    let me = ManagerInfo { id: leadership::new_manager_id(), started_at: chrono::Utc::now() };
+    let leadership = Arc::new(match pool.clone() {
+        Some(pool) => Leadership::on_postgres(me, pool, lease),
+        None => Leadership::sole(me),
+    });
     let parts = Parts {
         monitor: monitor(&args.server, file)?,
-        ..Parts::new(open_store(&args.store, file).await?)
+        recorders: Arc::new(HttpRecorders::carrying_epoch(leadership.epoch_counter())),
+        leadership,
+        ..Parts::new(store)
     };
-    let app = startup::Application::build(settings, Engine::new(parts)).await?;
+    let engine = Engine::new(parts);
+    if let Some(pool) = pool {
+        engine.relay_events(pool);
+    }
+    let app = startup::Application::build(settings, engine).await?;
     let address = app.local_addr()?;
     tracing::info!(%address, "Standby is listening");
     println!("Standby is listening on http://{address}/");
@@ -117,7 +148,9 @@ async fn serve(args: ServeArgs, file: &FileConfig) -> Result<(), BoxError> {
 async fn demo(args: DemoArgs, file: &FileConfig) -> Result<(), BoxError> {
     let settings = settings(&args.server, file)?;
     std::fs::create_dir_all(&args.data_dir)?;
-    let url = format!("sqlite://{}", args.data_dir.join("standby.db").display());
+    let database = args.data_dir.join("standby.db");
+    let _sole = sole::lock(&database)?;
+    let url = format!("sqlite://{}", database.display());
     let site = Arc::new(demo::DemoSite::new(&args.data_dir)?);
     let parts = Parts {
         monitor: monitor(&args.server, file)?,

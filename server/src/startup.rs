@@ -36,8 +36,10 @@ impl Application {
             .site_pkg_dir("pkg")
             .site_addr(listener.local_addr()?)
             .build();
+        let stop = CancellationToken::new();
+        engine.join_managers(listener.local_addr()?, stop.clone()).await;
         engine.recover().await;
-        let state = AppState { leptos, console: engine.clone(), stop: CancellationToken::new() };
+        let state = AppState { leptos, console: engine.clone(), stop };
         Ok(Application { listener, state, engine })
     }
 
@@ -73,6 +75,7 @@ impl Application {
         stop.cancel();
         signals.abort();
         let _ = background.await;
+        self.engine.resign().await;
         served
     }
 }

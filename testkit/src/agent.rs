@@ -4,7 +4,7 @@
 
 use crate::binaries::Binary;
 use crate::http::{answer, client_with_token};
-use crate::process::{Launch, Process, Stderr};
+use crate::process::{Launch, Place, Process, Stderr};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::ops::{Deref, DerefMut};
@@ -37,9 +37,16 @@ pub struct AgentCommand {
     port: u16,
     env: Vec<(String, String)>,
     stderr: Option<Stderr>,
+    place: Place,
 }
 
 impl AgentCommand {
+    /// Where it listens and runs (by default on loopback, in the test's own namespace).
+    pub fn place(mut self, place: Place) -> Self {
+        self.place = place;
+        self
+    }
+
     /// Extra flags (e.g. [`LIGHT`], `--copy-max-rate`).
     pub fn args<S: AsRef<str>>(mut self, args: impl IntoIterator<Item = S>) -> Self {
         self.args.extend(args.into_iter().map(|arg| arg.as_ref().to_owned()));
@@ -94,6 +101,7 @@ impl AgentCommand {
             env: self.env.iter().map(|(key, value)| (key.into(), value.into())).collect(),
             stderr,
             marker: "standby-recorder listening on ",
+            place: self.place,
         };
         let process = Process::start(launch, self.port).await;
         let secret = secret.unwrap_or_else(|| secret_of(&self.data_dir));
@@ -113,6 +121,7 @@ impl Agent {
             port: 0,
             env: Vec::new(),
             stderr: None,
+            place: Place::default(),
         }
     }
 

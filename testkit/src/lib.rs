@@ -16,6 +16,7 @@ pub mod bench;
 pub mod binaries;
 pub mod http;
 pub mod manager;
+pub mod netns;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod process;

@@ -19,6 +19,7 @@ pub async fn start(database_url: &str, extra: &[&str], env: &[(&str, &str)]) -> 
         after,
         env: environment,
         stderr: Stderr::Inherit,
+        place: crate::process::Place::default(),
         marker: "Standby is listening on ",
     };
     Process::start(launch, 0).await

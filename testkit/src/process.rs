@@ -30,6 +30,22 @@ pub struct Launch {
     /// The start of the line on standard output that says where it listens; the address
     /// follows it.
     pub marker: &'static str,
+    /// Where it listens (`127.0.0.1` unless placed elsewhere) and the network namespace it runs
+    /// in, if any.
+    pub place: Place,
+}
+
+/// Where a process runs on the network.
+#[derive(Debug, Clone)]
+pub struct Place {
+    pub ip: String,
+    pub netns: Option<String>,
+}
+
+impl Default for Place {
+    fn default() -> Self {
+        Place { ip: "127.0.0.1".into(), netns: None }
+    }
 }
 
 pub struct Process {
@@ -60,11 +76,19 @@ impl Process {
                 .map(Stdio::from)
                 .unwrap_or_else(|error| panic!("cannot open the log {}: {error}", path.display())),
         };
-        let mut command = Command::new(&launch.program);
+        let mut command = match &launch.place.netns {
+            Some(netns) => {
+                // `ip netns exec` execs the program, so the child is the program itself.
+                let mut command = Command::new("ip");
+                command.args(["netns", "exec", netns]).arg(&launch.program);
+                command
+            }
+            None => Command::new(&launch.program),
+        };
         command
             .args(&launch.before)
             .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
+            .arg(format!("{}:{port}", launch.place.ip))
             .args(&launch.after)
             .envs(launch.env.iter().map(|(key, value)| (key, value)))
             .stdin(Stdio::null())

@@ -3,7 +3,7 @@
 
 use crate::agent::Agent;
 use crate::http::client_with_token;
-use crate::process::{Process, Stderr};
+use crate::process::{Place, Process, Stderr};
 use crate::{eventually, manager};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -69,6 +69,8 @@ pub struct Site {
     pub agent_env: Vec<(String, String)>,
     /// Where agents started from now on log; `None`: `<data dir>.log` in the site's directory.
     pub agent_stderr: Option<Stderr>,
+    /// Where an agent runs on the network, by name (by default on loopback).
+    pub places: HashMap<String, Place>,
     pub database_url: String,
     /// The database and the agents' archives and logs; removed last.
     pub dir: tempfile::TempDir,
@@ -89,6 +91,40 @@ impl Site {
     ) -> Site {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let database_url = format!("sqlite://{}", dir.path().join("standby.db").display());
+        Site::start_on(dir, database_url, licensed_servers, monitor, extra).await
+    }
+
+    /// As [`Site::start`] on the database at `database_url` (a PostgreSQL one, for several
+    /// managers: see [`Site::another_manager`]).
+    pub async fn start_on_database(
+        database_url: &str,
+        licensed_servers: Option<u32>,
+        extra: &[&str],
+    ) -> Site {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        Site::start_on(dir, database_url.to_owned(), licensed_servers, Monitor::FAST, extra).await
+    }
+
+    /// The managers as the manager at `at` lists them (`GET /api/v1/managers`); `None` while it
+    /// does not answer.
+    pub async fn managers(&self, at: &Process) -> Option<Vec<Value>> {
+        let response = self.client.get(at.url("/api/v1/managers")).send().await.ok()?;
+        response.json::<Vec<Value>>().await.ok()
+    }
+
+    /// Another `standby serve` with the same flags on the same database.
+    pub async fn another_manager(&self) -> Process {
+        let args: Vec<&str> = self.manager_args.iter().map(String::as_str).collect();
+        manager::start(&self.database_url, &args, &[]).await
+    }
+
+    async fn start_on(
+        dir: tempfile::TempDir,
+        database_url: String,
+        licensed_servers: Option<u32>,
+        monitor: Monitor,
+        extra: &[&str],
+    ) -> Site {
         let token = manager::create_token(&database_url, "site-admin", "admin").await;
         if let Some(servers) = licensed_servers {
             manager::licence(&database_url, true, servers).await;
@@ -106,6 +142,7 @@ impl Site {
             agent_args: Vec::new(),
             agent_env: Vec::new(),
             agent_stderr: None,
+            places: HashMap::new(),
         }
     }
 
@@ -139,7 +176,8 @@ impl Site {
     async fn start_agent(&self, name: &str, kind: &str, port: u16) -> Agent {
         let mut command = Agent::command(name, kind, &self.dir.path().join(name))
             .args(&self.agent_args)
-            .port(port);
+            .port(port)
+            .place(self.places.get(name).cloned().unwrap_or_default());
         for (key, value) in &self.agent_env {
             command = command.env(key, value);
         }
@@ -245,14 +283,20 @@ impl Site {
         response.json().await.unwrap_or_else(|error| panic!("GET {url} answered no JSON: {error}"))
     }
 
-    /// Registers rec-1 (with `recorder` settings) and fo-1, waits for them and the settings
-    /// cache, kills rec-1 and waits for its failover to be active. Returns the entry.
-    pub async fn failed_over(&mut self, recorder: Value) -> Value {
+    /// Registers rec-1 (with `recorder` settings) and fo-1, and waits for them and the
+    /// settings cache: rec-1 can be failed over.
+    pub async fn covered(&mut self, recorder: Value) {
         self.agent_with("rec-1", "recorder", recorder).await;
         self.agent("fo-1", "failover").await;
         self.wait_state("rec-1", "ok").await;
         self.wait_state("fo-1", "standby").await;
         self.wait_settings_cached("rec-1").await;
+    }
+
+    /// [`Site::covered`], then kills rec-1 and waits for its failover to be active. Returns the
+    /// entry.
+    pub async fn failed_over(&mut self, recorder: Value) -> Value {
+        self.covered(recorder).await;
         self.kill("rec-1").await;
         eventually("rec-1 failed over", || async {
             self.failovers("?state=active")

@@ -5,8 +5,8 @@
 //! others.
 
 use crate::live::use_live;
-use crate::model::{Failover, Server, ServerKind, ServerState};
-use crate::page_data::PageData;
+use crate::model::{Failover, Managers, Server, ServerKind, ServerState};
+use crate::page_data::LiveData;
 use crate::screens::DashboardView;
 use crate::server_fns::load_dashboard;
 use crate::time::{Clock, LocalTime, running_time, use_clock};
@@ -15,7 +15,7 @@ use leptos::prelude::*;
 #[component]
 pub fn DashboardPage() -> impl IntoView {
     let live = use_live();
-    let data = PageData::new(move || live.version.get(), |_| load_dashboard());
+    let data = LiveData::new(load_dashboard);
     let clock = use_clock();
     view! {
         <section class="dashboard" data-testid="dashboard">
@@ -29,7 +29,11 @@ pub fn DashboardPage() -> impl IntoView {
             <Show when=move || !live.connected.get()>
                 <div class="dash-banner" role="status">"Connection lost — reconnecting…"</div>
             </Show>
-            {data.view("Loading…", move |view| view! { <Wall view clock /> })}
+            {data.view(
+                "Loading…",
+                move |view: &mut DashboardView, event| view.apply(event, clock.now_untracked()),
+                move |view| move || view.with(|view| wall(view.clone(), clock)),
+            )}
         </section>
     }
 }
@@ -77,18 +81,10 @@ fn thousands(n: usize) -> String {
     out
 }
 
-/// The wall as loaded, then kept up to date by the change notifications themselves.
-#[component]
-fn Wall(view: DashboardView, clock: Clock) -> impl IntoView {
-    let shown = RwSignal::new(view);
-    use_live()
-        .each_event(move |event| shown.update(|view| view.apply(event, clock.now_untracked())));
-    move || wall(shown.get(), clock)
-}
-
 fn wall(view: DashboardView, clock: Clock) -> impl IntoView {
     let line = summary(&view.servers);
     let all_fine = view.servers.iter().all(|server| !needs_attention(server));
+    let managers = view.managers.clone();
     let show_fine = view.servers.len() <= TILES_FOR_ALL_UP_TO;
     let mut servers = view.servers;
     servers.retain(|server| show_fine || needs_attention(server));
@@ -97,6 +93,7 @@ fn wall(view: DashboardView, clock: Clock) -> impl IntoView {
     });
     view! {
         <div class="dash-summary" data-testid="dash-summary" data-all-fine=all_fine.to_string()>{line}</div>
+        <ManagersLine managers />
         {(!view.active.is_empty()).then(|| view! {
             <div class="dash-active">
                 <h2>"Active failovers"</h2>
@@ -126,6 +123,22 @@ fn wall(view: DashboardView, clock: Clock) -> impl IntoView {
             </div>
         </div>
     }
+}
+
+/// On a site with several managers: who leads, and a warning when none could take over.
+#[component]
+fn ManagersLine(managers: Managers) -> impl IntoView {
+    let warning = managers.warning();
+    let warned = warning.is_some().to_string();
+    managers.shared.then(|| {
+        view! {
+            <div class="dash-managers" data-testid="dash-managers" data-warning=warned>
+                {managers.summary()}
+                {managers.leader().and_then(|leader| leader.epoch).map(|epoch| format!(" (term {epoch})"))}
+                {warning.map(|warning| view! { <span class="dash-managers-warning">" — " {warning}</span> })}
+            </div>
+        }
+    })
 }
 
 #[component]

@@ -2,7 +2,10 @@
 //! happened on the way (refusals and errors included), with who did what.
 
 use crate::live::use_live;
-use crate::model::{ChannelCopy, CopyProgress, CopyStatus, Failover, FailoverDetail, SystemEvent};
+use crate::model::{
+    ChannelCopy, CopyProgress, CopyStatus, Failover, FailoverDetail, RESTORED, SUPERSEDED,
+    SystemEvent,
+};
 use crate::page_data::PageData;
 use crate::server_fns::load_failover;
 use crate::time::{LocalTime, human_duration, use_clock};
@@ -79,7 +82,8 @@ fn Incident(detail: FailoverDetail) -> impl IntoView {
     }
 }
 
-/// The four milestones of the seed's processes on one line, each with its time.
+/// The four milestones of the seed's processes on one line, each with its time (three for a
+/// leg whose failover server was lost).
 #[component]
 fn Timeline(entry: Failover) -> impl IntoView {
     let who = match (&entry.failback_trigger, &entry.failback_by) {
@@ -87,12 +91,22 @@ fn Timeline(entry: Failover) -> impl IntoView {
         (Some(trigger), _) => format!(" ({trigger})"),
         _ => String::new(),
     };
-    let steps: [(&str, Option<DateTime<Utc>>, String); 4] = [
+    let mut steps: Vec<(&str, Option<DateTime<Utc>>, String)> = vec![
         ("Failover started", Some(entry.failover_started_at), String::new()),
         ("Failover performed", entry.failover_finished_at, String::new()),
-        ("Failback started", entry.failback_started_at, who),
-        ("Failback performed", entry.failback_finished_at, String::new()),
     ];
+    if entry.failback_trigger.as_deref() == Some(SUPERSEDED) {
+        // This leg ended without a failback: its failover server was lost, and the failover
+        // went on under a newer entry (see the notes).
+        steps.push(("Failover server lost; moved on", entry.failback_finished_at, String::new()));
+    } else if entry.failback_trigger.as_deref() == Some(RESTORED) {
+        let by = entry.failback_by.as_ref().map(|by| format!(" by {by}")).unwrap_or_default();
+        steps.push(("Restore started", entry.failback_started_at, by));
+        steps.push(("Restored", entry.failback_finished_at, String::new()));
+    } else {
+        steps.push(("Failback started", entry.failback_started_at, who));
+        steps.push(("Failback performed", entry.failback_finished_at, String::new()));
+    }
     let total =
         entry.failback_finished_at.map(|end| human_duration(end - entry.failover_started_at));
     view! {

@@ -3,11 +3,12 @@
 
 use crate::failure::Failure;
 use crate::live::use_live;
-use crate::model::{FailbackAnswer, Failover, FailoverFilter, FailoverStatus};
+use crate::model::{
+    FailbackAnswer, Failover, FailoverFilter, FailoverStatus, RESTORED, SUPERSEDED,
+};
 use crate::page_data::PageData;
 use crate::screens::{FailoverLogView, LogRow};
-use crate::server_fns::{load_failover_log, start_failback, start_material_copy};
-use crate::text::{csv_line, percent_encode};
+use crate::server_fns::{load_failover_log, restore_recorder, start_failback, start_material_copy};
 use crate::time::{LocalTime, human_duration, running_time, use_clock};
 use chrono::Utc;
 use leptos::prelude::*;
@@ -18,15 +19,7 @@ use leptos_router::hooks::use_query_map;
 pub fn FailoverLogPage() -> impl IntoView {
     let live = use_live();
     let query = use_query_map();
-    let filter = move || {
-        query.with(|query| FailoverFilter {
-            recorder_id: query.get("recorder").and_then(|id| id.parse().ok()),
-            status: query.get("status").and_then(|status| FailoverStatus::parse(&status)),
-            search: query.get("q").filter(|text| !text.trim().is_empty()),
-            offset: query.get("offset").and_then(|offset| offset.parse().ok()),
-            ..Default::default()
-        })
-    };
+    let filter = move || query.with(|query| FailoverFilter::from_page_query(|key| query.get(key)));
     // A page of the log loads again when an entry or a server's state changes (what the
     // buttons may do depends on both), not with every other notification.
     let changes = live.changes_of(|event| {
@@ -38,11 +31,13 @@ pub fn FailoverLogPage() -> impl IntoView {
     // The selection and an open confirmation live apart from the data, so live refreshes (a
     // server's state moving while the operator reads the question) keep them.
     let selected = RwSignal::new(None::<i64>);
-    let confirming = RwSignal::new(None::<i64>);
+    let confirming = RwSignal::new(None::<Confirming>);
     let failback = Action::new(|id: &i64| start_failback(*id));
+    let restore = Action::new(|id: &i64| restore_recorder(*id));
     let copy = Action::new(|id: &i64| start_material_copy(*id));
+    let actions = Actions { failback, restore, copy };
     Effect::new(move |_| {
-        if failback.version().get() + copy.version().get() > 0 {
+        if failback.version().get() + restore.version().get() + copy.version().get() > 0 {
             live.changed();
         }
     });
@@ -52,7 +47,7 @@ pub fn FailoverLogPage() -> impl IntoView {
             <header class="page-head">
                 <h1>"Failover log"</h1>
             </header>
-            {log.view("Loading the failover log…", move |view| view! { <LogBody view selected confirming failback copy /> })}
+            {log.view("Loading the failover log…", move |view| view! { <LogBody view selected confirming actions /> })}
         </section>
     }
 }
@@ -60,13 +55,28 @@ pub fn FailoverLogPage() -> impl IntoView {
 type FailbackAction = Action<i64, Result<FailbackAnswer, Failure>>;
 type CopyAction = Action<i64, Result<Failover, Failure>>;
 
+/// What the action panel can do to the selected entry.
+#[derive(Clone, Copy)]
+struct Actions {
+    failback: FailbackAction,
+    /// Restore the recorder (same answer as a failback).
+    restore: FailbackAction,
+    copy: CopyAction,
+}
+
+/// The question open in the action panel, for which entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Confirming {
+    Failback(i64),
+    Restore(i64),
+}
+
 #[component]
 fn LogBody(
     view: FailoverLogView,
     selected: RwSignal<Option<i64>>,
-    confirming: RwSignal<Option<i64>>,
-    failback: FailbackAction,
-    copy: CopyAction,
+    confirming: RwSignal<Option<Confirming>>,
+    actions: Actions,
 ) -> impl IntoView {
     let rows: Vec<LogRow> = view.active.iter().chain(&view.finalized).cloned().collect();
     // Without a choice (or when the chosen entry left the page), the first active entry is
@@ -83,14 +93,17 @@ fn LogBody(
         let rows = rows.clone();
         move || current.get().and_then(|id| rows.iter().find(|row| row.failover.id == id).cloned())
     };
-    let csv = csv_data_url(&rows);
+    // A link, not the rows themselves: building a data URL of every row on every render was
+    // most of the page's time.
+    let csv =
+        format!("{}?{}", crate::screens::LOG_CSV_PATH, view.filter.page_query(view.filter.offset));
     let filter = view.filter.clone();
     view! {
         <FilterForm view=view.clone() />
         <p class="export">
             <a href=csv download="failover-log.csv" data-testid="csv-export">"Export what is shown (CSV)"</a>
         </p>
-        <ActionPanel chosen=Signal::derive(chosen) confirming failback copy />
+        <ActionPanel chosen=Signal::derive(chosen) confirming actions />
         <h2>"Active Failovers"</h2>
         <LogTable rows=view.active.clone() current selected empty="No active failovers: every recorder records for itself." />
         <h2>"Finalized Failovers"</h2>
@@ -136,10 +149,10 @@ fn FilterForm(view: FailoverLogView) -> impl IntoView {
 #[component]
 fn ActionPanel(
     chosen: Signal<Option<LogRow>>,
-    confirming: RwSignal<Option<i64>>,
-    failback: FailbackAction,
-    copy: CopyAction,
+    confirming: RwSignal<Option<Confirming>>,
+    actions: Actions,
 ) -> impl IntoView {
+    let Actions { failback, restore, copy } = actions;
     view! {
         <div class="action-panel" data-testid="action-panel">
             {move || match chosen.get() {
@@ -151,6 +164,9 @@ fn ActionPanel(
                     let allowed = blocker.is_none();
                     let copy_blocker = row.copy_blocker.clone();
                     let may_copy = copy_blocker.is_none();
+                    let may_restore = row.restore_offered;
+                    let server_name = entry.failover_server.as_ref().map(|server| server.name.clone()).unwrap_or_default();
+                    let recorder_name = entry.recorder.name.clone();
                     let target = format!(
                         "{} ← {}",
                         entry.recorder.name,
@@ -161,11 +177,20 @@ fn ActionPanel(
                         <button
                             data-testid="start-failback"
                             disabled=move || !allowed || failback.pending().get()
-                            on:click=move |_| confirming.set(Some(id))
+                            on:click=move |_| confirming.set(Some(Confirming::Failback(id)))
                         >
                             "Start failback to the selected server"
                         </button>
                         {blocker.map(|reason| view! { <p class="reason" data-testid="failback-reason">{reason}</p> })}
+                        {may_restore.then(|| view! {
+                            <button
+                                data-testid="start-restore"
+                                disabled=move || restore.pending().get()
+                                on:click=move |_| confirming.set(Some(Confirming::Restore(id)))
+                            >
+                                "Restore the recorder"
+                            </button>
+                        })}
                         <button
                             data-testid="start-copy"
                             disabled=move || !may_copy || copy.pending().get()
@@ -176,7 +201,26 @@ fn ActionPanel(
                             "Start material copying to the selected server"
                         </button>
                         {copy_blocker.map(|reason| view! { <p class="reason" data-testid="copy-reason">{reason}</p> })}
-                        <Show when=move || confirming.get() == Some(id) && allowed>
+                        <Show when=move || confirming.get() == Some(Confirming::Restore(id)) && may_restore>
+                            <div class="confirm" role="dialog" aria-label="Confirm restore">
+                                <p>
+                                    {server_name.clone()} " is gone, so failback cannot hand over without a gap. Restore gives the repaired "
+                                    {recorder_name.clone()} " its settings from the cache and it records for itself again now; what "
+                                    {server_name.clone()} " recorded is copied to " {recorder_name.clone()} " once " {server_name.clone()} " is back."
+                                </p>
+                                <button
+                                    data-testid="confirm-restore"
+                                    on:click=move |_| {
+                                        confirming.set(None);
+                                        restore.dispatch(id);
+                                    }
+                                >
+                                    "Yes, restore " {recorder_name.clone()}
+                                </button>
+                                <button class="secondary" on:click=move |_| confirming.set(None)>"Cancel"</button>
+                            </div>
+                        </Show>
+                        <Show when=move || confirming.get() == Some(Confirming::Failback(id)) && allowed>
                             <div class="confirm" role="dialog" aria-label="Confirm failback">
                                 <p>
                                     "Is the repaired " {entry.recorder.name.clone()}
@@ -200,6 +244,22 @@ fn ActionPanel(
                 }
             }}
             {move || failback.pending().get().then(|| view! { <p class="muted">"Failing back…"</p> })}
+            {move || restore.pending().get().then(|| view! { <p class="muted">"Restoring…"</p> })}
+            {move || {
+                restore
+                    .value()
+                    .get()
+                    .map(|answer| match answer {
+                        Ok(ok) => view! {
+                            <p class="ok" role="status" data-testid="restore-ok">
+                                "Restored — the recorder records for itself again; took "
+                                {human_duration(chrono::Duration::milliseconds(ok.duration_ms))} "."
+                            </p>
+                        }
+                            .into_any(),
+                        Err(failure) => view! { <p class="error" role="alert" data-testid="restore-refused">{failure.message}</p> }.into_any(),
+                    })
+            }}
             {move || {
                 copy.value()
                     .get()
@@ -310,19 +370,8 @@ fn LogTable(
 fn Pager(total: i64, filter: FailoverFilter) -> impl IntoView {
     let limit = i64::from(filter.limit.unwrap_or(25).max(1));
     let offset = i64::from(filter.offset.unwrap_or(0));
-    let link = move |offset: i64| {
-        let mut href = format!("/failovers?offset={offset}");
-        if let Some(id) = filter.recorder_id {
-            href.push_str(&format!("&recorder={id}"));
-        }
-        if let Some(status) = filter.status {
-            href.push_str(&format!("&status={}", status.as_str()));
-        }
-        if let Some(search) = &filter.search {
-            href.push_str(&format!("&q={}", percent_encode(search)));
-        }
-        href
-    };
+    let link =
+        move |offset: i64| format!("/failovers?{}", filter.page_query(u32::try_from(offset).ok()));
     let (first, last) = (offset + 1, (offset + limit).min(total));
     view! {
         <nav class="pager" aria-label="Pages of finalized failovers">
@@ -349,44 +398,11 @@ fn period(
 
 fn trigger(entry: &Failover) -> String {
     match (&entry.failback_trigger, &entry.failback_by) {
-        (Some(trigger), Some(by)) if trigger == "manual" => format!("manual, {by}"),
+        (Some(trigger), Some(by)) if trigger == "manual" || trigger == RESTORED => {
+            format!("{trigger}, {by}")
+        }
+        (Some(trigger), _) if trigger == SUPERSEDED => "none: failover server lost".into(),
         (Some(trigger), _) => trigger.clone(),
         _ => "—".into(),
     }
-}
-
-fn csv_data_url(rows: &[LogRow]) -> String {
-    let mut csv = csv_line(&[
-        "id",
-        "recorder",
-        "failover server",
-        "status",
-        "failover start",
-        "failover end",
-        "failback start",
-        "failback end",
-        "trigger",
-        "user",
-        "material copy",
-        "error",
-    ]);
-    let time = |at: Option<chrono::DateTime<Utc>>| at.map(|at| at.to_rfc3339()).unwrap_or_default();
-    for row in rows {
-        let entry = &row.failover;
-        csv.push_str(&csv_line(&[
-            entry.id.to_string(),
-            entry.recorder.name.clone(),
-            entry.failover_server.as_ref().map(|server| server.name.clone()).unwrap_or_default(),
-            entry.status.as_str().to_owned(),
-            time(Some(entry.failover_started_at)),
-            time(entry.failover_finished_at),
-            time(entry.failback_started_at),
-            time(entry.failback_finished_at),
-            entry.failback_trigger.clone().unwrap_or_default(),
-            entry.failback_by.clone().unwrap_or_default(),
-            entry.copy.status.as_str().to_owned(),
-            entry.error.clone().unwrap_or_default(),
-        ]));
-    }
-    format!("data:text/csv;charset=utf-8,{}", percent_encode(&csv))
 }

@@ -3,8 +3,10 @@
 
 use crate::failure::Failure;
 use crate::live::use_live;
-use crate::model::{DemoPower, NewServer, Server, ServerKind, ServerPatch, ServerState, WriteOnly};
-use crate::page_data::PageData;
+use crate::model::{
+    DemoPower, Managers, NewServer, Server, ServerKind, ServerPatch, ServerState, WriteOnly,
+};
+use crate::page_data::{Followed, LiveData};
 use crate::rights::Right;
 use crate::screens::ServersView;
 use crate::server_fns::{
@@ -21,7 +23,7 @@ type AssignAction = Action<(i64, Option<i64>), Result<(), Failure>>;
 #[component]
 pub fn ServersPage() -> impl IntoView {
     let live = use_live();
-    let servers = PageData::new(move || live.version.get(), |_| load_servers_page());
+    let servers = LiveData::new(load_servers_page);
     let filter = RwSignal::new(String::new());
     let listing = Listing::default();
     let switch: SwitchAction = Action::new(|(server_id, power): &(i64, DemoPower)| {
@@ -65,16 +67,17 @@ pub fn ServersPage() -> impl IntoView {
             {move || refusal(switch.value().get().and_then(Result::err))}
             {move || refusal(edit.value().get().and_then(Result::err))}
             {move || refusal(assign.value().get().and_then(Result::err))}
-            // Built once, so a live refresh keeps what is being typed into the form.
-            {servers.view_once(move |view| {
-                let admin = move || view.get().is_some_and(|view| view.me.can(Right::ManageServers));
+            // Built once and updated in place, so a live refresh keeps what is being typed
+            // into the forms.
+            {servers.view("Loading servers…", ServersView::apply, move |view| {
+                let admin = move || view.with(|view| view.me.can(Right::ManageServers)).unwrap_or_default();
                 view! {
                     <Show when=admin>
                         <AddServerForm add />
                     </Show>
+                    <ServerTable view filter listing switch edit assign />
                 }
             })}
-            {servers.view("Loading servers…", move |view| view! { <ServerTable view filter listing switch edit assign /> })}
         </section>
     }
 }
@@ -223,42 +226,49 @@ fn select(view: &ServersView, needle: &str, listing: Listing) -> Vec<Server> {
 
 #[component]
 fn ServerTable(
-    view: ServersView,
+    /// The list as loaded, kept up to date by the change notifications themselves.
+    view: Followed<ServersView>,
     filter: RwSignal<String>,
     listing: Listing,
     switch: SwitchAction,
     edit: EditAction,
     assign: AssignAction,
 ) -> impl IntoView {
-    let has_demo = view.demo.is_some();
-    // The list as loaded, then kept up to date by the change notifications themselves.
-    let shown = RwSignal::new(view.clone());
-    use_live().each_event(move |event| shown.update(|view| view.apply(event)));
-    let selected =
-        Memo::new(move |_| shown.with(|view| select(view, &filter.get().to_lowercase(), listing)));
+    let selected = Memo::new(move |_| {
+        let needle = filter.get().to_lowercase();
+        view.with(|view| select(view, &needle, listing)).unwrap_or_default()
+    });
     let pages = move || selected.with(Vec::len).div_ceil(PAGE_ROWS).max(1);
     let page = move || listing.page.get().min(pages() - 1);
     let visible = move || {
         let first = page() * PAGE_ROWS;
         selected.with(|rows| rows.iter().skip(first).take(PAGE_ROWS).cloned().collect::<Vec<_>>())
     };
-    let groups_for_filter: Vec<(i64, String)> =
-        view.groups.iter().map(|group| (group.id, group.name.clone())).collect();
-    let admin = view.me.can(Right::ManageServers);
+    let has_demo = move || view.with(|view| view.demo.is_some()).unwrap_or_default();
+    let groups = move || {
+        view.with(|view| {
+            view.groups.iter().map(|group| (group.id, group.name.clone())).collect::<Vec<_>>()
+        })
+        .unwrap_or_default()
+    };
+    let admin = move || view.with(|view| view.me.can(Right::ManageServers)).unwrap_or_default();
     view! {
-        {(!admin).then(|| view! {
+        {move || (!admin()).then(|| view! {
             <p class="muted">"Only administrators change server settings; operators switch maintenance mode."</p>
         })}
-        {(!groups_for_filter.is_empty()).then(|| view! {
-            <label class="group-filter">
-                "Group "
-                <select aria-label="Show servers of group" data-testid="group-filter" bind:value=listing.group on:change=move |_| listing.page.set(0)>
-                    <option value="">"Every group"</option>
-                    <option value="none">"No group"</option>
-                    {groups_for_filter.into_iter().map(|(id, name)| view! { <option value=id.to_string()>{name}</option> }).collect_view()}
-                </select>
-            </label>
-        })}
+        {move || {
+            let groups = groups();
+            (!groups.is_empty()).then(|| view! {
+                <label class="group-filter">
+                    "Group "
+                    <select aria-label="Show servers of group" data-testid="group-filter" bind:value=listing.group on:change=move |_| listing.page.set(0)>
+                        <option value="">"Every group"</option>
+                        <option value="none">"No group"</option>
+                        {groups.into_iter().map(|(id, name)| view! { <option value=id.to_string()>{name}</option> }).collect_view()}
+                    </select>
+                </label>
+            })
+        }}
         <table class="servers-table">
             <thead>
                 <tr>
@@ -271,7 +281,7 @@ fn ServerTable(
                     <th>"Failover monitoring"</th>
                     <th>"Automatic failback"</th>
                     <th>"Maintenance"</th>
-                    {has_demo.then(|| view! { <th>"Demo"</th> })}
+                    {move || has_demo().then(|| view! { <th>"Demo"</th> })}
                 </tr>
             </thead>
             <tbody>
@@ -285,22 +295,27 @@ fn ServerTable(
                         }
                             .into_any();
                     }
-                    servers
-                        .into_iter()
-                        .map(|server| {
-                            let powered = view.switch_for(server.id).map(|switch| switch.powered);
-                            let group = view.group_of(server.id);
-                            let groups: Vec<(i64, String)> =
-                                view.groups.iter().map(|group| (group.id, group.name.clone())).collect();
-                            let rights = RowRights {
-                                admin: view.me.can(Right::ManageServers),
-                                maintenance: view.me.can(Right::SetMaintenanceMode),
-                                switch: view.me.can(Right::DemoPower),
-                            };
-                            view! { <ServerRow server group groups powered has_demo rights switch edit assign /> }
-                        })
-                        .collect_view()
-                        .into_any()
+                    let has_demo = has_demo();
+                    let groups = groups();
+                    view.with(|view| {
+                        let rights = RowRights {
+                            admin: view.me.can(Right::ManageServers),
+                            maintenance: view.me.can(Right::SetMaintenanceMode),
+                            switch: view.me.can(Right::DemoPower),
+                        };
+                        servers
+                            .into_iter()
+                            .map(|server| {
+                                let powered = view.switch_for(server.id).map(|switch| switch.powered);
+                                let group = view.group_of(server.id);
+                                let groups = groups.clone();
+                                view! { <ServerRow server group groups powered has_demo rights switch edit assign /> }
+                                    .into_any()
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default()
+                    .into_any()
                 }}
             </tbody>
         </table>
@@ -314,6 +329,48 @@ fn ServerTable(
             <button type="button" disabled=move || page() == 0 on:click=move |_| listing.page.set(page().saturating_sub(1))>"Previous"</button>
             <button type="button" disabled=move || { page() + 1 >= pages() } on:click=move |_| listing.page.set(page() + 1)>"Next"</button>
         </nav>
+        {move || view.with(|view| view! { <ManagersTable managers=view.managers.clone() /> })}
+    }
+}
+
+/// The managers on the site's database: which leads, since when, in which term.
+#[component]
+fn ManagersTable(managers: Managers) -> impl IntoView {
+    let warning = managers.warning();
+    view! {
+        <section class="managers" data-testid="managers">
+            <h2>"Managers"</h2>
+            {warning.map(|warning| view! { <p class="error" role="status" data-testid="managers-warning">{warning}</p> })}
+            {(!managers.shared).then(|| view! {
+                <p class="muted">"An SQLite database has exactly one manager; run several on one PostgreSQL database to have another take over."</p>
+            })}
+            <table class="managers-table">
+                <thead>
+                    <tr>
+                        <th>"Manager"</th>
+                        <th>"Listens on"</th>
+                        <th>"Role"</th>
+                        <th>"Term"</th>
+                        <th>"Leads since"</th>
+                        <th>"Started"</th>
+                        <th>"Last renewal"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {managers.list.into_iter().map(|manager| view! {
+                        <tr data-manager=manager.id.clone() data-leader=manager.leader.to_string()>
+                            <td>{manager.id.clone()}</td>
+                            <td>{manager.listen.clone()}</td>
+                            <td>{if manager.leader { "Leader" } else { "Follower" }}</td>
+                            <td>{manager.epoch.map(|epoch| epoch.to_string()).unwrap_or_default()}</td>
+                            <td>{manager.leader_since.map(|at| view! { <LocalTime at=Some(at) /> })}</td>
+                            <td><LocalTime at=Some(manager.started_at) /></td>
+                            <td><LocalTime at=Some(manager.last_renewed_at) /></td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </section>
     }
 }
 
@@ -475,8 +532,23 @@ fn EditNameAndAddress(server: Server, edit: EditAction) -> impl IntoView {
     });
     let id = server.id;
     let label = server.name.clone();
+    // The table is updated in place, so the editor stays open by itself: a saved edit closes it.
+    let editor = NodeRef::<leptos::html::Details>::new();
+    let answered_before = edit.version().get_untracked();
+    Effect::new(move |_| {
+        let new_answer = edit.version().get() > answered_before;
+        let saved = new_answer
+            && edit.value().with_untracked(|answer| {
+                answer
+                    .as_ref()
+                    .is_some_and(|answer| answer.as_ref().is_ok_and(|server| server.id == id))
+            });
+        if let (true, Some(editor)) = (saved, editor.get()) {
+            editor.set_open(false);
+        }
+    });
     view! {
-        <details class="edit-server">
+        <details class="edit-server" node_ref=editor>
             <summary data-testid=format!("edit-{}", server.name)>"Edit"</summary>
             <form on:submit=move |event| {
                 event.prevent_default();

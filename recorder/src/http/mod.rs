@@ -6,6 +6,7 @@
 mod access;
 mod agent;
 mod documented;
+mod epoch;
 mod params;
 mod records;
 #[cfg(test)]
@@ -122,6 +123,9 @@ fn secure(document: &mut utoipa::openapi::OpenApi) {
     document_refusal(document, "403", forbidden, |method, path, _| {
         method == "get" && access::granted_service(path)
     });
+    let stale = "A command that carries an older `standby-epoch` than this agent has seen: it \
+        comes from a manager whose leadership term has ended, and nothing was changed";
+    document_refusal(document, "409", stale, |method, _, _| method != "get");
 }
 
 /// The API, every request checked by [`access::require`] (unknown paths too, so that
@@ -145,6 +149,7 @@ pub fn router(
         .layer(DefaultBodyLimit::max(SETTINGS_BODY_LIMIT))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(epoch::Highest::default(), epoch::fence))
         .layer(axum::middleware::from_fn_with_state(credential, access::require))
         .with_state(state)
 }

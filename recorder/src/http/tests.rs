@@ -264,3 +264,48 @@ fn the_contract_fields_of_health_are_required() {
         assert!(required.as_array().is_some_and(|r| r.contains(&Value::from(field))), "{field}");
     }
 }
+
+/// A command from a manager whose leadership term has ended is refused; reads pass; only a
+/// caller holding the secret moves the epoch on.
+#[tokio::test]
+async fn a_command_with_an_older_epoch_than_seen_is_refused_with_409() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let api = idle_failover_server(dir.path());
+    let secret = format!("Bearer {}", api.secret);
+    let send = |method: Method, path: &'static str, epoch: Option<&'static str>, auth: String| {
+        let router = api.router.clone();
+        async move {
+            let mut request =
+                Request::builder().method(method).uri(path).header("authorization", auth);
+            if let Some(epoch) = epoch {
+                request = request.header(agent_api::epoch::HEADER, epoch);
+            }
+            let request = request.body(Body::empty()).expect("request");
+            let response = router.oneshot(request).await.expect("an answer");
+            let status = response.status();
+            let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
+            (status, serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null))
+        }
+    };
+    // An empty settings body is refused by the handler itself: that status means "not fenced".
+    let (unfenced, _) = send(Method::PUT, paths::SETTINGS, Some("5"), secret.clone()).await;
+    assert_ne!(unfenced, StatusCode::CONFLICT);
+    let (status, body) = send(Method::PUT, paths::SETTINGS, Some("4"), secret.clone()).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(message.contains("epoch 4") && message.contains("epoch 5"), "{message}");
+    assert_eq!(
+        send(Method::GET, paths::CHANNELS, Some("3"), secret.clone()).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(send(Method::PUT, paths::SETTINGS, None, secret.clone()).await.0, unfenced);
+    // Without the secret: refused, and the epoch it carried is not remembered.
+    let wrong = "Bearer not-the-secret-of-this-agent".to_owned();
+    assert_eq!(
+        send(Method::PUT, paths::SETTINGS, Some("9"), wrong).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(send(Method::PUT, paths::SETTINGS, Some("6"), secret.clone()).await.0, unfenced);
+    let (status, body) = send(Method::PUT, paths::SETTINGS, Some("six"), secret).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}

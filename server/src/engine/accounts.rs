@@ -4,7 +4,7 @@ use super::Engine;
 use crate::credentials::SessionPolicy;
 use crate::credentials::passwords::{self, MIN_PASSWORD_CHARS};
 use crate::credentials::secrets::{fingerprint, new_secret};
-use crate::store::SharedStore;
+use crate::store::{SharedStore, StoreError};
 use app::failure::{Failure, FailureKind};
 use app::model::{ApiToken, CreatedToken, User};
 use app::rights::{Caller, CredentialId, Role, Scope, Via};
@@ -150,17 +150,19 @@ impl Engine {
         &self,
         secret: &str,
         address: Option<String>,
-    ) -> Option<Caller> {
+    ) -> Result<Option<Caller>, StoreError> {
         let hash = fingerprint(secret);
-        let user = session_in_use(&self.store, self.sessions, &hash).await?;
-        Some(Caller {
+        let Some(user) = session_in_use(&self.store, self.sessions, &hash).await? else {
+            return Ok(None);
+        };
+        Ok(Some(Caller {
             name: user.name,
             role: user.role,
             via: Via::Session,
             address,
             scope: Scope::Full,
             credential: Some(CredentialId::Session(hash)),
-        })
+        }))
     }
 
     /// The caller behind an API token, unless it is unknown or revoked.
@@ -168,17 +170,17 @@ impl Engine {
         &self,
         secret: &str,
         address: Option<String>,
-    ) -> Option<Caller> {
+    ) -> Result<Option<Caller>, StoreError> {
         let hash = fingerprint(secret);
-        let token = token_in_use(&self.store, &hash).await?;
-        Some(Caller {
+        let Some(token) = token_in_use(&self.store, &hash).await? else { return Ok(None) };
+        Ok(Some(Caller {
             name: format!("token:{}", token.name),
             role: token.role,
             via: Via::Token,
             address,
             scope: token.scope,
             credential: Some(CredentialId::Token(hash)),
-        })
+        }))
     }
 
     /// Tells every open event stream to check its credential now (a session ended, a token
@@ -246,38 +248,29 @@ pub(super) async fn session_in_use(
     store: &SharedStore,
     policy: SessionPolicy,
     hash: &str,
-) -> Option<User> {
-    let session = match store.session(hash).await {
-        Ok(session) => session?,
-        Err(error) => {
-            tracing::error!(%error, "cannot read a session");
-            return None;
-        }
-    };
+) -> Result<Option<User>, StoreError> {
+    let Some(session) = store.session(hash).await? else { return Ok(None) };
     let now = Utc::now();
     if now >= session.expires_at || now - session.last_used_at >= policy.idle {
         let _ = store.delete_session(hash).await;
-        return None;
+        return Ok(None);
     }
     if now - session.last_used_at >= TOUCH_EVERY
         && let Err(error) = store.touch_session(hash, now).await
     {
         tracing::warn!(%error, "cannot record a session's use");
     }
-    Some(session.user)
+    Ok(Some(session.user))
 }
 
 /// The API token behind a fingerprint, unless it is unknown or revoked.
-pub(super) async fn token_in_use(store: &SharedStore, hash: &str) -> Option<ApiToken> {
-    let token = match store.token_by_secret(hash).await {
-        Ok(token) => token?,
-        Err(error) => {
-            tracing::error!(%error, "cannot read an API token");
-            return None;
-        }
-    };
+pub(super) async fn token_in_use(
+    store: &SharedStore,
+    hash: &str,
+) -> Result<Option<ApiToken>, StoreError> {
+    let Some(token) = store.token_by_secret(hash).await? else { return Ok(None) };
     if token.revoked_at.is_some() {
-        return None;
+        return Ok(None);
     }
     let now = Utc::now();
     if token.last_used_at.is_none_or(|used| now - used >= TOUCH_EVERY)
@@ -285,7 +278,7 @@ pub(super) async fn token_in_use(store: &SharedStore, hash: &str) -> Option<ApiT
     {
         tracing::warn!(%error, "cannot record a token's use");
     }
-    Some(token)
+    Ok(Some(token))
 }
 
 /// Whether the credential behind an open event stream would still be accepted.
@@ -294,10 +287,17 @@ pub(super) async fn still_accepted(
     policy: SessionPolicy,
     credential: &CredentialId,
 ) -> bool {
-    match credential {
-        CredentialId::Session(hash) => session_in_use(store, policy, hash).await.is_some(),
-        CredentialId::Token(hash) => token_in_use(store, hash).await.is_some(),
-    }
+    let accepted = match credential {
+        CredentialId::Session(hash) => {
+            session_in_use(store, policy, hash).await.map(|user| user.is_some())
+        }
+        CredentialId::Token(hash) => token_in_use(store, hash).await.map(|token| token.is_some()),
+    };
+    // While the database is away the stream stays open: it is asked again at the next check.
+    accepted.unwrap_or_else(|error| {
+        tracing::warn!(%error, "an event stream's credential could not be checked now");
+        true
+    })
 }
 
 fn valid_user_name(name: &str) -> Result<String, Failure> {

@@ -99,7 +99,9 @@ impl Engine {
                 let (status, channels) = copy_progress(&task);
                 self.store
                     .save_copy_progress(entry.id, status, task.error.as_deref(), &channels)
-                    .await?
+                    .await?;
+                // Starting cleared any earlier reason: one given now is news.
+                self.note_waiting(entry.id, status, task.error.as_deref(), None).await;
             }
             // The recorder may be busy or restarting: the copy stays queued and the next sync
             // round starts it again.
@@ -155,18 +157,8 @@ impl Engine {
             self.store
                 .save_copy_progress(entry.id, status, task.error.as_deref(), &channels)
                 .await?;
-            if let Some(error) = &task.error
-                && status == CopyStatus::Queued
-                && entry.copy.error.is_none()
-            {
-                self.note(
-                    entry.id,
-                    "warning",
-                    "copy_waiting",
-                    format!("Material copying waits and is retried: {error}"),
-                )
+            self.note_waiting(entry.id, status, task.error.as_deref(), entry.copy.error.as_deref())
                 .await;
-            }
             match status {
                 CopyStatus::Done => {
                     let message = format!(
@@ -195,6 +187,21 @@ impl Engine {
             self.publish_failover(entry.id).await;
         }
         Ok(())
+    }
+
+    /// A copy that has just begun to wait says why, once per wait (not while the same wait
+    /// goes on): `before` is the reason the log held until now.
+    async fn note_waiting(
+        &self,
+        id: i64,
+        status: CopyStatus,
+        error: Option<&str>,
+        before: Option<&str>,
+    ) {
+        if let (Some(error), CopyStatus::Queued, None) = (error, status, before) {
+            let message = format!("Material copying waits and is retried: {error}");
+            self.note(id, "warning", "copy_waiting", message).await;
+        }
     }
 
     /// The failover server as the copy task names it, with a grant signed with its secret for

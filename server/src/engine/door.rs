@@ -83,11 +83,12 @@ impl Console for Engine {
         &self,
         credential: Credential<'_>,
         address: Option<String>,
-    ) -> Option<Caller> {
-        match credential {
+    ) -> Result<Option<Caller>, Failure> {
+        let caller = match credential {
             Credential::Session(secret) => self.session_caller(secret, address).await,
             Credential::Token(secret) => self.token_caller(secret, address).await,
-        }
+        };
+        Ok(caller?)
     }
 
     async fn servers(&self, caller: &Caller) -> Result<Vec<Server>, Failure> {
@@ -270,6 +271,11 @@ impl Console for Engine {
         self.act(caller, Right::ManualFailback, "failback", Some(id.to_string()), work).await
     }
 
+    async fn restore(&self, caller: &Caller, id: i64) -> Result<FailbackAnswer, Failure> {
+        let work = self.restore(id, &caller.name);
+        self.act(caller, Right::ManualFailback, "restore", Some(id.to_string()), work).await
+    }
+
     async fn material_copy(&self, caller: &Caller, id: i64) -> Result<Failover, Failure> {
         let work = self.start_material_copy(id);
         self.act(caller, Right::StartMaterialCopy, "material_copy", Some(id.to_string()), work)
@@ -315,6 +321,10 @@ impl Console for Engine {
             demo.set_power(server_id, power).await
         };
         self.act(caller, Right::DemoPower, action, Some(server_id.to_string()), work).await
+    }
+
+    async fn managers(&self, caller: &Caller) -> Result<app::model::Managers, Failure> {
+        self.read(caller, self.managers_now()).await
     }
 
     async fn metrics(&self, caller: &Caller) -> Result<Metrics, Failure> {

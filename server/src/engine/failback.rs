@@ -2,21 +2,29 @@
 //! but in reverse order". Each check is a separate, named refusal.
 
 use super::refusal::{Reason, Refusal};
-use super::{Engine, crash_point};
+use super::{Engine, NOT_LEADER, crash_point};
 use crate::settings_cache;
 use app::failure::Failure;
-use app::model::{FailbackAnswer, Failover, FailoverStatus, Server, ServerState};
+use app::model::{
+    CopyStatus, FailbackAnswer, Failover, FailoverFilter, FailoverStatus, SUPERSEDED, Server,
+    ServerState,
+};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
 /// How long the repaired recorder may take to record again before the failover server stops.
 const RECORDING_AGAIN_WITHIN: Duration = Duration::from_secs(15);
 
+/// The note of an active failover whose recorder answers again.
+const RECORDER_BACK: &str = "recorder_back";
+
 /// What triggered a failback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Trigger {
     Manual,
     Automatic,
+    /// An operator's restore: the failover server is gone, the repaired recorder takes over.
+    Restore,
 }
 
 impl Trigger {
@@ -24,7 +32,16 @@ impl Trigger {
         match self {
             Trigger::Manual => "manual",
             Trigger::Automatic => "automatic",
+            Trigger::Restore => app::model::RESTORED,
         }
+    }
+
+    /// The trigger a failover log entry names (`failback_trigger`); manual when it names none.
+    pub fn of_entry(entry: &Failover) -> Trigger {
+        [Trigger::Automatic, Trigger::Restore]
+            .into_iter()
+            .find(|trigger| entry.failback_trigger.as_deref() == Some(trigger.as_str()))
+            .unwrap_or(Trigger::Manual)
     }
 }
 
@@ -40,12 +57,73 @@ impl Engine {
         trigger: Trigger,
         by: &str,
     ) -> Result<FailbackAnswer, Failure> {
+        // 1. There is a valid failover log entry and its failover state is correct.
+        let (entry, recorder, server) = self.active_entry(id, "fail back").await?;
+        // 2. The failover server is still acting as a normal recorder (for this recorder).
+        if !self.acts_for(&server, &recorder).await {
+            return Err(refused(
+                Reason::FailoverServerWrongState,
+                format!(
+                    "{} is no longer acting for {}, so there is nothing to move back.",
+                    server.name, recorder.name
+                ),
+            ));
+        }
+        // 3. The failed server is still in broken state, and back on the network at the same
+        //    address.
+        self.broken_and_back(&recorder).await?;
+        // 4. Failover is enabled in the licence.
+        if !self.store.licence().await?.is_some_and(|licence| licence.failover_enabled) {
+            return Err(refused(Reason::NoLicense, "Failover is not enabled in the licence."));
+        }
+        // 5. No failback is running for the failed recorder.
+        let running = self.store.open_failovers().await?.into_iter().any(|open| {
+            open.recorder.id == recorder.id && open.status == FailoverStatus::FailingBack
+        });
+        if running {
+            return Err(refused(
+                Reason::FailbackInProgress,
+                format!("Failback already in progress for {}.", recorder.name),
+            ));
+        }
+
+        self.start_moving_back(&entry, &recorder, &server, trigger, by).await
+    }
+
+    /// Restore, the way out of a double fault: the failover server of an active failover is
+    /// gone (so failback's check 2 refuses), and the repaired recorder is to record for itself
+    /// again. Its checks, then the failback's steps without the failover server.
+    pub(super) async fn restore(&self, id: i64, by: &str) -> Result<FailbackAnswer, Failure> {
+        // 1. There is a valid failover log entry, and its failover is active.
+        let (entry, recorder, server) = self.active_entry(id, "restore").await?;
+        // 2. The failover server is gone: while it still records for the recorder, failback
+        //    (which hands over without a gap) is the way back.
+        if self.acts_for(&server, &recorder).await {
+            return Err(refused(
+                Reason::FailoverServerStillActing,
+                format!(
+                    "{} still records for {}: fail back instead, so that nothing is missed.",
+                    server.name, recorder.name
+                ),
+            ));
+        }
+        // 3. The recorder is still broken, and repaired: back on the network.
+        self.broken_and_back(&recorder).await?;
+        self.start_moving_back(&entry, &recorder, &server, Trigger::Restore, by).await
+    }
+
+    /// Check 1 of failback and restore: a valid failover log entry whose failover is active,
+    /// with its recorder and failover server still registered.
+    async fn active_entry(
+        &self,
+        id: i64,
+        action: &str,
+    ) -> Result<(Failover, Server, Server), Failure> {
         let entry = self
             .store
             .failover(id)
             .await?
             .ok_or_else(|| Failure::not_found(format!("Failover log entry {id}")))?;
-        // 1. There is a valid failover log entry and its failover state is correct.
         match entry.status {
             FailoverStatus::Active => {}
             FailoverStatus::FailingBack => {
@@ -63,7 +141,7 @@ impl Engine {
             _ => {
                 return Err(refused(
                     Reason::FailoverNotPerformed,
-                    "This failover was not performed, so there is nothing to fail back.",
+                    format!("This failover was not performed, so there is nothing to {action}."),
                 ));
             }
         }
@@ -75,27 +153,21 @@ impl Engine {
                 "A server of this failover log entry is no longer registered.",
             ));
         };
-        // 2. The failover server is still acting as a normal recorder (for this recorder).
-        if !self.acts_for(&server, &recorder).await {
-            return Err(refused(
-                Reason::FailoverServerWrongState,
-                format!(
-                    "{} is no longer acting for {}, so there is nothing to move back.",
-                    server.name, recorder.name
-                ),
-            ));
-        }
-        // 3. The failed server is still in broken state.
+        Ok((entry, recorder, server))
+    }
+
+    /// Check 3 of failback and restore: the recorder is still in broken state, and the repaired
+    /// server answers at its address.
+    async fn broken_and_back(&self, recorder: &Server) -> Result<(), Failure> {
         if recorder.state != ServerState::Broken {
             return Err(refused(
                 Reason::ServerWrongState,
                 format!("{} is not in broken state.", recorder.name),
             ));
         }
-        // The repaired server is back on the network at the same address.
         if let Err(error) = self
             .recorders
-            .health(&self.keyring.endpoint(&recorder).await, self.check_timeout())
+            .health(&self.keyring.endpoint(recorder).await, self.check_timeout())
             .await
         {
             return Err(refused(
@@ -106,24 +178,31 @@ impl Engine {
                 ),
             ));
         }
-        // 4. Failover is enabled in the licence.
-        if !self.store.licence().await?.is_some_and(|licence| licence.failover_enabled) {
-            return Err(refused(Reason::NoLicense, "Failover is not enabled in the licence."));
-        }
-        // 5. No failback is running for the failed recorder.
-        let running = self.store.open_failovers().await?.into_iter().any(|open| {
-            open.recorder.id == recorder.id && open.status == FailoverStatus::FailingBack
-        });
-        if running {
-            return Err(refused(
-                Reason::FailbackInProgress,
-                format!("Failback already in progress for {}.", recorder.name),
-            ));
-        }
+        Ok(())
+    }
 
+    /// Past the checks: the log says the failback (or restore) started, then its steps run; a
+    /// step that fails rolls it back and the failover goes on.
+    async fn start_moving_back(
+        &self,
+        entry: &Failover,
+        recorder: &Server,
+        server: &Server,
+        trigger: Trigger,
+        by: &str,
+    ) -> Result<FailbackAnswer, Failure> {
+        let id = entry.id;
         // Update the failover log that failback has started (only one caller gets past this).
         let started_at = Utc::now();
-        if !self.store.begin_failback(id, started_at, trigger.as_str(), by).await? {
+        // An automatic failback is the leader's own decision: only its current term may start one.
+        let fence = match trigger {
+            Trigger::Manual | Trigger::Restore => None,
+            Trigger::Automatic => match self.leadership.epoch() {
+                Some(epoch) => (epoch > 0).then_some(epoch),
+                None => return Err(refused(Reason::NotLeader, NOT_LEADER)),
+            },
+        };
+        if !self.store.begin_failback(id, started_at, trigger.as_str(), by, fence).await? {
             return Err(match self.store.failover(id).await?.map(|entry| entry.status) {
                 Some(FailoverStatus::Finalized) => refused(
                     Reason::FailbackAlreadyPerformed,
@@ -135,21 +214,31 @@ impl Engine {
                 ),
             });
         }
-        let who = match trigger {
-            Trigger::Manual => format!("by {by}"),
-            Trigger::Automatic => "automatically".to_owned(),
+        let (code, message) = match trigger {
+            Trigger::Manual => (
+                "failback_started",
+                format!("Failback of {} from {} started by {by}.", recorder.name, server.name),
+            ),
+            Trigger::Automatic => (
+                "failback_started",
+                format!(
+                    "Failback of {} from {} started automatically.",
+                    recorder.name, server.name
+                ),
+            ),
+            Trigger::Restore => (
+                "restore_started",
+                format!(
+                    "Restore of {} started by {by}: {} is gone, so {} records for itself again.",
+                    recorder.name, server.name, recorder.name
+                ),
+            ),
         };
-        self.note(
-            id,
-            "info",
-            "failback_started",
-            format!("Failback of {} from {} started {who}.", recorder.name, server.name),
-        )
-        .await;
+        self.note(id, "info", code, message).await;
         self.publish_failover(id).await;
         crash_point("failback:started");
 
-        match self.move_back(id, &recorder, &server).await {
+        match self.move_back(id, recorder, server, trigger).await {
             Ok(finished_at) => Ok(FailbackAnswer {
                 started_at,
                 finished_at,
@@ -168,6 +257,7 @@ impl Engine {
         id: i64,
         recorder: &Server,
         server: &Server,
+        trigger: Trigger,
     ) -> Result<DateTime<Utc>, Refusal> {
         // Get the failover server's recorder settings, configuration files, masks and schedules
         // from the recorder settings cache (with the changes made during the failover period,
@@ -215,24 +305,68 @@ impl Engine {
                 "The entry was no longer failing back.",
             ));
         }
-        let message = format!(
-            "Failback performed: {} records for itself again; {} stands by.",
-            recorder.name, server.name
-        );
-        tracing::info!(recorder = %recorder.name, failover_server = %server.name, "failback performed");
-        self.note(id, "info", "failback_performed", message.clone()).await;
+        let (code, message) = match trigger {
+            Trigger::Restore => (
+                "restored",
+                format!(
+                    "Restored: {} records for itself again. What {} recorded for it is copied once {} is back.",
+                    recorder.name, server.name, server.name
+                ),
+            ),
+            _ => (
+                "failback_performed",
+                format!(
+                    "Failback performed: {} records for itself again; {} stands by.",
+                    recorder.name, server.name
+                ),
+            ),
+        };
+        tracing::info!(recorder = %recorder.name, failover_server = %server.name, "{code}");
+        self.note(id, "info", code, message.clone()).await;
         // Send a system change notification to every client.
-        self.alert("info", "failback_ready", message);
+        let alert = if trigger == Trigger::Restore { "restore_ready" } else { "failback_ready" };
+        self.alert("info", alert, message);
         self.publish_servers(&[recorder.id, server.id]).await;
         self.publish_failover(id).await;
-        // Queue material copying when the server's setting says so.
-        if recorder.copy_after_failback
-            && let Ok(Some(entry)) = self.store.failover(id).await
-            && let Err(failure) = self.queue_material_copy(&entry).await
-        {
-            tracing::warn!(failover = id, "material copying not queued: {}", failure.message);
+        // Queue material copying when the server's setting says so: this failover period's,
+        // and those of earlier legs of the same outage whose failover server was lost (their
+        // material waits on that server until it is back).
+        if recorder.copy_after_failback {
+            let legs = self.uncopied_legs(recorder.id).await;
+            for entry in self.store.failover(id).await.ok().flatten().into_iter().chain(legs) {
+                if let Err(failure) = self.queue_material_copy(&entry).await {
+                    tracing::warn!(
+                        failover = entry.id,
+                        "material copying not queued: {}",
+                        failure.message
+                    );
+                }
+            }
         }
         Ok(finished_at)
+    }
+
+    /// The recorder's legs closed as superseded whose material was not copied yet.
+    async fn uncopied_legs(&self, recorder_id: i64) -> Vec<Failover> {
+        let filter = FailoverFilter {
+            recorder_id: Some(recorder_id),
+            status: Some(FailoverStatus::Finalized),
+            limit: Some(100),
+            ..FailoverFilter::default()
+        };
+        match self.store.failovers(&filter).await {
+            Ok(entries) => entries
+                .into_iter()
+                .filter(|entry| {
+                    entry.failback_trigger.as_deref() == Some(SUPERSEDED)
+                        && entry.copy.status == CopyStatus::NotStarted
+                })
+                .collect(),
+            Err(error) => {
+                tracing::warn!(%error, "earlier legs of the failover not found; copy them by hand");
+                Vec::new()
+            }
+        }
     }
 
     async fn wait_until_recording(&self, recorder: &Server) -> Result<(), Refusal> {
@@ -346,6 +480,37 @@ impl Engine {
         Ok(Some(answer))
     }
 
+    /// A broken recorder answers again: its active entry says so, once, and whether it recorded
+    /// meanwhile (then it was cut off from the manager, not down: both it and the failover
+    /// server recorded, and failback's copy merges the two without duplicates). Returns the
+    /// entry noted, if one was.
+    pub(super) async fn note_recorder_back(
+        &self,
+        recorder: &Server,
+    ) -> Result<Option<i64>, Failure> {
+        let Some(entry) = self.open_failover_for(recorder.id).await? else { return Ok(None) };
+        if entry.status != FailoverStatus::Active
+            || self.store.notes(entry.id).await?.iter().any(|note| note.code == RECORDER_BACK)
+        {
+            return Ok(Some(entry.id));
+        }
+        let at = self.keyring.endpoint(recorder).await;
+        let Ok(health) = self.recorders.health(&at, self.check_timeout()).await else {
+            return Ok(None);
+        };
+        let message = if health.recording {
+            format!(
+                "{} is back on the network and recorded meanwhile: it was cut off from the manager, not down. What the failover server recorded is copied in beside its own recordings after failback, without duplicates.",
+                recorder.name
+            )
+        } else {
+            format!("{} is back on the network: failback is possible.", recorder.name)
+        };
+        self.note(entry.id, "info", RECORDER_BACK, message).await;
+        self.publish_failover(entry.id).await;
+        Ok(Some(entry.id))
+    }
+
     /// On start: entries left `failing_back` are completed when the recorder is back, and rolled
     /// back (the failover goes on) when it is not.
     pub(super) async fn recover_failbacks(&self) -> Result<(), Refusal> {
@@ -366,7 +531,8 @@ impl Engine {
                 "The manager restarted during this failback; it is being finished.".into(),
             )
             .await;
-            if let Err(refusal) = self.move_back(entry.id, &recorder, &server).await {
+            let trigger = Trigger::of_entry(&entry);
+            if let Err(refusal) = self.move_back(entry.id, &recorder, &server, trigger).await {
                 self.undo_failback(entry.id, &refusal).await;
             }
         }

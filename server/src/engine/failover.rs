@@ -3,10 +3,10 @@
 //! reason code, then the steps, each state change one transaction.
 
 use super::refusal::{Reason, Refusal};
-use super::{Engine, crash_point};
+use super::{Engine, NOT_LEADER, crash_point};
 use crate::store::StoreError;
 use app::model::{Failover, FailoverStatus, Server, ServerKind, ServerState};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 fn no_failover_server(recorder: &Server) -> Refusal {
     Refusal::new(
@@ -20,17 +20,49 @@ fn no_failover_server(recorder: &Server) -> Refusal {
 
 const ALREADY_RUNNING: &str = "Skipped, failover already running.";
 
+/// Why a recorder is failed over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// It went silent for the detection window: it is re-probed first.
+    Silent,
+    /// The failover server acting for it was lost at `at`: the recorder is broken and records
+    /// nothing, whether it answers or not, so it is not re-probed.
+    FailoverServerLost { at: DateTime<Utc> },
+}
+
 impl Engine {
     /// Fails the recorder over if it still needs it. Called for a recorder that has missed its
-    /// health checks for the whole detection window.
-    pub(super) async fn fail_over(&self, recorder: &Server) -> Result<Option<Failover>, Refusal> {
+    /// health checks for the whole detection window, or whose failover server was lost.
+    pub(super) async fn fail_over(
+        &self,
+        recorder: &Server,
+        cause: Cause,
+    ) -> Result<Option<Failover>, Refusal> {
+        // Only the leader fails over, and only while its term holds: every entry it writes
+        // (a refusal too) is checked again against the term in the statement that writes it.
+        let Some(epoch) = self.leadership.epoch() else {
+            tracing::info!(recorder = %recorder.name, "{NOT_LEADER}");
+            return Ok(None);
+        };
+        let fence = (epoch > 0).then_some(epoch);
+        // A refusal is recorded once for the situation: the recorder's outage, or the loss of
+        // its failover server.
+        let refuse = |refusal: Refusal| {
+            let since = match cause {
+                Cause::Silent => recorder.last_seen_at.unwrap_or(DateTime::<Utc>::MIN_UTC),
+                Cause::FailoverServerLost { at } => at,
+            };
+            self.refuse(recorder, refusal, fence, since)
+        };
         // 1. Failover is enabled in the licence (and a licensed failover server is free).
         if let Err(refusal) = self.licence_allows_failover().await? {
-            return self.refuse(recorder, None, refusal).await;
+            return refuse(refusal).await;
         }
         // 2. The recorder is still unreachable (checked again right before acting).
         let at = self.keyring.endpoint(recorder).await;
-        if self.recorders.health(&at, self.reprobe_timeout()).await.is_ok() {
+        if cause == Cause::Silent
+            && self.recorders.health(&at, self.reprobe_timeout()).await.is_ok()
+        {
             tracing::info!(recorder = %recorder.name, "recorder answered again; no failover");
             return Ok(None);
         }
@@ -43,10 +75,10 @@ impl Engine {
         //    by the group's order.
         let candidates = self.free_failover_servers(recorder).await?;
         if candidates.is_empty() {
-            return self.refuse(recorder, None, no_failover_server(recorder)).await;
+            return refuse(no_failover_server(recorder)).await;
         }
         for server in candidates {
-            match self.store.begin_failover(recorder.id, server.id, Utc::now()).await {
+            match self.store.begin_failover(recorder.id, server.id, Utc::now(), fence).await {
                 Ok(id) => return self.perform_failover(id, recorder, &server).await.map(Some),
                 // Taken by a concurrent failover meanwhile: the next one in order, unless it is
                 // this recorder that got its failover elsewhere.
@@ -56,11 +88,15 @@ impl Engine {
                         return Ok(None);
                     }
                 }
+                Err(StoreError::NotLeader) => {
+                    tracing::info!(recorder = %recorder.name, "{NOT_LEADER}");
+                    return Ok(None);
+                }
                 Err(error) => return Err(error.into()),
             }
         }
         // Every candidate was taken by a concurrent failover meanwhile.
-        self.refuse(recorder, None, no_failover_server(recorder)).await
+        refuse(no_failover_server(recorder)).await
     }
 
     /// The steps, once the entry is `failing_over` and holds the failover server.
@@ -154,24 +190,32 @@ impl Engine {
     }
 
     /// A refusal before any server was touched: a `failed` entry with the reason, recorded and
-    /// announced once while the same situation lasts (the recorder's current outage).
+    /// announced once while the same situation lasts (since `situation_began`).
     async fn refuse(
         &self,
         recorder: &Server,
-        server: Option<i64>,
         refusal: Refusal,
+        fence: Option<i64>,
+        situation_began: DateTime<Utc>,
     ) -> Result<Option<Failover>, Refusal> {
-        let outage_began = recorder.last_seen_at.unwrap_or(chrono::DateTime::<Utc>::MIN_UTC);
-        if self.store.last_refusal_since(recorder.id, outage_began).await?.as_deref()
+        if self.store.last_refusal_since(recorder.id, situation_began).await?.as_deref()
             == Some(refusal.code())
         {
             return Ok(None);
         }
-        tracing::warn!(recorder = %recorder.name, code = refusal.code(), "failover refused: {}", refusal.message);
-        let id = self
+        let id = match self
             .store
-            .record_refusal(recorder.id, server, Utc::now(), refusal.code(), &refusal.message)
-            .await?;
+            .record_refusal(recorder.id, None, Utc::now(), refusal.code(), &refusal.message, fence)
+            .await
+        {
+            Ok(id) => id,
+            Err(StoreError::NotLeader) => {
+                tracing::info!(recorder = %recorder.name, "{NOT_LEADER}");
+                return Ok(None);
+            }
+            Err(error) => return Err(error.into()),
+        };
+        tracing::warn!(recorder = %recorder.name, code = refusal.code(), "failover refused: {}", refusal.message);
         self.note(id, "error", refusal.code(), refusal.message.clone()).await;
         self.alert("error", refusal.code(), refusal.message);
         Ok(self.publish_failover(id).await)
@@ -229,7 +273,10 @@ impl Engine {
     }
 
     /// Idle, healthy failover servers allowed for the recorder, in the order to try them.
-    async fn free_failover_servers(&self, recorder: &Server) -> Result<Vec<Server>, StoreError> {
+    pub(super) async fn free_failover_servers(
+        &self,
+        recorder: &Server,
+    ) -> Result<Vec<Server>, StoreError> {
         let allowed = self.store.failover_candidates(recorder.id).await?;
         let servers = self.store.list_servers().await?;
         Ok(allowed

@@ -2,16 +2,19 @@
 //! entry with its notes, the dashboard, and the figures of `/metrics`.
 
 use super::Engine;
+use super::log_cache::LogReads;
 use crate::store::StoreError;
 use app::failure::Failure;
 use app::model::{
     CopyStatus, Failover, FailoverDetail, FailoverFilter, FailoverSection, FailoverStatus,
-    ServerKind, ServerRef, ServerState,
+    Managers, ServerKind, ServerRef, ServerState,
 };
 use app::port::Metrics;
 use app::rights::{Caller, Right};
 use app::screens::{DashboardView, FailoverLogView, LogRow};
 use chrono::Utc;
+use std::sync::Arc;
+use std::time::Instant;
 
 /// A recorder seen this recently is taken as back on the network.
 const BACK_ON_THE_NETWORK: chrono::Duration = chrono::Duration::seconds(5);
@@ -50,26 +53,20 @@ impl Engine {
             limit: Some(filter.limit.unwrap_or(PAGE).clamp(1, 500)),
             ..filter.clone()
         };
-        let total_filter = FailoverFilter { limit: None, offset: None, ..finalized_filter.clone() };
-        // Four reads at once, each on its own connection: one after another, their round trips
-        // to the database's worker threads were most of the page's time.
-        let (servers, active, finalized, finalized_total) = futures::try_join!(
-            self.store.list_servers(),
-            self.store.failovers(&active_filter),
-            self.store.failovers(&finalized_filter),
-            self.store.count_failovers(&total_filter),
-        )?;
-        let rows = |entries: Vec<Failover>| {
+        let reads = self.log_reads(&active_filter, &finalized_filter).await?;
+        let servers = &reads.servers;
+        let rows = |entries: &[Failover]| {
             entries
-                .into_iter()
+                .iter()
                 .map(|failover| LogRow {
-                    failback_blocker: failback_blocker(caller, &failover, &servers),
-                    copy_blocker: copy_blocker(caller, &failover),
-                    failover,
+                    failback_blocker: failback_blocker(caller, failover, servers),
+                    restore_offered: restore_offered(caller, failover, servers),
+                    copy_blocker: copy_blocker(caller, failover),
+                    failover: failover.clone(),
                 })
                 .collect::<Vec<_>>()
         };
-        let (active, finalized) = (rows(active), rows(finalized));
+        let (active, finalized) = (rows(&reads.active), rows(&reads.finalized));
         let recorders = servers
             .iter()
             .filter(|server| server.kind == ServerKind::Recorder)
@@ -78,17 +75,52 @@ impl Engine {
         Ok(FailoverLogView {
             active,
             finalized,
-            finalized_total,
+            finalized_total: reads.finalized_total,
             filter: finalized_filter,
             recorders,
             me: caller.me(),
         })
     }
 
+    /// The store's part of a log page, read again only after a change or a second.
+    async fn log_reads(
+        &self,
+        active_filter: &FailoverFilter,
+        finalized_filter: &FailoverFilter,
+    ) -> Result<Arc<LogReads>, StoreError> {
+        let changes = self.events.changes();
+        let now = Instant::now();
+        if let Some(reads) = self.log_cache.get(finalized_filter, changes, now) {
+            return Ok(reads);
+        }
+        let total_filter = FailoverFilter { limit: None, offset: None, ..finalized_filter.clone() };
+        // Four reads at once, each on its own connection: one after another, their round trips
+        // to the database's worker threads were most of the page's time.
+        let (servers, active, finalized, finalized_total) = futures::try_join!(
+            self.store.list_servers(),
+            self.store.failovers(active_filter),
+            self.store.failovers(finalized_filter),
+            self.store.count_failovers(&total_filter),
+        )?;
+        let reads = Arc::new(LogReads { servers, active, finalized, finalized_total });
+        self.log_cache.put(finalized_filter.clone(), changes, now, reads.clone());
+        Ok(reads)
+    }
+
     pub(super) async fn dashboard_view(&self) -> Result<DashboardView, Failure> {
         let servers = self.store.list_servers().await?;
         let active = self.store.open_failovers().await?;
-        Ok(DashboardView { servers, active, recent: self.events.recent() })
+        let managers = self.managers_now().await?;
+        Ok(DashboardView { servers, active, recent: self.events.recent(), managers })
+    }
+
+    /// The managers on the database, and whether others may join (PostgreSQL).
+    pub(super) async fn managers_now(&self) -> Result<Managers, Failure> {
+        let list = self.leadership.managers().await.map_err(|error| {
+            tracing::error!(%error, "cannot list the managers");
+            Failure::internal()
+        })?;
+        Ok(Managers { list, shared: self.leadership.shared() })
     }
 
     pub(super) async fn figures(&self) -> Result<Metrics, Failure> {
@@ -122,6 +154,8 @@ impl Engine {
                 })
                 .collect(),
             event_subscribers: self.events.subscribers(),
+            leader: self.leadership.leading(),
+            epoch: self.leadership.known_epoch(),
         })
     }
 }
@@ -158,6 +192,35 @@ fn failback_blocker(
         FailoverStatus::Finalized => return Some("Failback has already been performed.".into()),
         FailoverStatus::Failed => return Some("This failover was not performed.".into()),
     }
+    if let Some(gone) = failover_server_gone(failover, servers) {
+        return Some(format!(
+            "{} is gone (unreachable), so failback cannot hand the recorder over: once the repaired recorder is back, restore it instead, or wait for {} to come back.",
+            gone.name, gone.name
+        ));
+    }
+    recorder_not_back(failover, servers)
+}
+
+/// Whether "Restore the recorder" is offered: the way out when the failover server of an
+/// active failover is gone and the repaired recorder is back (the server checks again).
+fn restore_offered(caller: &Caller, failover: &Failover, servers: &[app::model::Server]) -> bool {
+    caller.require(Right::ManualFailback).is_ok()
+        && failover.status == FailoverStatus::Active
+        && failover_server_gone(failover, servers).is_some()
+        && recorder_not_back(failover, servers).is_none()
+}
+
+/// The entry's failover server, when it does not answer.
+fn failover_server_gone<'a>(
+    failover: &Failover,
+    servers: &'a [app::model::Server],
+) -> Option<&'a app::model::Server> {
+    let id = failover.failover_server.as_ref()?.id;
+    servers.iter().find(|server| server.id == id && server.state == ServerState::Unreachable)
+}
+
+/// Why the entry's recorder does not count as back on the network since its failover.
+fn recorder_not_back(failover: &Failover, servers: &[app::model::Server]) -> Option<String> {
     let recorder = servers.iter().find(|server| server.id == failover.recorder.id)?;
     let back = recorder.state == ServerState::Broken
         && recorder.last_seen_at.is_some_and(|seen| Utc::now() - seen < BACK_ON_THE_NETWORK)

@@ -4,6 +4,7 @@
 //! time per recorder, so a slow one never holds up the next round.
 
 use super::Engine;
+use super::failover::Cause;
 use crate::monitor::Observer;
 use app::model::Server;
 use std::collections::HashSet;
@@ -14,16 +15,24 @@ use std::time::Instant;
 
 pub struct Reactions {
     engine: Arc<Engine>,
-    /// Recorders with a failover or failback under way (one at a time per recorder; the
-    /// database guards against other managers).
+    /// Servers with work under way: a recorder's failover or failback, a failover server's
+    /// check of what it acts for (one at a time each; the database guards against other
+    /// managers).
     busy: Arc<Mutex<HashSet<i64>>>,
     /// A material-copy follow-up round is under way.
     syncing: Arc<AtomicBool>,
+    /// Broken recorders whose return is noted in their active entry.
+    noted_back: Arc<Mutex<HashSet<i64>>>,
 }
 
 impl Reactions {
     pub fn new(engine: Arc<Engine>) -> Self {
-        Reactions { engine, busy: Arc::default(), syncing: Arc::default() }
+        Reactions {
+            engine,
+            busy: Arc::default(),
+            syncing: Arc::default(),
+            noted_back: Arc::default(),
+        }
     }
 
     fn exclusively(&self, recorder_id: i64, work: impl Future<Output = ()> + Send + 'static) {
@@ -38,17 +47,42 @@ impl Reactions {
     }
 }
 
+impl Reactions {
+    /// Once per broken recorder's return (asked again while it is not noted).
+    fn note_back(&self, recorder: &Server) {
+        if !self.noted_back.lock().unwrap_or_else(|poison| poison.into_inner()).insert(recorder.id)
+        {
+            return;
+        }
+        let (engine, noted, recorder) =
+            (self.engine.clone(), self.noted_back.clone(), recorder.clone());
+        tokio::spawn(async move {
+            let outcome = engine.note_recorder_back(&recorder).await;
+            if !matches!(outcome, Ok(Some(_))) {
+                // Not noted now (no answer, an error): asked again at the next round.
+                noted.lock().unwrap_or_else(|poison| poison.into_inner()).remove(&recorder.id);
+            }
+            if let Err(failure) = outcome {
+                tracing::warn!(recorder = %recorder.name, "the recorder's return was not noted: {}", failure.message);
+            }
+        });
+    }
+}
+
 impl Observer for Reactions {
     fn silent(&self, recorder: Server) {
+        // A new outage: its return is to be noted again.
+        self.noted_back.lock().unwrap_or_else(|poison| poison.into_inner()).remove(&recorder.id);
         let engine = self.engine.clone();
         self.exclusively(recorder.id, async move {
-            if let Err(refusal) = engine.fail_over(&recorder).await {
+            if let Err(refusal) = engine.fail_over(&recorder, Cause::Silent).await {
                 tracing::error!(recorder = %recorder.name, "failover failed: {refusal}");
             }
         });
     }
 
     fn answering(&self, recorder: Server, since: Instant) {
+        self.note_back(&recorder);
         let engine = &self.engine;
         if since.elapsed() < engine.monitor.failback_hold_down
             || !recorder.auto_failback
@@ -66,6 +100,24 @@ impl Observer for Reactions {
                 Err(refusal) => {
                     tracing::warn!(recorder = %recorder.name, "automatic failback refused: {refusal}")
                 }
+            }
+        });
+    }
+
+    fn failover_server_lost(&self, server: Server, recorder: Server) {
+        let engine = self.engine.clone();
+        self.exclusively(recorder.id, async move {
+            if let Err(refusal) = engine.failover_server_lost(&server, &recorder).await {
+                tracing::error!(recorder = %recorder.name, failover_server = %server.name, "the recorder's failover did not move on: {refusal}");
+            }
+        });
+    }
+
+    fn acting(&self, server: Server, recorder: String) {
+        let engine = self.engine.clone();
+        self.exclusively(server.id, async move {
+            if let Err(refusal) = engine.acting_unclaimed(&server, &recorder).await {
+                tracing::warn!(failover_server = %server.name, "cannot check what the failover server acts for: {refusal}");
             }
         });
     }

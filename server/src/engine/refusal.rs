@@ -26,9 +26,15 @@ pub enum Reason {
     ServerWrongState,
     NoRecorderConnection,
     SettingsSavingFailed,
+    // Restore.
+    /// The failover server still records for the recorder: failback is the way back.
+    FailoverServerStillActing,
     // Material copying.
     FailbackNotPerformed,
     AlreadyCopied,
+    // Several managers.
+    /// Automatic work is the leader's, and this manager's term has ended.
+    NotLeader,
 }
 
 impl Reason {
@@ -49,8 +55,10 @@ impl Reason {
             Reason::ServerWrongState => "server_wrong_state",
             Reason::NoRecorderConnection => "no_recorder_connection",
             Reason::SettingsSavingFailed => "settings_saving_failed",
+            Reason::FailoverServerStillActing => "failover_server_still_acting",
             Reason::FailbackNotPerformed => "failback_not_performed",
             Reason::AlreadyCopied => "already_copied",
+            Reason::NotLeader => "not_leader",
         }
     }
 }
@@ -102,6 +110,17 @@ impl From<Refusal> for Failure {
 
 /// Store errors at the edge: a duplicate name is the caller's to fix; anything else is logged
 /// and answered with a sentence without internals.
+/// What a caller hears while the database is away: nothing was done, and it is worth trying
+/// again soon.
+pub fn database_unreachable() -> Failure {
+    Failure::new(
+        app::failure::FailureKind::Unavailable,
+        "database_unavailable",
+        "The manager cannot reach its database right now, so nothing was done; it keeps trying. Try again in a moment.",
+    )
+    .retry_after(5)
+}
+
 impl From<StoreError> for Failure {
     fn from(error: StoreError) -> Self {
         match error {
@@ -114,6 +133,19 @@ impl From<StoreError> for Failure {
                 "This is the last administrator: add another administrator first, so someone \
                  can still manage users, servers and the licence.",
             ),
+            other if other.is_disk_full() => {
+                tracing::error!(error = %other, "the database's disk is full");
+                Failure::new(
+                    app::failure::FailureKind::Unavailable,
+                    "database_full",
+                    "The manager's database has no space left on its disk, so this change was not made; free space there and try again (what is recorded so far stays readable).",
+                )
+                .retry_after(5)
+            }
+            other if other.is_unreachable() => {
+                tracing::warn!(error = %other, "the database is not reachable");
+                database_unreachable()
+            }
             other => {
                 tracing::error!(error = %other, "store failure");
                 Failure::internal()

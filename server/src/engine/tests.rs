@@ -1,6 +1,7 @@
 //! The ordered checks of failover and failback against fake recorders and a real (SQLite) store:
 //! each refusal, in the seed's order, and the step that follows once it is cleared.
 
+use super::failover::Cause;
 use super::{Engine, Parts};
 use crate::monitor::MonitorConfig;
 use crate::recorders::{
@@ -253,7 +254,7 @@ impl Site {
     /// Runs a failover of the recorder; the new failover log entry, if one was written.
     async fn fail_over(&self) -> Option<Failover> {
         let recorder = self.recorder_now().await;
-        self.engine.fail_over(&recorder).await.expect("no internal error")
+        self.engine.fail_over(&recorder, Cause::Silent).await.expect("no internal error")
     }
 
     async fn fail_back(&self, id: i64) -> Result<(), Failure> {
@@ -325,7 +326,7 @@ async fn failback_checks_refuse_in_order_then_the_recorder_records_again() {
     // 1. The entry must be an active failover.
     let refused = site
         .store
-        .record_refusal(site.recorder.id, None, Utc::now(), "no_license", "test")
+        .record_refusal(site.recorder.id, None, Utc::now(), "no_license", "test", None)
         .await
         .unwrap();
     assert_eq!(code(site.fail_back(refused).await), "failover_not_performed");

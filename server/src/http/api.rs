@@ -328,6 +328,22 @@ pub async fn revoke_token(
     Ok(Json(state.console.revoke_token(&caller, id).await?))
 }
 
+/// The managers on the site's database, oldest first
+///
+/// Exactly one leads: it alone watches the recorders and fails over and back on its own. On
+/// SQLite there is exactly one manager. `epoch` and `leader_since` are the leader's term.
+#[utoipa::path(get, path = "/api/v1/managers", tag = "managers",
+    responses(
+        (status = 200, description = "Managers", body = [app::model::Manager]),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+    ))]
+pub async fn managers(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+) -> Result<Json<Vec<app::model::Manager>>, ApiError> {
+    Ok(Json(state.console.managers(&caller).await?.list))
+}
+
 /// The audit trail, newest first
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit",
     params(AuditFilter),
@@ -400,6 +416,32 @@ pub async fn failback(
     Path(id): Path<i64>,
 ) -> Result<Json<FailbackAnswer>, ApiError> {
     Ok(Json(state.console.failback(&caller, id).await?))
+}
+
+/// Restore the recorder of an active failover whose failover server is gone (operator or admin)
+///
+/// The way out when failback is refused because the failover server is no longer acting: the
+/// repaired recorder gets its settings from the cache and records for itself again; the entry
+/// is finalized as `restored`, and what the lost failover server recorded is copied once it is
+/// back. No body needed (or `{}` as application/json). Refusals are 409 with the failed
+/// check's code: failover_not_performed, failback_already_performed,
+/// failover_server_still_acting (fail back instead), server_wrong_state,
+/// no_recorder_connection, failback_in_progress.
+#[utoipa::path(post, path = "/api/v1/failovers/{id}/restore", tag = "failover log",
+    params(("id" = i64, Path, description = "Failover log entry id")),
+    responses(
+        (status = 200, description = "Restored, with its start time, end time and duration", body = FailbackAnswer),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 403, description = "A viewer", body = ErrorBody),
+        (status = 404, description = "No such entry", body = ErrorBody),
+        (status = 409, description = "Refused: the code names the failed check", body = ErrorBody),
+    ))]
+pub async fn restore(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<FailbackAnswer>, ApiError> {
+    Ok(Json(state.console.restore(&caller, id).await?))
 }
 
 /// Start (or resume, or retry) material copying of a finalized entry (operator or admin)

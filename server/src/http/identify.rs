@@ -43,7 +43,10 @@ pub async fn layer(State(state): State<AppState>, mut request: Request, next: Ne
         // A wall screen's link: the token goes into a cookie and out of the address bar (and
         // so out of every Referer and browser history) at once. A bad token is dropped the
         // same way, so it neither hides a valid session nor comes back after logging in.
-        let linked = console.identify(Credential::Token(&secret), address).await;
+        let linked = match console.identify(Credential::Token(&secret), address).await {
+            Ok(linked) => linked,
+            Err(failure) => return unavailable(&path, failure),
+        };
         let mut response = see_other(&without_token(&path, request.uri().query()));
         if linked.is_some()
             && let Ok(value) = HeaderValue::from_str(&set_cookie(
@@ -58,26 +61,34 @@ pub async fn layer(State(state): State<AppState>, mut request: Request, next: Ne
         return response;
     }
     let open = is_open(&method, &path);
-    let caller = if let Some(secret) = bearer(&headers) {
+    let identified = if let Some(secret) = bearer(&headers) {
         match console.identify(Credential::Token(&secret), address).await {
-            Some(caller) => Some(caller),
+            Ok(Some(caller)) => Ok(Some(caller)),
             // A wrong token is an error, not an anonymous request, except where no credential
             // is needed at all: a stale token must not stop a health check or a login.
-            None if open => None,
-            None => return ApiError(invalid_token()).into_response(),
+            Ok(None) if open => Ok(None),
+            Ok(None) => return ApiError(invalid_token()).into_response(),
+            Err(failure) => Err(failure),
         }
     } else if let Some(secret) = cookie(&headers, SESSION_COOKIE) {
         match console.identify(Credential::Session(&secret), address.clone()).await {
-            Some(caller) => Some(caller),
-            None => match cookie(&headers, TOKEN_COOKIE) {
+            Ok(None) => match cookie(&headers, TOKEN_COOKIE) {
                 Some(token) => console.identify(Credential::Token(&token), address).await,
-                None => None,
+                None => Ok(None),
             },
+            other => other,
         }
     } else if let Some(secret) = cookie(&headers, TOKEN_COOKIE) {
         console.identify(Credential::Token(&secret), address).await
     } else {
-        None
+        Ok(None)
+    };
+    let caller = match identified {
+        Ok(caller) => caller,
+        // Who is asking cannot be told now (the database is away): that is said as it is,
+        // never as "not logged in"; what needs no credential is served all the same.
+        Err(_) if open => None,
+        Err(failure) => return unavailable(&path, failure),
     };
 
     // Who comes before what: someone not logged in hears 401 whatever they sent, and only a
@@ -97,6 +108,26 @@ pub async fn layer(State(state): State<AppState>, mut request: Request, next: Ne
         request.extensions_mut().insert(caller);
     }
     next.run(request).await
+}
+
+/// The database is away: the API answers its JSON error (503, `database_unavailable`, with
+/// `Retry-After`); a page says so in a sentence and looks again by itself.
+fn unavailable(path: &str, failure: Failure) -> Response {
+    if !is_page(path) {
+        return ApiError(failure).into_response();
+    }
+    let body = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta http-equiv=\"refresh\" content=\"5\"><title>Database unreachable · Standby</title>\
+         <link rel=\"stylesheet\" href=\"/pkg/standby.css\"></head><body><main class=\"page\">\
+         <h1>Standby cannot reach its database</h1><p role=\"alert\" data-testid=\"database-unavailable\">{}</p>\
+         <p>This page tries again every 5 seconds.</p></main></body></html>",
+        failure.message
+    );
+    let mut response =
+        (axum::http::StatusCode::SERVICE_UNAVAILABLE, axum::response::Html(body)).into_response();
+    response.headers_mut().insert(axum::http::header::RETRY_AFTER, HeaderValue::from_static("5"));
+    response
 }
 
 /// The REST handlers' way to say "only for someone logged in".

@@ -44,5 +44,15 @@ pub async fn metrics(
     let _ = writeln!(text, "# HELP standby_event_subscribers Connected event-stream clients.");
     let _ = writeln!(text, "# TYPE standby_event_subscribers gauge");
     let _ = writeln!(text, "standby_event_subscribers {}", figures.event_subscribers);
+    let _ =
+        writeln!(text, "# HELP standby_leader 1 when this manager leads (watches the recorders).");
+    let _ = writeln!(text, "# TYPE standby_leader gauge");
+    let _ = writeln!(text, "standby_leader {}", u8::from(figures.leader));
+    let _ = writeln!(
+        text,
+        "# HELP standby_leader_epoch The current leadership term as this manager knows it."
+    );
+    let _ = writeln!(text, "# TYPE standby_leader_epoch gauge");
+    let _ = writeln!(text, "standby_leader_epoch {}", figures.epoch);
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text))
 }

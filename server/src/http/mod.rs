@@ -3,6 +3,7 @@
 mod api;
 mod error;
 mod events;
+mod export;
 mod headers;
 mod identify;
 mod metrics;
@@ -36,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(error::MAX_BODY_BYTES))
         // Unknown routes under /api/ answer in JSON too.
         .route("/api/{*rest}", any(error::no_such_route))
+        .route(app::screens::LOG_CSV_PATH, axum::routing::get(export::failover_log_csv))
         .method_not_allowed_fallback(error::method_not_allowed)
         .leptos_routes_with_context(
             &state,

@@ -82,9 +82,11 @@ pub fn routes() -> (Router<AppState>, OpenApi) {
         .with(routes!(api::tokens, api::create_token))
         .with(routes!(api::revoke_token))
         .with(routes!(api::audit))
+        .with(routes!(api::managers))
         .with(routes!(api::failovers))
         .with(routes!(api::failover))
         .with(routes!(api::failback))
+        .with(routes!(api::restore))
         .with(routes!(api::material_copy))
         .with(routes!(api::licence, api::set_licence))
         .with(routes!(api::groups, api::add_group))
@@ -172,6 +174,7 @@ mod tests {
             ("GET", "/api/v1/failovers"),
             ("GET", "/api/v1/failovers/{id}"),
             ("POST", "/api/v1/failovers/{id}/failback"),
+            ("POST", "/api/v1/failovers/{id}/restore"),
             ("POST", "/api/v1/failovers/{id}/material-copy"),
             ("GET", "/api/v1/license"),
             ("PUT", "/api/v1/license"),
@@ -211,6 +214,7 @@ mod tests {
         assert!(schemes.contains_key("session") && schemes.contains_key("token"));
         for path in [
             "/api/v1/failovers/{id}/failback",
+            "/api/v1/failovers/{id}/restore",
             "/api/v1/failovers/{id}/material-copy",
             "/api/v1/logout",
         ] {

@@ -63,6 +63,11 @@ pub trait Observer: Send + Sync + 'static {
     fn silent(&self, recorder: Server);
     /// A broken recorder answers again, continuously since `since`.
     fn answering(&self, recorder: Server, since: Instant);
+    /// The failover server acting for `recorder` is gone (as [`Observer::silent`] says of a
+    /// recorder). Said again at every interval while it stays gone and holds the recorder.
+    fn failover_server_lost(&self, server: Server, recorder: Server);
+    /// A failover server came back, or turned, acting for the recorder named `recorder`.
+    fn acting(&self, server: Server, recorder: String);
     /// One interval is over (follow-up work, like material-copy states, runs at this pace).
     fn round_done(&self);
 }
@@ -242,7 +247,9 @@ impl Monitor {
             }
             // Fell behind the events: what is known may be stale.
             SystemEvent::Resync => self.reload().await,
-            SystemEvent::FailoverChanged { .. } | SystemEvent::Alert { .. } => {}
+            SystemEvent::FailoverChanged { .. }
+            | SystemEvent::Alert { .. }
+            | SystemEvent::ManagersChanged { .. } => {}
         }
     }
 
@@ -295,6 +302,12 @@ impl Monitor {
             self.write(id, state, Some(now)).await;
         }
         let freed = before == ServerState::Acting && state == ServerState::Standby;
+        if state == ServerState::Acting
+            && (came_back || before != ServerState::Acting)
+            && let (Some(watched), Some(recorder)) = (self.watched.get(&id), &health.acting_for)
+        {
+            observer.acting(watched.server.clone(), recorder.clone());
+        }
         self.refresh_settings(id, &health);
         if freed {
             // A failover server free again is used at once by a recorder still waiting.
@@ -317,6 +330,27 @@ impl Monitor {
             && needs_failover(watched)
         {
             observer.silent(watched.server.clone());
+        }
+        if was_alive {
+            self.report_lost_failover_server(id, observer);
+        }
+    }
+
+    /// A failover server gone while the store still has it acting for a recorder: its
+    /// recorder's functionality must move on.
+    fn report_lost_failover_server(&self, id: i64, observer: &dyn Observer) {
+        let Some(watched) = self.watched.get(&id) else { return };
+        let server = &watched.server;
+        if watched.alive || server.kind != ServerKind::Failover {
+            return;
+        }
+        let Some(name) = &server.acting_for else { return };
+        if let Some(recorder) = self
+            .watched
+            .values()
+            .find(|other| other.server.kind == ServerKind::Recorder && other.server.name == *name)
+        {
+            observer.failover_server_lost(server.clone(), recorder.server.clone());
         }
     }
 
@@ -376,10 +410,11 @@ impl Monitor {
     }
 
     fn retry_failovers(&self, observer: &dyn Observer) {
-        for watched in self.watched.values() {
+        for (id, watched) in &self.watched {
             if !watched.alive && needs_failover(watched) {
                 observer.silent(watched.server.clone());
             }
+            self.report_lost_failover_server(*id, observer);
         }
     }
 

@@ -5,6 +5,8 @@ use super::{
 };
 use async_trait::async_trait;
 use futures::StreamExt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use agent_api::paths;
@@ -17,6 +19,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 #[derive(Clone)]
 pub struct HttpRecorders {
     http: reqwest::Client,
+    /// The leadership epoch every request carries (0: none, as with one manager on SQLite).
+    epoch: Arc<AtomicI64>,
 }
 
 impl HttpRecorders {
@@ -29,7 +33,20 @@ impl HttpRecorders {
             .pool_idle_timeout(Duration::from_secs(30))
             .build()
             .unwrap_or_default();
-        HttpRecorders { http }
+        HttpRecorders { http, epoch: Arc::default() }
+    }
+
+    /// Requests carry the epoch `epoch` holds at the moment each is sent.
+    pub fn carrying_epoch(epoch: Arc<AtomicI64>) -> Self {
+        HttpRecorders { epoch, ..HttpRecorders::new() }
+    }
+
+    fn request(&self, method: reqwest::Method, url: String) -> reqwest::RequestBuilder {
+        let request = self.http.request(method, url);
+        match self.epoch.load(Ordering::SeqCst) {
+            0 => request,
+            epoch => request.header(agent_api::epoch::HEADER, epoch),
+        }
     }
 }
 
@@ -42,7 +59,7 @@ impl Default for HttpRecorders {
 #[async_trait]
 impl RecorderApi for HttpRecorders {
     async fn health(&self, at: &Endpoint, timeout: Duration) -> Result<Health, RecorderError> {
-        let request = self.http.get(url(at, paths::HEALTH)).timeout(timeout);
+        let request = self.request(reqwest::Method::GET, url(at, paths::HEALTH)).timeout(timeout);
         answer(at, timeout, request).await
     }
 
@@ -52,8 +69,9 @@ impl RecorderApi for HttpRecorders {
         every: Duration,
     ) -> Result<HealthBeats, RecorderError> {
         let every_ms = every.as_millis().to_string();
-        let request =
-            self.http.get(url(at, paths::HEALTH_STREAM)).query(&[("every_ms", every_ms.as_str())]);
+        let request = self
+            .request(reqwest::Method::GET, url(at, paths::HEALTH_STREAM))
+            .query(&[("every_ms", every_ms.as_str())]);
         let response = send(at, CONNECT_TIMEOUT, request).await?;
         let address = at.address.clone();
         let mut pending = Vec::new();
@@ -84,7 +102,8 @@ impl RecorderApi for HttpRecorders {
     }
 
     async fn settings(&self, at: &Endpoint) -> Result<serde_json::Value, RecorderError> {
-        let request = self.http.get(url(at, paths::SETTINGS)).timeout(SLOW_CALL);
+        let request =
+            self.request(reqwest::Method::GET, url(at, paths::SETTINGS)).timeout(SLOW_CALL);
         answer(at, SLOW_CALL, request).await
     }
 
@@ -93,7 +112,10 @@ impl RecorderApi for HttpRecorders {
         at: &Endpoint,
         bundle: &serde_json::Value,
     ) -> Result<(), RecorderError> {
-        let request = self.http.put(url(at, paths::SETTINGS)).json(bundle).timeout(SLOW_CALL);
+        let request = self
+            .request(reqwest::Method::PUT, url(at, paths::SETTINGS))
+            .json(bundle)
+            .timeout(SLOW_CALL);
         answer::<serde_json::Value>(at, SLOW_CALL, request).await.map(drop)
     }
 
@@ -104,7 +126,10 @@ impl RecorderApi for HttpRecorders {
         bundle: &serde_json::Value,
     ) -> Result<(), RecorderError> {
         let body = serde_json::json!({ "recorder": recorder, "settings": bundle });
-        let request = self.http.put(url(at, paths::ACTING)).json(&body).timeout(SLOW_CALL);
+        let request = self
+            .request(reqwest::Method::PUT, url(at, paths::ACTING))
+            .json(&body)
+            .timeout(SLOW_CALL);
         answer::<serde_json::Value>(at, SLOW_CALL, request).await.map(drop)
     }
 
@@ -122,7 +147,10 @@ impl RecorderApi for HttpRecorders {
         at: &Endpoint,
         task: &StartDataCopy,
     ) -> Result<CopyTask, RecorderError> {
-        let request = self.http.post(url(at, paths::COPY_TASKS)).json(task).timeout(SLOW_CALL);
+        let request = self
+            .request(reqwest::Method::POST, url(at, paths::COPY_TASKS))
+            .json(task)
+            .timeout(SLOW_CALL);
         answer(at, SLOW_CALL, request).await
     }
 
@@ -133,7 +161,8 @@ impl RecorderApi for HttpRecorders {
         source: &Peer,
     ) -> Result<CopyTask, RecorderError> {
         let path = paths::with_id(paths::COPY_TASK_CLIENT_INFO, task_id);
-        let request = self.http.put(url(at, &path)).json(source).timeout(SLOW_CALL);
+        let request =
+            self.request(reqwest::Method::PUT, url(at, &path)).json(source).timeout(SLOW_CALL);
         answer(at, SLOW_CALL, request).await
     }
 
@@ -153,7 +182,10 @@ impl RecorderApi for HttpRecorders {
 
     async fn rotate_secret(&self, at: &Endpoint, new: &str) -> Result<(), RecorderError> {
         let body = agent_api::NewSecret { secret: new.to_owned() };
-        let request = self.http.put(url(at, paths::CREDENTIAL)).json(&body).timeout(SLOW_CALL);
+        let request = self
+            .request(reqwest::Method::PUT, url(at, paths::CREDENTIAL))
+            .json(&body)
+            .timeout(SLOW_CALL);
         send(at, SLOW_CALL, request).await.map(drop)
     }
 }

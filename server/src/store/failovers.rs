@@ -24,6 +24,7 @@ pub trait FailoverStore: Send + Sync + 'static {
         recorder_id: i64,
         failover_server_id: i64,
         now: DateTime<Utc>,
+        fence: Option<i64>,
     ) -> Result<i64, StoreError>;
     /// A refused failover: an entry that is `failed` from the start.
     async fn record_refusal(
@@ -33,6 +34,7 @@ pub trait FailoverStore: Send + Sync + 'static {
         now: DateTime<Utc>,
         code: &str,
         message: &str,
+        fence: Option<i64>,
     ) -> Result<i64, StoreError>;
     /// The reason code of the recorder's latest refused failover since `since`.
     async fn last_refusal_since(
@@ -64,6 +66,7 @@ pub trait FailoverStore: Send + Sync + 'static {
         now: DateTime<Utc>,
         trigger: &str,
         by: &str,
+        fence: Option<i64>,
     ) -> Result<bool, StoreError>;
     /// Entry `finalized`, recorder `ok`, failover server idle: one transaction.
     async fn complete_failback(
@@ -75,6 +78,17 @@ pub trait FailoverStore: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
     /// `failing_back` → `active` again (the recorder stays broken).
     async fn rollback_failback(&self, id: i64) -> Result<bool, StoreError>;
+    /// `active` → `finalized` as `superseded` at `now`: this leg's failover server is lost and
+    /// the recorder's functionality moves on under a new entry. The failover server is released
+    /// (the recorder stays broken): one transaction. False when the entry was not active with
+    /// that failover server (someone else acted first), or the leader's term is over.
+    async fn supersede_failover(
+        &self,
+        id: i64,
+        failover_server_id: i64,
+        now: DateTime<Utc>,
+        fence: Option<i64>,
+    ) -> Result<bool, StoreError>;
     async fn add_note(&self, failover_id: i64, note: &FailoverNote) -> Result<(), StoreError>;
     async fn notes(&self, failover_id: i64) -> Result<Vec<FailoverNote>, StoreError>;
 }
@@ -187,14 +201,35 @@ impl LogQuery {
     }
 }
 
-pub const BEGIN_FAILOVER: &str = "\
-    INSERT INTO failovers (recorder_id, failover_server_id, status, failover_started_at) \
-    VALUES ($1, $2, 'failing_over', $3) RETURNING id";
+/// A write the leader makes on its own passes only while its term's lease holds (`fence` is its
+/// epoch; without one, as on SQLite where one manager always leads, it always passes).
+macro_rules! fenced {
+    ($fence:literal) => {
+        concat!(
+            "(CAST(",
+            $fence,
+            " AS BIGINT) IS NULL OR EXISTS (SELECT 1 FROM leadership \
+             WHERE epoch = ",
+            $fence,
+            " AND expires_at > CURRENT_TIMESTAMP))"
+        )
+    };
+}
 
-pub const FAILED_FAILOVER: &str = "\
-    INSERT INTO failovers (recorder_id, failover_server_id, status, failover_started_at, \
-                           error_code, error) \
-    VALUES ($1, $2, 'failed', $3, $4, $5) RETURNING id";
+pub const BEGIN_FAILOVER: &str = concat!(
+    "INSERT INTO failovers (recorder_id, failover_server_id, status, failover_started_at) \
+     SELECT $1, $2, 'failing_over', $3 WHERE ",
+    fenced!("$4"),
+    " RETURNING id"
+);
+
+pub const FAILED_FAILOVER: &str = concat!(
+    "INSERT INTO failovers (recorder_id, failover_server_id, status, failover_started_at, \
+                            error_code, error) \
+     SELECT $1, $2, 'failed', $3, $4, $5 WHERE ",
+    fenced!("$6"),
+    " RETURNING id"
+);
 
 /// Guarded by the status, so two concurrent steps cannot both pass.
 pub const COMPLETE_FAILOVER: &str = "\
@@ -206,10 +241,12 @@ pub const ABANDON_FAILOVER: &str = "\
     WHERE id = $1 AND status = $2";
 
 /// Guarded by the status: of two concurrent failbacks exactly one passes.
-pub const BEGIN_FAILBACK: &str = "\
-    UPDATE failovers SET status = 'failing_back', failback_started_at = $2, \
-                         failback_trigger = $3, failback_by = $4 \
-    WHERE id = $1 AND status = 'active'";
+pub const BEGIN_FAILBACK: &str = concat!(
+    "UPDATE failovers SET status = 'failing_back', failback_started_at = $2, \
+                          failback_trigger = $3, failback_by = $4 \
+     WHERE id = $1 AND status = 'active' AND ",
+    fenced!("$5")
+);
 pub const COMPLETE_FAILBACK: &str = "\
     UPDATE failovers SET status = 'finalized', failback_finished_at = $2 \
     WHERE id = $1 AND status = 'failing_back'";
@@ -217,6 +254,14 @@ pub const ROLLBACK_FAILBACK: &str = "\
     UPDATE failovers SET status = 'active', failback_started_at = NULL, failback_trigger = NULL, \
                          failback_by = NULL \
     WHERE id = $1 AND status = 'failing_back'";
+/// Guarded by the status and the failover server, so a leg is closed once; the leg's period
+/// ends now (what its failover server recorded lies before), so its material can be copied.
+pub const SUPERSEDE_FAILOVER: &str = concat!(
+    "UPDATE failovers SET status = 'finalized', failback_started_at = $2, \
+                          failback_finished_at = $2, failback_trigger = 'superseded' \
+     WHERE id = $1 AND status = 'active' AND failover_server_id = $3 AND ",
+    fenced!("$4")
+);
 /// The recorder answered just now (failback checked it), so it counts as seen.
 pub const MARK_OK: &str = "UPDATE servers SET state = 'ok', last_seen_at = $2 WHERE id = $1";
 
@@ -406,14 +451,20 @@ macro_rules! impl_failover_store {
                 recorder_id: i64,
                 failover_server_id: i64,
                 now: chrono::DateTime<chrono::Utc>,
+                fence: Option<i64>,
             ) -> Result<i64, $crate::store::StoreError> {
                 sqlx::query_scalar($crate::store::failovers::BEGIN_FAILOVER)
                     .bind(recorder_id)
                     .bind(failover_server_id)
                     .bind(now)
-                    .fetch_one(&self.pool)
+                    .bind(fence)
+                    // To the statement's end: see `rows::first`.
+                    .fetch_all(&self.pool)
                     .await
-                    .map_err($crate::store::failovers::already_open)
+                    .map_err($crate::store::failovers::already_open)?
+                    .into_iter()
+                    .next()
+                    .ok_or($crate::store::StoreError::NotLeader)
             }
 
             async fn record_refusal(
@@ -423,15 +474,20 @@ macro_rules! impl_failover_store {
                 now: chrono::DateTime<chrono::Utc>,
                 code: &str,
                 message: &str,
+                fence: Option<i64>,
             ) -> Result<i64, $crate::store::StoreError> {
-                Ok(sqlx::query_scalar($crate::store::failovers::FAILED_FAILOVER)
+                sqlx::query_scalar($crate::store::failovers::FAILED_FAILOVER)
                     .bind(recorder_id)
                     .bind(failover_server_id)
                     .bind(now)
                     .bind(code)
                     .bind(message)
-                    .fetch_one(&self.pool)
-                    .await?)
+                    .bind(fence)
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .next()
+                    .ok_or($crate::store::StoreError::NotLeader)
             }
 
             async fn last_refusal_since(
@@ -512,12 +568,14 @@ macro_rules! impl_failover_store {
                 now: chrono::DateTime<chrono::Utc>,
                 trigger: &str,
                 by: &str,
+                fence: Option<i64>,
             ) -> Result<bool, $crate::store::StoreError> {
                 let done = sqlx::query($crate::store::failovers::BEGIN_FAILBACK)
                     .bind(id)
                     .bind(now)
                     .bind(trigger)
                     .bind(by)
+                    .bind(fence)
                     .execute(&self.pool)
                     .await?;
                 Ok(done.rows_affected() == 1)
@@ -552,6 +610,30 @@ macro_rules! impl_failover_store {
                     .execute(&self.pool)
                     .await?;
                 Ok(done.rows_affected() == 1)
+            }
+
+            async fn supersede_failover(
+                &self,
+                id: i64,
+                failover_server_id: i64,
+                now: chrono::DateTime<chrono::Utc>,
+                fence: Option<i64>,
+            ) -> Result<bool, $crate::store::StoreError> {
+                use $crate::store::failovers as sql;
+                let mut tx = self.pool.begin().await?;
+                let done = sqlx::query(sql::SUPERSEDE_FAILOVER)
+                    .bind(id)
+                    .bind(now)
+                    .bind(failover_server_id)
+                    .bind(fence)
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                sqlx::query(sql::MARK_IDLE).bind(failover_server_id).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn add_note(

@@ -34,6 +34,8 @@ pub enum StoreError {
     Duplicate { what: &'static str, name: String },
     #[error("a failover is already open for this recorder or failover server")]
     AlreadyOpen,
+    #[error("this manager no longer leads: another manager's term has begun")]
+    NotLeader,
     #[error("a server belongs to another failover group already")]
     MemberElsewhere,
     #[error("that would leave no administrator")]
@@ -48,6 +50,34 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+}
+
+impl StoreError {
+    /// The database cannot be reached now (refused, gone, the pool waited in vain): worth
+    /// retrying, and not the caller's fault.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database(
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
+            )
+        )
+    }
+}
+
+impl StoreError {
+    /// The database's disk is full: SQLite's SQLITE_FULL, PostgreSQL's disk_full (53100).
+    /// Reads still work; writes do again once space is freed.
+    pub fn is_disk_full(&self) -> bool {
+        use sqlx::error::DatabaseError;
+        let StoreError::Database(sqlx::Error::Database(error)) = self else { return false };
+        if let Some(sqlite) = error.try_downcast_ref::<sqlx::sqlite::SqliteError>() {
+            // The extended result code; its low byte is the primary one.
+            let code = sqlite.code().and_then(|code| code.parse::<i32>().ok());
+            return code.is_some_and(|code| code & 0xff == 13);
+        }
+        error.code().as_deref() == Some("53100")
+    }
 }
 
 /// Everything the engine keeps.
@@ -76,6 +106,17 @@ impl<T> Store for T where
 }
 
 pub type SharedStore = Arc<dyn Store>;
+
+/// The store, and the PostgreSQL pool when several managers may share the database.
+pub async fn open_shared(url: &str) -> Result<(SharedStore, Option<sqlx::PgPool>), StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let store = PgStore::open(url).await?;
+        let pool = store.pool();
+        Ok((Arc::new(store), Some(pool)))
+    } else {
+        Ok((open(url).await?, None))
+    }
+}
 
 /// Opens the database the URL names, creating an SQLite file if needed, and migrates it.
 pub async fn open(url: &str) -> Result<SharedStore, StoreError> {

@@ -14,11 +14,19 @@ impl PgStore {
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
-            .acquire_timeout(Duration::from_secs(10))
+            // Long enough for a busy database, short enough that a caller hears soon that it
+            // is away (a refused connection is retried until then).
+            .acquire_timeout(Duration::from_secs(5))
             .connect(url)
             .await?;
         sqlx::migrate!("../migrations/postgres").run(&pool).await?;
         Ok(PgStore { pool })
+    }
+
+    /// For what lives beside the store on the same database: the leadership lease and the
+    /// change notifications between managers.
+    pub fn pool(&self) -> PgPool {
+        self.pool.clone()
     }
 }
 

@@ -12,6 +12,13 @@ pub fn duplicate(error: sqlx::Error, what: &'static str, name: &str) -> StoreErr
     }
 }
 
+/// The one row an `INSERT … RETURNING` gives, read with `fetch_all` so that the statement runs
+/// to its end: SQLite reports a failed commit (a full disk) only on the step after the row,
+/// which `fetch_one` never takes, so the caller was told of a row that was never stored.
+pub fn first<R>(rows: Vec<R>) -> Result<R, StoreError> {
+    rows.into_iter().next().ok_or(StoreError::Database(sqlx::Error::RowNotFound))
+}
+
 /// Converts every row, failing on the first that is not valid.
 pub fn all<R, T: TryFrom<R, Error = StoreError>>(rows: Vec<R>) -> Result<Vec<T>, StoreError> {
     rows.into_iter().map(T::try_from).collect()

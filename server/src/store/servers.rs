@@ -256,11 +256,13 @@ macro_rules! impl_server_store {
                     .bind(settings.maintenance_mode)
                     .bind(chrono::Utc::now())
                     .bind(settings.copy_after_failback)
-                    .fetch_one(&self.pool)
+                    // To the statement's end: see `rows::first`.
+                    .fetch_all(&self.pool)
                     .await
                     .map_err(|error| {
                         $crate::store::rows::duplicate(error, "server", &settings.name)
-                    })?;
+                    })
+                    .and_then($crate::store::rows::first)?;
                 self.server(id).await?.ok_or_else(|| {
                     $crate::store::StoreError::Corrupt(format!("server {id} vanished after insert"))
                 })

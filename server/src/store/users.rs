@@ -184,9 +184,10 @@ macro_rules! impl_user_store {
                 .bind(password_hash)
                 .bind(role.as_str())
                 .bind(chrono::Utc::now())
-                .fetch_one(&self.pool)
+                .fetch_all(&self.pool)
                 .await
-                .map_err(|error| $crate::store::rows::duplicate(error, "user", name))?;
+                .map_err(|error| $crate::store::rows::duplicate(error, "user", name))
+                .and_then($crate::store::rows::first)?;
                 app::model::User::try_from(row)
             }
 
@@ -368,9 +369,10 @@ macro_rules! impl_user_store {
                 .bind(scope.as_str())
                 .bind(created_by)
                 .bind(chrono::Utc::now())
-                .fetch_one(&self.pool)
+                .fetch_all(&self.pool)
                 .await
-                .map_err(|error| $crate::store::rows::duplicate(error, "token", name))?;
+                .map_err(|error| $crate::store::rows::duplicate(error, "token", name))
+                .and_then($crate::store::rows::first)?;
                 app::model::ApiToken::try_from(row)
             }
 

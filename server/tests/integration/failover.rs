@@ -328,3 +328,23 @@ async fn a_failover_group_decides_which_failover_server_covers_a_recorder_and_in
     let entry = active_failover_of(&site, "rec-1").await;
     assert_eq!(entry["failover_server"]["name"], "fo-2", "the group's order");
 }
+
+#[tokio::test]
+async fn the_failover_log_page_exports_what_it_shows_as_csv() {
+    let mut site = Site::start(Some(1), &[]).await;
+    let entry = site.failed_over(serde_json::json!({ "auto_failback": false })).await;
+    let response = site.client.get(site.url("/failovers.csv?offset=0")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let kind = response.headers()["content-type"].to_str().unwrap_or_default().to_owned();
+    assert!(kind.starts_with("text/csv"), "{kind}");
+    let csv = response.text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("id,recorder,failover server,status"), "{csv}");
+    assert!(lines[1].starts_with(&format!("{},rec-1,fo-1,active,", entry["id"])), "{csv}");
+    // The page's filters apply: no failed entries, so only the header.
+    let failed = site.client.get(site.url("/failovers.csv?status=failed")).send().await.unwrap();
+    assert_eq!(failed.text().await.unwrap().lines().count(), 1);
+    // Not without a login.
+    let anonymous = reqwest::get(site.url("/failovers.csv")).await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+}

@@ -8,8 +8,11 @@ mod test_app;
 
 mod agent_secrets;
 mod api;
+mod database_away;
+mod double_faults;
 mod failback;
 mod failover;
+mod managers;
 mod material_copy;
 mod monitor;
 mod plain_logs;

@@ -7,11 +7,11 @@ use std::time::Duration;
 use testkit::Site;
 use testkit::eventually;
 
-async fn entry(site: &Site, id: &Value) -> Value {
+pub(crate) async fn entry(site: &Site, id: &Value) -> Value {
     site.get(&format!("/api/v1/failovers/{id}")).await
 }
 
-async fn copy_done(site: &Site, id: &Value) -> Value {
+pub(crate) async fn copy_done(site: &Site, id: &Value) -> Value {
     eventually("material copying done", || async {
         let entry = entry(site, id).await;
         assert_ne!(entry["copy"]["status"], "failed", "{entry}");
@@ -31,8 +31,9 @@ async fn failed_over_and_back(site: &mut Site, recorder: Value) -> Value {
     entry
 }
 
-/// Every copied channel holds exactly what the failover server recorded in the period.
-async fn assert_digests_equal(site: &Site, entry: &Value) {
+/// Every copied channel holds exactly what the failover server `source` recorded in the
+/// entry's period.
+pub(crate) async fn assert_digests_equal(site: &Site, entry: &Value, source: &str) {
     let from = entry["failover_started_at"].as_str().unwrap();
     let to = entry["failback_finished_at"].as_str().unwrap();
     let channels = entry["copy"]["channels"].as_array().unwrap();
@@ -45,17 +46,17 @@ async fn assert_digests_equal(site: &Site, entry: &Value) {
         assert_eq!(channel["status"], "done", "{channel}");
         let id = channel["channel"].as_str().unwrap();
         let path = format!(
-            "/api/v1/channels/{id}/digest?from={}&to={}&origin=fo-1",
+            "/api/v1/channels/{id}/digest?from={}&to={}&origin={source}",
             encode(from),
             encode(to)
         );
         let (on_failover, on_recorder) =
-            (site.agent_get("fo-1", &path).await, site.agent_get("rec-1", &path).await);
+            (site.agent_get(source, &path).await, site.agent_get("rec-1", &path).await);
         assert_eq!(on_failover, on_recorder, "channel {id}");
         if channel["kind"] == "video" {
             assert!(
                 on_failover["count"].as_i64().unwrap() > 0,
-                "fo-1 recorded video for rec-1: {on_failover}"
+                "{source} recorded video for rec-1: {on_failover}"
             );
         }
     }
@@ -66,7 +67,7 @@ async fn after_failback_the_failover_period_is_copied_home_and_verified() {
     let mut site = Site::start(Some(1), &[]).await;
     let entry = failed_over_and_back(&mut site, json!({ "auto_failback": false })).await;
     let done = copy_done(&site, &entry["id"]).await;
-    assert_digests_equal(&site, &done).await;
+    assert_digests_equal(&site, &done, "fo-1").await;
     let notes = done["notes"].to_string();
     assert!(notes.contains("copy_queued") && notes.contains("copy_done"), "{notes}");
     // StartDataCopy twice for the same failover: one task on the recorder.
@@ -114,7 +115,7 @@ async fn copying_by_hand_is_refused_before_failback_and_works_after() {
     let (status, started) = site.post(&path, json!({})).await;
     assert_eq!(status, 202, "{started}");
     let done = copy_done(&site, &entry["id"]).await;
-    assert_digests_equal(&site, &done).await;
+    assert_digests_equal(&site, &done, "fo-1").await;
 }
 
 #[tokio::test]
@@ -127,7 +128,7 @@ async fn a_manager_restarted_mid_copy_brings_the_copy_states_back() {
     assert_ne!(after["copy"]["status"], "not_started", "{after}");
     assert!(copied_bytes(&after) >= copied_bytes(&copying), "{copying}\n{after}");
     let done = copy_done(&site, &entry["id"]).await;
-    assert_digests_equal(&site, &done).await;
+    assert_digests_equal(&site, &done, "fo-1").await;
 }
 
 #[tokio::test]
@@ -153,7 +154,7 @@ async fn a_copy_waits_for_a_dead_failover_server_and_follows_it_to_its_new_addre
     assert_eq!(status, 200, "{moved}");
     let done = copy_done(&site, id).await;
     assert_eq!(done["copy"]["error"], Value::Null, "{done}");
-    assert_digests_equal(&site, &done).await;
+    assert_digests_equal(&site, &done, "fo-1").await;
     let (_, tasks) = site.agents["rec-1"].get("/copy-tasks").await;
     assert_eq!(tasks[0]["source"]["address"], address, "{tasks}");
 }
@@ -187,4 +188,83 @@ async fn entry_status(site: &Site, id: &Value) -> String {
 
 fn encode(text: &str) -> String {
     text.replace('+', "%2B").replace(':', "%3A")
+}
+
+/// A size-limited tmpfs mounted over a directory for the length of a test (root only).
+pub(crate) struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    /// `None` (with the reason printed) where mounting is not permitted; never so in CI.
+    pub(crate) fn mount(at: &std::path::Path, size: &str) -> Option<SmallDisk> {
+        std::fs::create_dir_all(at).expect("the mount point");
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .output();
+        match mounted {
+            Ok(output) if output.status.success() => Some(SmallDisk(at.to_owned())),
+            other => {
+                let why = format!("cannot mount a tmpfs at {}: {other:?}", at.display());
+                assert!(std::env::var_os("CI").is_none(), "{why}");
+                eprintln!("skipped: {why}");
+                None
+            }
+        }
+    }
+
+    /// Fills the disk to the last byte; the filler is removed by [`SmallDisk::free`].
+    pub(crate) fn fill(&self) {
+        use std::io::Write;
+        let mut filler = std::fs::File::create(self.0.join("filler")).expect("create the filler");
+        let block = vec![0u8; 64 * 1024];
+        while filler.write_all(&block).is_ok() {}
+        let _ = filler.write_all(&[0u8; 512]);
+        let _ = filler.sync_all();
+    }
+
+    pub(crate) fn free(&self) {
+        std::fs::remove_file(self.0.join("filler")).expect("remove the filler");
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[tokio::test]
+async fn a_full_disk_on_the_recorder_stops_the_copy_with_the_reason_and_it_resumes_once_freed() {
+    let mut site = Site::start(Some(1), &[]).await;
+    let Some(disk) = SmallDisk::mount(&site.dir.path().join("rec-1"), "64m") else { return };
+    let entry =
+        site.failed_over(json!({ "auto_failback": false, "copy_after_failback": false })).await;
+    let id = &entry["id"];
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    site.agent("rec-1", "recorder").await;
+    let (status, answer) = site.post(&format!("/api/v1/failovers/{id}/failback"), json!({})).await;
+    assert_eq!(status, 200, "{answer}");
+
+    // The recorder's disk is full when the copy starts: it stops, saying why.
+    disk.fill();
+    let (status, started) =
+        site.post(&format!("/api/v1/failovers/{id}/material-copy"), json!({})).await;
+    assert_eq!(status, 202, "{started}");
+    let waiting = eventually("the log says the recorder's disk is full", || async {
+        let entry = self::entry(&site, id).await;
+        let error = entry["copy"]["error"].as_str().unwrap_or_default().to_owned();
+        error.contains("No space left on device").then_some(entry)
+    })
+    .await;
+    assert_ne!(waiting["copy"]["status"], "done", "{waiting}");
+    assert!(waiting["notes"].to_string().contains("copy_waiting"), "{waiting}");
+
+    // Space is freed: the copy goes on by itself, and what it holds is what fo-1 recorded.
+    disk.free();
+    let done = copy_done(&site, id).await;
+    assert_eq!(done["copy"]["error"], Value::Null, "{done}");
+    assert_digests_equal(&site, &done, "fo-1").await;
+    assert_eq!(site.agent_get("rec-1", "/api/v1/health").await["recording"], true);
+    drop(site);
+    drop(disk);
 }

@@ -235,10 +235,10 @@ async fn failover_log_and_copy_progress(store: SharedStore) {
     failover.kind = ServerKind::Failover;
     let failover = store.insert_server(&failover).await.unwrap();
     let at = |minute| Utc.with_ymd_and_hms(2026, 11, 25, 6, minute, 0).unwrap();
-    let id = store.begin_failover(recorder.id, failover.id, at(0)).await.unwrap();
+    let id = store.begin_failover(recorder.id, failover.id, at(0), None).await.unwrap();
     assert!(store.complete_failover(id, recorder.id, failover.id, at(1)).await.unwrap());
-    assert!(store.begin_failback(id, at(5), "manual", "alice").await.unwrap());
-    assert!(!store.begin_failback(id, at(5), "manual", "bob").await.unwrap(), "one failback");
+    assert!(store.begin_failback(id, at(5), "manual", "alice", None).await.unwrap());
+    assert!(!store.begin_failback(id, at(5), "manual", "bob", None).await.unwrap(), "one failback");
     assert!(store.complete_failback(id, recorder.id, failover.id, at(6)).await.unwrap());
 
     store.start_copy(id, at(7)).await.unwrap();
@@ -272,11 +272,12 @@ async fn failover_log_and_copy_progress(store: SharedStore) {
 
     // The log's filters, each alone and together, with their counts.
     let other = store.insert_server(&self::recorder("Recorder D")).await.unwrap();
+    let free = "No failover server is free";
     let refused = store
-        .record_refusal(other.id, None, at(10), "no_failover_server", "No failover server is free")
+        .record_refusal(other.id, None, at(10), "no_failover_server", free, None)
         .await
         .unwrap();
-    let open = store.begin_failover(other.id, failover.id, at(11)).await.unwrap();
+    let open = store.begin_failover(other.id, failover.id, at(11), None).await.unwrap();
     assert!(store.complete_failover(open, other.id, failover.id, at(12)).await.unwrap());
     let ids = |filter: FailoverFilter| {
         let store = store.clone();
@@ -304,6 +305,25 @@ async fn failover_log_and_copy_progress(store: SharedStore) {
     assert_eq!(ids(paged).await, (vec![refused], 3), "a page; the total of all matches");
     let past = FailoverFilter { offset: Some(50), ..section(FailoverSection::Finalized) };
     assert_eq!(ids(past).await, (vec![], 2));
+
+    // A leg whose failover server was lost ends as superseded, once, with that server only,
+    // and frees the server for the recorder's next leg.
+    assert!(!store.supersede_failover(open, other.id, at(13), None).await.unwrap());
+    assert!(store.supersede_failover(open, failover.id, at(13), None).await.unwrap());
+    assert!(!store.supersede_failover(open, failover.id, at(14), None).await.unwrap(), "once");
+    let closed = store.failover(open).await.unwrap().unwrap();
+    assert_eq!(
+        (closed.status, closed.failback_trigger.as_deref(), closed.failback_finished_at),
+        (FailoverStatus::Finalized, Some("superseded"), Some(at(13)))
+    );
+    assert_eq!(store.server(failover.id).await.unwrap().unwrap().acting_for, None);
+    // A restore is a trigger the log knows (migration 9); others are still refused.
+    let next = store.begin_failover(other.id, failover.id, at(15), None).await.unwrap();
+    assert!(store.complete_failover(next, other.id, failover.id, at(15)).await.unwrap());
+    assert!(store.begin_failback(next, at(16), "restored", "carol", None).await.unwrap());
+    assert!(store.rollback_failback(next).await.unwrap());
+    let unknown = store.begin_failback(next, at(16), "sideways", "carol", None).await;
+    assert!(unknown.is_err(), "the log's triggers are checked: {unknown:?}");
 }
 
 #[tokio::test]
@@ -356,4 +376,42 @@ async fn refuses_to_change_the_audit_trail(url: &str) {
 async fn unknown_database_urls_are_refused() {
     let refused = store::open("mysql://localhost/standby").await;
     assert!(matches!(refused, Err(StoreError::UnsupportedUrl(_))));
+}
+
+/// The leader's own writes pass only in its current term: an older epoch, or its own after the
+/// lease ran out, is refused in the statement that would open the entry.
+#[tokio::test]
+async fn a_failover_opens_only_in_the_current_term_of_leadership() {
+    use sqlx::Connection;
+    let Some(database) = testkit::postgres::fresh_database("store_fence").await else { return };
+    let store = store::open(&database.url).await.unwrap();
+    let recorder = store.insert_server(&recorder("Recorder F")).await.unwrap();
+    let mut failover = self::recorder("Failover F");
+    failover.kind = ServerKind::Failover;
+    failover.address = "http://127.0.0.1:4002".to_owned();
+    let failover = store.insert_server(&failover).await.unwrap();
+    let mut sql = sqlx::PgConnection::connect(&database.url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO leadership (name, holder, epoch, elected_at, expires_at) \
+         VALUES ('leader', 'm-1', 5, now(), now() + interval '1 minute')",
+    )
+    .execute(&mut sql)
+    .await
+    .unwrap();
+    let open = |epoch| store.begin_failover(recorder.id, failover.id, Utc::now(), Some(epoch));
+    assert!(matches!(open(4).await, Err(StoreError::NotLeader)), "an older term");
+    assert!(store.failovers(&FailoverFilter::default()).await.unwrap().is_empty());
+    let id = open(5).await.expect("the current term opens it");
+    assert!(store.abandon_failover(id, FailoverStatus::FailingOver, "x", "y").await.unwrap());
+    sqlx::query("UPDATE leadership SET expires_at = now() - interval '1 second'")
+        .execute(&mut sql)
+        .await
+        .unwrap();
+    assert!(matches!(open(5).await, Err(StoreError::NotLeader)), "a lease that ran out");
+    let refusal = store.record_refusal(recorder.id, None, Utc::now(), "x", "y", Some(5)).await;
+    assert!(matches!(refusal, Err(StoreError::NotLeader)), "nor a refusal");
+    assert!(
+        !store.begin_failback(id, Utc::now(), "automatic", "automatic", Some(5)).await.unwrap(),
+        "no failback from a lease that ran out either"
+    );
 }

@@ -101,11 +101,12 @@ fn layout(stand_ins: usize) -> Vec<(String, Role)> {
         .collect()
 }
 
-/// A loopback address where nothing listens: a port bound and let go at once.
-fn dead_address() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-    let port = listener.local_addr().expect("a bound address").port();
-    format!("http://127.0.0.1:{port}")
+/// A loopback address where nothing listens, one of its own for the `n`th: the
+/// discard port on a loopback host no one binds. (A port bound and let go at once was handed
+/// to a stand-in starting beside it now and then, and the manager rightly refused the second
+/// server at that address.)
+fn dead_address(n: usize) -> String {
+    format!("http://127.9.{}.{}:9", n / 256 % 256, n % 256)
 }
 
 /// Every server's state by name.
@@ -180,13 +181,13 @@ async fn main() {
         .cloned()
         .collect();
     let site_ref = &site;
-    futures::stream::iter(others)
-        .map(|(name, role)| async move {
+    futures::stream::iter(others.into_iter().enumerate())
+        .map(|(n, (name, role))| async move {
             let (address, settings) = match role {
                 Role::StandIn => {
                     (health_responder(&name).await, json!({ "failover_enabled": false }))
                 }
-                _ => (dead_address(), json!({})),
+                _ => (dead_address(n), json!({})),
             };
             site_ref.register(&name, &address, "recorder", settings).await;
         })
