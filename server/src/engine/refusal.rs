@@ -19,6 +19,10 @@ pub enum Reason {
     FailoverServerWrongState,
     InvalidLogState,
     InternalError,
+    /// The database is away (a step could not be written): worth trying again soon.
+    DatabaseUnavailable,
+    /// The database's disk is full.
+    DatabaseFull,
     // Failback.
     FailoverNotPerformed,
     FailbackAlreadyPerformed,
@@ -49,6 +53,8 @@ impl Reason {
             Reason::FailoverServerWrongState => "failover_server_wrong_state",
             Reason::InvalidLogState => "invalid_log_state",
             Reason::InternalError => "internal_error",
+            Reason::DatabaseUnavailable => "database_unavailable",
+            Reason::DatabaseFull => "database_full",
             Reason::FailoverNotPerformed => "failover_not_performed",
             Reason::FailbackAlreadyPerformed => "failback_already_performed",
             Reason::FailbackInProgress => "failback_in_progress",
@@ -97,16 +103,24 @@ impl Refusal {
     }
 }
 
-/// A refusal answers the caller with 409 and its reason code.
+/// A refusal answers the caller with 409 and its reason code (503, to be tried again, when the
+/// database was away).
 impl From<Refusal> for Failure {
     fn from(refusal: Refusal) -> Self {
         let kind = match refusal.reason {
             Reason::InternalError => FailureKind::Internal,
+            Reason::DatabaseUnavailable | Reason::DatabaseFull => {
+                return Failure::new(FailureKind::Unavailable, refusal.code(), refusal.message)
+                    .retry_after(5);
+            }
             _ => FailureKind::Conflict,
         };
         Failure::new(kind, refusal.code(), refusal.message)
     }
 }
+
+const DATABASE_UNREACHABLE: &str = "The manager cannot reach its database right now, so nothing was done; it keeps trying. Try again in a moment.";
+const DATABASE_FULL: &str = "The manager's database has no space left on its disk, so this change was not made; free space there and try again (what is recorded so far stays readable).";
 
 /// Store errors at the edge: a duplicate name is the caller's to fix; anything else is logged
 /// and answered with a sentence without internals.
@@ -115,8 +129,8 @@ impl From<Refusal> for Failure {
 pub fn database_unreachable() -> Failure {
     Failure::new(
         app::failure::FailureKind::Unavailable,
-        "database_unavailable",
-        "The manager cannot reach its database right now, so nothing was done; it keeps trying. Try again in a moment.",
+        Reason::DatabaseUnavailable.code(),
+        DATABASE_UNREACHABLE,
     )
     .retry_after(5)
 }
@@ -137,8 +151,8 @@ impl From<StoreError> for Failure {
                 tracing::error!(error = %other, "the database's disk is full");
                 Failure::new(
                     app::failure::FailureKind::Unavailable,
-                    "database_full",
-                    "The manager's database has no space left on its disk, so this change was not made; free space there and try again (what is recorded so far stays readable).",
+                    Reason::DatabaseFull.code(),
+                    DATABASE_FULL,
                 )
                 .retry_after(5)
             }
@@ -154,8 +168,18 @@ impl From<StoreError> for Failure {
     }
 }
 
+/// A step's store error: the database away or full is said so (the step is retried or rolled
+/// back once it is back); anything else is internal.
 impl From<StoreError> for Refusal {
     fn from(error: crate::store::StoreError) -> Self {
+        if error.is_disk_full() {
+            tracing::error!(%error, "the database's disk is full during a failover step");
+            return Refusal::new(Reason::DatabaseFull, DATABASE_FULL);
+        }
+        if error.is_unreachable() {
+            tracing::warn!(%error, "the database is not reachable during a failover step");
+            return Refusal::new(Reason::DatabaseUnavailable, DATABASE_UNREACHABLE);
+        }
         Refusal::internal(&error)
     }
 }
@@ -172,6 +196,17 @@ mod tests {
         assert!(!refusal.message.contains("secret"), "{}", refusal.message);
         let failure = Failure::from(refusal);
         assert_eq!(failure.kind, FailureKind::Internal);
+    }
+
+    #[test]
+    fn a_step_without_its_database_is_unavailable_not_internal() {
+        let refusal = Refusal::from(StoreError::Database(sqlx::Error::PoolTimedOut));
+        assert_eq!(refusal.reason, Reason::DatabaseUnavailable);
+        let failure = Failure::from(refusal);
+        assert_eq!(
+            (failure.kind.http_status(), failure.code.as_str()),
+            (503, "database_unavailable")
+        );
     }
 
     #[test]
