@@ -193,6 +193,12 @@ pub struct ServerArgs {
     /// [default: 5000].
     #[arg(long, env = "STANDBY_FAILBACK_HOLD_DOWN_MS")]
     pub failback_hold_down_ms: Option<u64>,
+
+    /// A failover or failback that is still between two of its steps this long after the step
+    /// began (its manager lost the database, or died) is finished or rolled back by the leader,
+    /// in milliseconds [default: 60000].
+    #[arg(long, env = "STANDBY_MID_STEP_TIMEOUT_MS")]
+    pub mid_step_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Args)]

@@ -33,6 +33,7 @@ pub struct FileConfig {
     pub failover_window_ms: Option<u64>,
     pub failback_hold_down_ms: Option<u64>,
     pub heartbeat_ms: Option<u64>,
+    pub mid_step_timeout_ms: Option<u64>,
 }
 
 /// The monitor's timing as given on the command line (or in the environment), in milliseconds.
@@ -43,6 +44,7 @@ pub struct MonitorFlags {
     pub failover_window_ms: Option<u64>,
     pub failback_hold_down_ms: Option<u64>,
     pub heartbeat_ms: Option<u64>,
+    pub mid_step_timeout_ms: Option<u64>,
 }
 
 impl FileConfig {
@@ -67,6 +69,7 @@ pub fn monitor(file: &FileConfig, flags: MonitorFlags) -> Result<MonitorConfig, 
         failover_window_ms: window_ms,
         failback_hold_down_ms: hold_down_ms,
         heartbeat_ms,
+        mid_step_timeout_ms,
     } = flags;
     let defaults = MonitorConfig::default();
     let interval_ms =
@@ -96,12 +99,23 @@ pub fn monitor(file: &FileConfig, flags: MonitorFlags) -> Result<MonitorConfig, 
         return Err(ConfigError::TooShort { name: "heartbeat", min: 50, value: heartbeat_ms });
     }
     let heartbeat_ms = heartbeat_ms.min(10_000);
+    let mid_step_timeout_ms = mid_step_timeout_ms
+        .or(file.mid_step_timeout_ms)
+        .unwrap_or(defaults.mid_step_timeout.as_millis() as u64);
+    if mid_step_timeout_ms < 1000 {
+        return Err(ConfigError::TooShort {
+            name: "mid-step timeout",
+            min: 1000,
+            value: mid_step_timeout_ms,
+        });
+    }
     Ok(MonitorConfig {
         interval: Duration::from_millis(interval_ms),
         check_timeout: Duration::from_millis(timeout_ms),
         failover_window: Duration::from_millis(window_ms),
         failback_hold_down: Duration::from_millis(hold_down_ms),
         heartbeat: Duration::from_millis(heartbeat_ms),
+        mid_step_timeout: Duration::from_millis(mid_step_timeout_ms),
     })
 }
 

@@ -107,6 +107,7 @@ fn monitor(args: &ServerArgs, file: &FileConfig) -> Result<MonitorConfig, BoxErr
         failover_window_ms: args.failover_window_ms,
         failback_hold_down_ms: args.failback_hold_down_ms,
         heartbeat_ms: args.heartbeat_ms,
+        mid_step_timeout_ms: args.mid_step_timeout_ms,
     };
     Ok(config::monitor(file, flags)?)
 }

@@ -91,7 +91,7 @@ impl Site {
     ) -> Site {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let database_url = format!("sqlite://{}", dir.path().join("standby.db").display());
-        Site::start_on(dir, database_url, licensed_servers, monitor, extra).await
+        Site::start_on(dir, database_url, licensed_servers, monitor, extra, &[]).await
     }
 
     /// As [`Site::start`] on the database at `database_url` (a PostgreSQL one, for several
@@ -101,8 +101,19 @@ impl Site {
         licensed_servers: Option<u32>,
         extra: &[&str],
     ) -> Site {
+        Site::start_on_database_with_env(database_url, licensed_servers, extra, &[]).await
+    }
+
+    /// As [`Site::start_on_database`], with the manager's environment extended by `env`.
+    pub async fn start_on_database_with_env(
+        database_url: &str,
+        licensed_servers: Option<u32>,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Site {
         let dir = tempfile::tempdir().expect("a temporary directory");
-        Site::start_on(dir, database_url.to_owned(), licensed_servers, Monitor::FAST, extra).await
+        let url = database_url.to_owned();
+        Site::start_on(dir, url, licensed_servers, Monitor::FAST, extra, env).await
     }
 
     /// The managers as the manager at `at` lists them (`GET /api/v1/managers`); `None` while it
@@ -124,6 +135,7 @@ impl Site {
         licensed_servers: Option<u32>,
         monitor: Monitor,
         extra: &[&str],
+        env: &[(&str, &str)],
     ) -> Site {
         let token = manager::create_token(&database_url, "site-admin", "admin").await;
         if let Some(servers) = licensed_servers {
@@ -131,7 +143,7 @@ impl Site {
         }
         let manager_args = monitor.args_with(extra);
         let args: Vec<&str> = manager_args.iter().map(String::as_str).collect();
-        let manager = manager::start(&database_url, &args, &[]).await;
+        let manager = manager::start(&database_url, &args, env).await;
         Site {
             dir,
             database_url,

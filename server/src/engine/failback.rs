@@ -1,8 +1,9 @@
 //! Failback, manual and automatic, in the seed's order: "the same functionality as failover,
 //! but in reverse order". Each check is a separate, named refusal.
 
+use super::mid_step::Interruption;
 use super::refusal::{Reason, Refusal};
-use super::{Engine, NOT_LEADER, crash_point};
+use super::{Engine, NOT_LEADER, step_done};
 use crate::settings_cache;
 use app::failure::Failure;
 use app::model::{
@@ -236,7 +237,7 @@ impl Engine {
         };
         self.note(id, "info", code, message).await;
         self.publish_failover(id).await;
-        crash_point("failback:started");
+        step_done("failback:started").await;
 
         match self.move_back(id, recorder, server, trigger).await {
             Ok(finished_at) => Ok(FailbackAnswer {
@@ -279,7 +280,7 @@ impl Engine {
                     format!("{} did not take its settings back: {error}", recorder.name),
                 )
             })?;
-        crash_point("failback:settings_set");
+        step_done("failback:settings_set").await;
         // No recording gap: the failover server stops only once the recorder records again.
         self.wait_until_recording(recorder).await?;
         if self.acts_for(server, recorder).await
@@ -296,7 +297,7 @@ impl Engine {
                 ),
             ));
         }
-        crash_point("failback:failover_server_stopped");
+        step_done("failback:failover_server_stopped").await;
         // Mark the failover server a failover server again and the recorder ok; log it.
         let finished_at = Utc::now();
         if !self.store.complete_failback(id, recorder.id, server.id, finished_at).await? {
@@ -511,30 +512,23 @@ impl Engine {
         Ok(Some(entry.id))
     }
 
-    /// On start: entries left `failing_back` are completed when the recorder is back, and rolled
-    /// back (the failover goes on) when it is not.
-    pub(super) async fn recover_failbacks(&self) -> Result<(), Refusal> {
-        for entry in self.store.open_failovers().await? {
-            if entry.status != FailoverStatus::FailingBack {
-                continue;
-            }
-            let (Some(recorder), Some(server)) = (
-                self.store.server(entry.recorder.id).await?,
-                self.failover_server_of(&entry).await?,
-            ) else {
-                continue;
-            };
-            self.note(
-                entry.id,
-                "warning",
-                "recovered",
-                "The manager restarted during this failback; it is being finished.".into(),
-            )
-            .await;
-            let trigger = Trigger::of_entry(&entry);
-            if let Err(refusal) = self.move_back(entry.id, &recorder, &server, trigger).await {
-                self.undo_failback(entry.id, &refusal).await;
-            }
+    /// An entry left `failing_back`: completed when the recorder is back, and rolled back (the
+    /// failover goes on) when it is not.
+    pub(super) async fn recover_failback(
+        &self,
+        entry: &Failover,
+        why: Interruption,
+    ) -> Result<(), Refusal> {
+        let (Some(recorder), Some(server)) =
+            (self.store.server(entry.recorder.id).await?, self.failover_server_of(entry).await?)
+        else {
+            return Ok(());
+        };
+        let message = format!("{} during this failback; it is being finished.", why.sentence());
+        self.note(entry.id, "warning", "recovered", message).await;
+        let trigger = Trigger::of_entry(entry);
+        if let Err(refusal) = self.move_back(entry.id, &recorder, &server, trigger).await {
+            self.undo_failback(entry.id, &refusal).await;
         }
         Ok(())
     }

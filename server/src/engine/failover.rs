@@ -2,8 +2,9 @@
 //! seed's failback process: the checks first, each refusal recorded in the failover log with its
 //! reason code, then the steps, each state change one transaction.
 
+use super::mid_step::Interruption;
 use super::refusal::{Reason, Refusal};
-use super::{Engine, NOT_LEADER, crash_point};
+use super::{Engine, NOT_LEADER, step_done};
 use crate::store::StoreError;
 use app::model::{Failover, FailoverStatus, Server, ServerKind, ServerState};
 use chrono::{DateTime, Utc};
@@ -114,7 +115,7 @@ impl Engine {
         )
         .await;
         self.publish_failover(id).await;
-        crash_point("failover:started");
+        step_done("failover:started").await;
 
         // Take the recorder's settings from the recorder settings cache.
         let Some(settings) = self.store.cached_settings(recorder.id).await? else {
@@ -127,7 +128,7 @@ impl Engine {
             );
             return self.abandon(id, FailoverStatus::FailingOver, refusal).await;
         };
-        crash_point("failover:settings_taken");
+        step_done("failover:settings_taken").await;
 
         // Tell the failover server to act for the recorder with those settings.
         if let Err(error) = self
@@ -141,7 +142,7 @@ impl Engine {
             );
             return self.abandon(id, FailoverStatus::FailingOver, refusal).await;
         }
-        crash_point("failover:acting");
+        step_done("failover:acting").await;
 
         // Mark the recorder broken and the failover server acting; the entry becomes active.
         self.finish_failover(id, recorder, server).await
@@ -289,35 +290,41 @@ impl Engine {
             .collect())
     }
 
-    /// On start: entries left `failing_over` by a manager that died are completed when the
-    /// failover server does act for the recorder, and rolled back otherwise, visibly in the log.
-    pub(super) async fn recover_failovers(&self) -> Result<(), Refusal> {
-        for entry in self.store.open_failovers().await? {
-            if entry.status != FailoverStatus::FailingOver {
-                continue;
-            }
-            let (Some(recorder), Some(server_ref)) =
-                (self.store.server(entry.recorder.id).await?, &entry.failover_server)
-            else {
-                continue;
-            };
-            let Some(server) = self.store.server(server_ref.id).await? else { continue };
-            let health = self
-                .recorders
-                .health(&self.keyring.endpoint(&server).await, self.check_timeout())
-                .await;
-            let acting = health.as_ref().ok().and_then(|health| health.acting_for.as_deref())
-                == Some(recorder.name.as_str());
-            if acting {
-                self.note(entry.id, "warning", "recovered", "The manager restarted during this failover; the failover server already acted for the recorder, so the failover was completed.".into()).await;
-                self.finish_failover(entry.id, &recorder, &server).await?;
-            } else {
-                let refusal = Refusal::new(
-                    Reason::InternalError,
-                    "The manager stopped during this failover; it was rolled back and will be retried.",
-                );
-                self.abandon(entry.id, FailoverStatus::FailingOver, refusal).await?;
-            }
+    /// An entry left `failing_over`: completed when the failover server does act for the
+    /// recorder, and rolled back otherwise (the monitor retries it), visibly in the log.
+    pub(super) async fn recover_failover(
+        &self,
+        entry: &Failover,
+        why: Interruption,
+    ) -> Result<(), Refusal> {
+        let (Some(recorder), Some(server_ref)) =
+            (self.store.server(entry.recorder.id).await?, &entry.failover_server)
+        else {
+            return Ok(());
+        };
+        let Some(server) = self.store.server(server_ref.id).await? else { return Ok(()) };
+        let health = self
+            .recorders
+            .health(&self.keyring.endpoint(&server).await, self.check_timeout())
+            .await;
+        let acting = health.as_ref().ok().and_then(|health| health.acting_for.as_deref())
+            == Some(recorder.name.as_str());
+        if acting {
+            let message = format!(
+                "{} during this failover; the failover server already acted for the recorder, so the failover was completed.",
+                why.sentence()
+            );
+            self.note(entry.id, "warning", "recovered", message).await;
+            self.finish_failover(entry.id, &recorder, &server).await?;
+        } else {
+            let refusal = Refusal::new(
+                Reason::InternalError,
+                format!(
+                    "{} during this failover; it was rolled back and will be retried.",
+                    why.sentence()
+                ),
+            );
+            self.abandon(entry.id, FailoverStatus::FailingOver, refusal).await?;
         }
         Ok(())
     }

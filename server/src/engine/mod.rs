@@ -15,6 +15,7 @@ mod groups;
 mod licence;
 mod log_cache;
 mod log_view;
+mod mid_step;
 mod notify;
 mod reactions;
 pub mod refusal;
@@ -116,11 +117,8 @@ impl Engine {
     pub async fn recover(&self) {
         let Some(epoch) = self.leadership.epoch() else { return };
         self.recovered_in.store(epoch, Ordering::SeqCst);
-        if let Err(refusal) = self.recover_failovers().await {
-            tracing::error!("recovering interrupted failovers failed: {refusal}");
-        }
-        if let Err(refusal) = self.recover_failbacks().await {
-            tracing::error!("recovering interrupted failbacks failed: {refusal}");
+        if let Err(refusal) = self.resume_all().await {
+            tracing::error!("recovering interrupted failovers and failbacks failed: {refusal}");
         }
     }
 
@@ -222,13 +220,29 @@ async fn next_term(
     }
 }
 
-/// Test builds only: `STANDBY_TEST_CRASH_AT=<step>` kills the manager at that step, so the
-/// integration tests can prove recovery from every step. Release builds have no such hook.
-fn crash_point(step: &str) {
+/// Test builds only, at a named step: `STANDBY_TEST_CRASH_AT=<step>` kills the manager there, so
+/// the integration tests can prove recovery from every step; `STANDBY_TEST_PAUSE_AT=<step>`
+/// creates the file `STANDBY_TEST_PAUSE_FILE` there, the first time only, and waits until the
+/// test removes it (which may first take the database away). Release builds have neither.
+async fn step_done(step: &str) {
     #[cfg(debug_assertions)]
-    if std::env::var("STANDBY_TEST_CRASH_AT").is_ok_and(|wanted| wanted == step) {
-        eprintln!("standby: crashing at {step} (STANDBY_TEST_CRASH_AT)");
-        std::process::abort();
+    {
+        if std::env::var("STANDBY_TEST_CRASH_AT").is_ok_and(|wanted| wanted == step) {
+            eprintln!("standby: crashing at {step} (STANDBY_TEST_CRASH_AT)");
+            std::process::abort();
+        }
+        let pause = std::env::var_os("STANDBY_TEST_PAUSE_FILE").map(std::path::PathBuf::from);
+        static PAUSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        if let Some(pause) = pause
+            && std::env::var("STANDBY_TEST_PAUSE_AT").is_ok_and(|wanted| wanted == step)
+            && !PAUSED.swap(true, Ordering::SeqCst)
+            && std::fs::write(&pause, step).is_ok()
+        {
+            eprintln!("standby: paused at {step} until {} is removed", pause.display());
+            while pause.exists() {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
     }
     #[cfg(not(debug_assertions))]
     let _ = step;

@@ -5,6 +5,7 @@
 
 use super::Engine;
 use super::failover::Cause;
+use super::mid_step::Interruption;
 use crate::monitor::Observer;
 use app::model::Server;
 use std::collections::HashSet;
@@ -21,6 +22,8 @@ pub struct Reactions {
     busy: Arc<Mutex<HashSet<i64>>>,
     /// A material-copy follow-up round is under way.
     syncing: Arc<AtomicBool>,
+    /// A look for entries left mid-step is under way.
+    looking: Arc<AtomicBool>,
     /// Broken recorders whose return is noted in their active entry.
     noted_back: Arc<Mutex<HashSet<i64>>>,
 }
@@ -31,20 +34,30 @@ impl Reactions {
             engine,
             busy: Arc::default(),
             syncing: Arc::default(),
+            looking: Arc::default(),
             noted_back: Arc::default(),
         }
     }
 
     fn exclusively(&self, recorder_id: i64, work: impl Future<Output = ()> + Send + 'static) {
-        if !self.busy.lock().unwrap_or_else(|poison| poison.into_inner()).insert(recorder_id) {
-            return;
-        }
-        let busy = self.busy.clone();
-        tokio::spawn(async move {
-            work.await;
-            busy.lock().unwrap_or_else(|poison| poison.into_inner()).remove(&recorder_id);
-        });
+        exclusively(&self.busy, recorder_id, work);
     }
+}
+
+/// Runs `work` in the background unless other work for the server is under way.
+fn exclusively(
+    busy: &Arc<Mutex<HashSet<i64>>>,
+    server_id: i64,
+    work: impl Future<Output = ()> + Send + 'static,
+) {
+    if !busy.lock().unwrap_or_else(|poison| poison.into_inner()).insert(server_id) {
+        return;
+    }
+    let busy = busy.clone();
+    tokio::spawn(async move {
+        work.await;
+        busy.lock().unwrap_or_else(|poison| poison.into_inner()).remove(&server_id);
+    });
 }
 
 impl Reactions {
@@ -132,6 +145,39 @@ impl Observer for Reactions {
                 tracing::warn!("material copy states not synchronised: {refusal}");
             }
             syncing.store(false, Ordering::Release);
+        });
+        self.resume_left_mid_step();
+    }
+}
+
+impl Reactions {
+    /// Entries whose steps stopped halfway (a database outage cut them, or a manager died):
+    /// each finished or rolled back, unless this manager is still working on its recorder.
+    fn resume_left_mid_step(&self) {
+        if self.looking.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (engine, looking, busy) =
+            (self.engine.clone(), self.looking.clone(), self.busy.clone());
+        tokio::spawn(async move {
+            match engine.left_mid_step().await {
+                Ok(entries) => {
+                    for entry in entries {
+                        let engine = engine.clone();
+                        exclusively(&busy, entry.recorder.id, async move {
+                            if let Err(refusal) = engine.resume(&entry, Interruption::Stalled).await
+                            {
+                                tracing::error!(
+                                    failover = entry.id,
+                                    "an entry left mid-step was not resumed: {refusal}"
+                                );
+                            }
+                        });
+                    }
+                }
+                Err(refusal) => tracing::warn!("cannot look for entries left mid-step: {refusal}"),
+            }
+            looking.store(false, Ordering::Release);
         });
     }
 }

@@ -41,6 +41,11 @@ pub struct MonitorConfig {
     pub failback_hold_down: Duration,
     /// How often each agent sends a heartbeat on its stream.
     pub heartbeat: Duration,
+    /// A failover or failback still between two of its steps this long after its step began
+    /// was cut off (its manager lost the database, or died while another leads): the leader
+    /// finishes it or rolls it back. Far longer than the steps' own waits, so work under way on
+    /// any manager is never taken over.
+    pub mid_step_timeout: Duration,
 }
 
 impl Default for MonitorConfig {
@@ -51,6 +56,7 @@ impl Default for MonitorConfig {
             failover_window: Duration::from_millis(1500),
             failback_hold_down: Duration::from_secs(5),
             heartbeat: Duration::from_millis(250),
+            mid_step_timeout: Duration::from_secs(60),
         }
     }
 }
