@@ -3,6 +3,7 @@
 
 use super::Engine;
 use super::log_cache::LogReads;
+use crate::monitor::SEEN_FLUSH;
 use crate::store::StoreError;
 use app::failure::Failure;
 use app::model::{
@@ -16,8 +17,12 @@ use chrono::Utc;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// A recorder seen this recently is taken as back on the network.
-const BACK_ON_THE_NETWORK: chrono::Duration = chrono::Duration::seconds(5);
+/// A recorder seen this recently is taken as back on the network. "Last seen" reaches the
+/// database only every [`SEEN_FLUSH`], later still on a busy machine, so a recorder that
+/// answers all the time can show a "last seen" that old and more (the failback itself checks
+/// the recorder again).
+const BACK_ON_THE_NETWORK: chrono::Duration =
+    chrono::Duration::seconds(3 * SEEN_FLUSH.as_secs() as i64);
 const PAGE: u32 = 25;
 
 impl Engine {
@@ -219,11 +224,15 @@ fn failover_server_gone<'a>(
     servers.iter().find(|server| server.id == id && server.state == ServerState::Unreachable)
 }
 
+fn back_on_the_network(seen: chrono::DateTime<Utc>, now: chrono::DateTime<Utc>) -> bool {
+    now - seen < BACK_ON_THE_NETWORK
+}
+
 /// Why the entry's recorder does not count as back on the network since its failover.
 fn recorder_not_back(failover: &Failover, servers: &[app::model::Server]) -> Option<String> {
     let recorder = servers.iter().find(|server| server.id == failover.recorder.id)?;
     let back = recorder.state == ServerState::Broken
-        && recorder.last_seen_at.is_some_and(|seen| Utc::now() - seen < BACK_ON_THE_NETWORK)
+        && recorder.last_seen_at.is_some_and(|seen| back_on_the_network(seen, Utc::now()))
         && failover.failover_started_at
             < recorder.last_seen_at.unwrap_or(failover.failover_started_at);
     if !back {
@@ -233,4 +242,19 @@ fn recorder_not_back(failover: &Failover, servers: &[app::model::Server]) -> Opt
         ));
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::back_on_the_network;
+    use crate::monitor::SEEN_FLUSH;
+
+    #[test]
+    fn a_recorder_answering_all_along_is_back_while_its_last_seen_waits_for_the_next_flush() {
+        let now = chrono::Utc::now();
+        let flush = chrono::Duration::from_std(SEEN_FLUSH).expect("a short interval");
+        // The flush is a second late (a busy machine): the recorder answered all along.
+        assert!(back_on_the_network(now - flush - chrono::Duration::seconds(1), now));
+        assert!(!back_on_the_network(now - flush * 4, now), "a recorder silent again");
+    }
 }

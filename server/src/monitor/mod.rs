@@ -79,7 +79,7 @@ pub trait Observer: Send + Sync + 'static {
 }
 
 /// How often the servers' "last seen" times are written.
-const SEEN_FLUSH: Duration = Duration::from_secs(5);
+pub(crate) const SEEN_FLUSH: Duration = Duration::from_secs(5);
 /// Reports waiting for the monitor; a watcher waits when they are this many.
 const REPORTS: usize = 4096;
 
