@@ -36,7 +36,21 @@ async fn while_the_database_is_away_callers_hear_so_and_the_manager_resumes_once
 
     // The database is back: the manager carries on by itself, and nothing is left mid-step.
     postgres.start_again();
-    let entry: Value = eventually("rec-1 failed over once the database is back", || async {
+    let entry = active_once_answering(&site, "rec-1 failed over once the database is back").await;
+    assert_eq!(entry["failover_server"]["name"], "fo-1", "{entry}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let open = site.failovers("?state=active").await;
+    assert!(
+        open.iter().all(|entry| entry["status"] == "active"),
+        "an entry stuck mid-step: {open:?}"
+    );
+    drop(site);
+}
+
+/// The first active entry, once the manager answers again (while the database is away it
+/// answers 503, which [`Site::failovers`] would not take).
+async fn active_once_answering(site: &Site, what: &str) -> Value {
+    eventually(what, || async {
         let (status, entries) = testkit::http::send(
             &site.client,
             reqwest::Method::GET,
@@ -47,15 +61,7 @@ async fn while_the_database_is_away_callers_hear_so_and_the_manager_resumes_once
         (status == 200).then_some(())?;
         entries.as_array()?.iter().find(|entry| entry["status"] == "active").cloned()
     })
-    .await;
-    assert_eq!(entry["failover_server"]["name"], "fo-1", "{entry}");
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let open = site.failovers("?state=active").await;
-    assert!(
-        open.iter().all(|entry| entry["status"] == "active"),
-        "an entry stuck mid-step: {open:?}"
-    );
-    drop(site);
+    .await
 }
 
 #[tokio::test]
@@ -141,18 +147,7 @@ async fn a_failover_cut_between_two_steps_by_a_database_outage_is_finished_witho
     cut_by_an_outage(&postgres, &pause).await;
 
     // The failover server did take over before the outage: the failover is completed.
-    let entry: Value = eventually("rec-1's failover active", || async {
-        let (status, entries) = testkit::http::send(
-            &site.client,
-            reqwest::Method::GET,
-            &site.url("/api/v1/failovers?state=active"),
-            None,
-        )
-        .await;
-        (status == 200).then_some(())?;
-        entries.as_array()?.iter().find(|entry| entry["status"] == "active").cloned()
-    })
-    .await;
+    let entry = active_once_answering(&site, "rec-1's failover active").await;
     assert_eq!(entry["failover_server"]["name"], "fo-1", "{entry}");
     let notes = resumed_note(&site, &entry["id"]).await;
     assert!(notes.contains("the failover was completed"), "{notes}");
