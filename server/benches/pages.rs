@@ -221,10 +221,9 @@ async fn main() {
          all. `first byte` is the time to the response headers (the page streams: headers leave \
          before the body is rendered); `total` is to the last byte of the body. The page shows \
          25 entries per page (pagination), the REST API 100 by default (limit up to 1000). \
-         On a kept-alive connection, streamed (chunked) bodies of ~50 kB often wait ~40 ms: the \
-         manager does not set TCP_NODELAY on accepted connections, so the small last chunk waits \
-         for the client's delayed ACK (Nagle); the REST answers are written in one piece and do \
-         not show it. Load at the end: {}.",
+         The manager sets TCP_NODELAY on accepted connections (serve-limits), so a streamed \
+         page's small last chunk does not wait for the client's delayed ACK on a kept-alive \
+         connection. Load at the end: {}.",
         bench::load_average()
     );
     drop(manager);
