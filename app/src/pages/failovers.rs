@@ -99,7 +99,7 @@ fn LogBody(
         format!("{}?{}", crate::screens::LOG_CSV_PATH, view.filter.page_query(view.filter.offset));
     let filter = view.filter.clone();
     view! {
-        <FilterForm view=view.clone() />
+        <FilterForm filter=view.filter.clone() recorders=view.recorders.clone() />
         <p class="export">
             <a href=csv download="failover-log.csv" data-testid="csv-export">"Export what is shown (CSV)"</a>
         </p>
@@ -113,14 +113,13 @@ fn LogBody(
 }
 
 #[component]
-fn FilterForm(view: FailoverLogView) -> impl IntoView {
-    let current = view.filter.clone();
+fn FilterForm(filter: FailoverFilter, recorders: Vec<crate::model::ServerRef>) -> impl IntoView {
+    let current = filter;
     view! {
         <Form method="GET" action="/failovers" attr:class="filters">
             <select name="recorder" aria-label="Recorder">
                 <option value="" selected=current.recorder_id.is_none()>"All recorders"</option>
-                {view
-                    .recorders
+                {recorders
                     .iter()
                     .map(|recorder| {
                         view! {
@@ -305,6 +304,7 @@ fn LogTable(
     if rows.is_empty() {
         return view! { <p class="muted empty">{empty}</p> }.into_any();
     }
+    let clock = use_clock();
     view! {
         <table class="log-table">
             <thead>
@@ -344,7 +344,7 @@ fn LogTable(
                                         on:change=move |_| selected.set(Some(id))
                                     />
                                 </td>
-                                <td><A href=format!("/failovers/{id}")>{recorder}</A></td>
+                                <td><a href=format!("/failovers/{id}")>{recorder}</a></td>
                                 <td>{entry.failover_server.as_ref().map(|server| server.name.clone()).unwrap_or_else(|| "—".into())}</td>
                                 <td>
                                     <span class=format!("status status-{}", entry.status.as_str())>{entry.status.label()}</span>
@@ -353,7 +353,7 @@ fn LogTable(
                                 <td><LocalTime at=Some(entry.failover_started_at) /></td>
                                 <td><LocalTime at=entry.failback_started_at /></td>
                                 <td><LocalTime at=entry.failback_finished_at /></td>
-                                <td>{period(entry.status, entry.failover_started_at, entry.failback_finished_at)}</td>
+                                <td>{period(clock, entry.status, entry.failover_started_at, entry.failback_finished_at)}</td>
                                 <td>{trigger(&entry)}</td>
                                 <td>{entry.copy.status.as_str().replace('_', " ")}</td>
                             </tr>
@@ -384,15 +384,16 @@ fn Pager(total: i64, filter: FailoverFilter) -> impl IntoView {
 
 /// From failover start to failback end, or counting up while it lasts.
 fn period(
+    clock: crate::time::Clock,
     status: FailoverStatus,
     start: chrono::DateTime<Utc>,
     end: Option<chrono::DateTime<Utc>>,
 ) -> impl IntoView {
-    let clock = use_clock();
-    move || match (status, end) {
-        (FailoverStatus::Failed, _) => "—".to_owned(),
-        (_, Some(end)) => human_duration(end - start),
-        (_, None) => running_time(clock.now() - start),
+    use leptos::either::Either;
+    match (status, end) {
+        (FailoverStatus::Failed, _) => Either::Left("—".to_owned()),
+        (_, Some(end)) => Either::Left(human_duration(end - start)),
+        (_, None) => Either::Right(move || running_time(clock.now() - start)),
     }
 }
 
