@@ -24,6 +24,6 @@ pub use channels::{Channel, ChannelKind, valid_channel_id};
 pub use copy::{ChannelCopyState, CopyChannel, CopyStatus, CopyTask, Peer, StartDataCopy};
 pub use credential::{Grant, GrantError, NewSecret};
 pub use error::ErrorBody;
-pub use health::{Health, ServerKind};
+pub use health::{Capacity, Health, Load, ServerKind};
 pub use records::{Digest, IngestOutcome, SearchItem, SearchPage};
 pub use settings::{InvalidSettings, SettingsBundle};

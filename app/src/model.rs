@@ -221,18 +221,22 @@ pub enum SystemEvent {
     Alert { level: String, code: String, message: String },
     /// Which managers run and which leads changed.
     ManagersChanged { managers: Managers },
+    /// Which recorders a failover would not cover now changed (the leader checks every
+    /// monitor interval).
+    CoverageChanged { coverage: Coverage },
     /// Changes were missed: reload everything shown.
     Resync,
 }
 
 impl SystemEvent {
     /// Every event name, for clients that subscribe by name.
-    pub const NAMES: [&'static str; 6] = [
+    pub const NAMES: [&'static str; 7] = [
         "server_changed",
         "server_removed",
         "failover_changed",
         "alert",
         "managers_changed",
+        "coverage_changed",
         "resync",
     ];
 
@@ -244,6 +248,7 @@ impl SystemEvent {
             SystemEvent::FailoverChanged { .. } => "failover_changed",
             SystemEvent::Alert { .. } => "alert",
             SystemEvent::ManagersChanged { .. } => "managers_changed",
+            SystemEvent::CoverageChanged { .. } => "coverage_changed",
             SystemEvent::Resync => "resync",
         }
     }
@@ -688,5 +693,175 @@ impl Managers {
             Some(leader) => format!("{} leads · {count}", leader.id),
             None => format!("no leader · {count}"),
         }
+    }
+}
+
+/// `GET /api/v1/readiness`: would a failover of this recorder succeed now?
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Readiness {
+    pub server: ServerRef,
+    pub covered: bool,
+    /// Why not, in the order failover checks them, each a sentence naming the cause; empty
+    /// when covered.
+    pub reasons: Vec<ReadinessReason>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ReadinessReason {
+    /// `monitoring_off`, `maintenance`, `failed_over`, `no_licence`, `licence_full`,
+    /// `no_settings`, `settings_stale`, `no_failover_server`, `no_free_failover_server` or
+    /// `capacity_short`.
+    pub code: String,
+    pub message: String,
+}
+
+/// The site's coverage in short: what pages show and the change event carries (the recorders
+/// that are covered are only counted).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Coverage {
+    pub recorders: usize,
+    pub covered: usize,
+    /// By recorder name.
+    pub not_covered: Vec<Readiness>,
+}
+
+impl Coverage {
+    pub fn of(readiness: Vec<Readiness>) -> Coverage {
+        let recorders = readiness.len();
+        let mut not_covered: Vec<Readiness> =
+            readiness.into_iter().filter(|recorder| !recorder.covered).collect();
+        not_covered.sort_by(|a, b| a.server.name.cmp(&b.server.name));
+        Coverage { recorders, covered: recorders - not_covered.len(), not_covered }
+    }
+
+    /// Why the recorder is not covered; `None` when it is (or is not a recorder).
+    pub fn of_server(&self, id: i64) -> Option<&Readiness> {
+        self.not_covered.iter().find(|recorder| recorder.server.id == id)
+    }
+
+    /// The recorders not covered, grouped by their first reason's code, the largest group
+    /// first: each with its recorders' names and what the wall says of them (the sentence
+    /// itself when all share it, a short phrase when each names its own recorder).
+    pub fn causes(&self) -> Vec<Cause> {
+        let mut causes: Vec<Cause> = Vec::new();
+        for recorder in &self.not_covered {
+            let Some(first) = recorder.reasons.first() else { continue };
+            match causes.iter_mut().find(|cause| cause.code == first.code) {
+                Some(cause) => {
+                    if cause.text != first.message {
+                        cause.text = phrase(&first.code).to_owned();
+                    }
+                    cause.recorders.push(recorder.server.name.clone());
+                }
+                None => causes.push(Cause {
+                    code: first.code.clone(),
+                    text: first.message.clone(),
+                    recorders: vec![recorder.server.name.clone()],
+                }),
+            }
+        }
+        causes.sort_by_key(|cause| std::cmp::Reverse(cause.recorders.len()));
+        causes
+    }
+
+    /// "996 of 1,000 recorders covered if they fail; 4 not".
+    pub fn summary(&self) -> String {
+        use crate::text::thousands;
+        let noun = if self.recorders == 1 { "recorder" } else { "recorders" };
+        if self.covered == self.recorders {
+            return format!("All {} {noun} covered if they fail", thousands(self.recorders));
+        }
+        format!(
+            "{} of {} {noun} covered if they fail; {} not",
+            thousands(self.covered),
+            thousands(self.recorders),
+            thousands(self.recorders - self.covered),
+        )
+    }
+}
+
+/// Recorders not covered for the same reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cause {
+    pub code: String,
+    pub text: String,
+    pub recorders: Vec<String>,
+}
+
+impl Cause {
+    /// "rec-1, rec-2, rec-3 and 5 more".
+    pub fn names(&self, at_most: usize) -> String {
+        let shown = self.recorders.iter().take(at_most).cloned().collect::<Vec<_>>().join(", ");
+        match self.recorders.len().saturating_sub(at_most) {
+            0 => shown,
+            more => format!("{shown} and {} more", crate::text::thousands(more)),
+        }
+    }
+}
+
+/// What recorders sharing a reason have in common, when each reason's sentence names its own.
+fn phrase(code: &str) -> &'static str {
+    match code {
+        "failed_over" => "failed over now; covered again after failback",
+        "monitoring_off" => "failover monitoring switched off",
+        "maintenance" => "in maintenance mode",
+        "no_licence" => "failover is not enabled in the licence",
+        "licence_full" => "every licensed failover server is in use",
+        "no_settings" => "their settings were never read",
+        "settings_stale" => "their cached settings are out of date",
+        "no_failover_server" => "no failover server in their group",
+        "no_free_failover_server" => "no free failover server",
+        "capacity_short" => "no free failover server can carry them",
+        _ => "a failover now would not succeed",
+    }
+}
+
+#[cfg(test)]
+mod coverage_tests {
+    use super::*;
+
+    fn not_covered(name: &str, code: &str, message: &str) -> Readiness {
+        Readiness {
+            server: ServerRef { id: 0, name: name.into() },
+            covered: false,
+            reasons: vec![ReadinessReason { code: code.into(), message: message.into() }],
+        }
+    }
+
+    #[test]
+    fn recorders_not_covered_are_grouped_by_their_first_reason() {
+        let mut all: Vec<Readiness> = (1..=6)
+            .map(|n| {
+                let name = format!("rec-{n}");
+                let message = format!("Failover monitoring is switched off for {name}.");
+                not_covered(&name, "monitoring_off", &message)
+            })
+            .collect();
+        all.push(not_covered(
+            "rec-7",
+            "no_free_failover_server",
+            "fo-1 is the only one and it is unreachable.",
+        ));
+        all.push(not_covered(
+            "rec-8",
+            "no_free_failover_server",
+            "fo-1 is the only one and it is unreachable.",
+        ));
+        all.push(Readiness {
+            server: ServerRef { id: 9, name: "rec-9".into() },
+            covered: true,
+            reasons: vec![],
+        });
+        let coverage = Coverage::of(all);
+        assert_eq!(coverage.summary(), "1 of 9 recorders covered if they fail; 8 not");
+        let causes = coverage.causes();
+        assert_eq!(causes.len(), 2);
+        assert_eq!(causes[0].text, "failover monitoring switched off");
+        assert_eq!(causes[0].names(4), "rec-1, rec-2, rec-3, rec-4 and 2 more");
+        assert_eq!(causes[1].text, "fo-1 is the only one and it is unreachable.");
+        assert_eq!(causes[1].names(4), "rec-7, rec-8");
     }
 }

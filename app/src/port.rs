@@ -47,6 +47,9 @@ pub struct Metrics {
     /// Whether this manager leads, and the epoch of the current term as it knows it.
     pub leader: bool,
     pub epoch: i64,
+    /// Recorders a failover would cover now, and all recorders.
+    pub covered: usize,
+    pub recorders: usize,
 }
 
 #[async_trait]
@@ -170,6 +173,11 @@ pub trait Console: Send + Sync + 'static {
 
     /// The managers on the site's database, oldest first; exactly one leads.
     async fn managers(&self, caller: &Caller) -> Result<crate::model::Managers, Failure>;
+
+    /// Would a failover of each recorder succeed now, and if not, why not.
+    async fn readiness(&self, caller: &Caller) -> Result<Vec<crate::model::Readiness>, Failure>;
+    /// The same in short: how many recorders are covered, and the ones that are not.
+    async fn coverage(&self, caller: &Caller) -> Result<crate::model::Coverage, Failure>;
 
     // Observability.
     async fn metrics(&self, caller: &Caller) -> Result<Metrics, Failure>;

@@ -21,6 +21,7 @@ pub struct ServersView {
     pub me: Me,
     pub groups: Vec<crate::model::FailoverGroup>,
     pub managers: crate::model::Managers,
+    pub coverage: crate::model::Coverage,
 }
 
 impl ServersView {
@@ -155,6 +156,7 @@ pub struct DashboardView {
     /// Newest first.
     pub recent: Vec<RecentEvent>,
     pub managers: crate::model::Managers,
+    pub coverage: crate::model::Coverage,
 }
 
 impl DashboardView {
@@ -171,6 +173,9 @@ impl DashboardView {
         if let SystemEvent::ManagersChanged { managers } = event {
             self.managers = managers.clone();
         }
+        if let SystemEvent::CoverageChanged { coverage } = event {
+            self.coverage = coverage.clone();
+        }
         if let Some(line) = RecentEvent::of(event, at) {
             line.remember(&mut self.recent, Self::RECENT);
         }
@@ -183,6 +188,9 @@ impl ServersView {
         apply_to_servers(&mut self.servers, event);
         if let SystemEvent::ManagersChanged { managers } = event {
             self.managers = managers.clone();
+        }
+        if let SystemEvent::CoverageChanged { coverage } = event {
+            self.coverage = coverage.clone();
         }
     }
 }
@@ -245,6 +253,10 @@ impl RecentEvent {
                 Some(warning) => ("warning", format!("Managers: {warning}")),
                 None => ("info", format!("Managers: {}", managers.summary())),
             },
+            SystemEvent::CoverageChanged { coverage } => {
+                let level = if coverage.not_covered.is_empty() { "info" } else { "warning" };
+                (level, coverage.summary())
+            }
             SystemEvent::ServerRemoved { .. } | SystemEvent::Resync => return None,
         };
         Some(RecentEvent { at, level: level.to_owned(), message })
@@ -347,6 +359,7 @@ mod tests {
             active: vec![],
             recent: vec![],
             managers: Default::default(),
+            coverage: Default::default(),
         };
         let now = Utc::now();
         let died = SystemEvent::ServerChanged { server: server(1, ServerState::Unreachable) };

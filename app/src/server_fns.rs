@@ -41,7 +41,8 @@ pub async fn load_servers_page() -> Result<ServersView, Failure> {
             let demo = console.demo_switches(&caller).await?;
             let groups = console.groups(&caller).await?;
             let managers = console.managers(&caller).await?;
-            Ok(ServersView { servers, demo, me: caller.me(), groups, managers })
+            let coverage = console.coverage(&caller).await?;
+            Ok(ServersView { servers, demo, me: caller.me(), groups, managers, coverage })
         }
         .await,
     )

@@ -20,6 +20,19 @@ pub fn percent_encode(text: &str) -> String {
     encoded
 }
 
+/// 1000 → "1,000": a count read from across a room.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
 /// One CSV line (RFC 4180): fields quoted when they need it, CRLF at the end.
 pub fn csv_line<S: AsRef<str>>(fields: &[S]) -> String {
     let quoted: Vec<String> = fields

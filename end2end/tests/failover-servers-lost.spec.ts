@@ -1,15 +1,9 @@
-import { Page } from "@playwright/test";
-import { expect, test } from "./fixtures";
+import { expect, expectState, test } from "./fixtures";
 import * as fs from "node:fs";
 import { asAdmin, loginAs } from "./login";
 
 const shots = "test-results/screenshots";
 fs.mkdirSync(shots, { recursive: true });
-
-/** The servers tab's state cell of a server shows `state`. */
-async function expectState(servers: Page, name: string, state: string) {
-  await expect(servers.locator(`tr[data-server="${name}"]`)).toHaveAttribute("data-state", state, { timeout: 30_000 });
-}
 
 test("a failover server that dies while acting hands the recorder on; with none left, the operator restores it", async ({ browser }) => {
   const admin = await asAdmin(browser);

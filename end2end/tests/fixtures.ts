@@ -1,4 +1,4 @@
-import { test as base, expect, BrowserContext } from "@playwright/test";
+import { test as base, expect, BrowserContext, Page } from "@playwright/test";
 
 export { expect };
 
@@ -55,3 +55,8 @@ export const test = base.extend<{ problems: { allow(pattern: RegExp): void } }>(
     { auto: true },
   ],
 });
+
+/** The Servers page's row of a server shows `state` (within 30 s: the monitor has to notice). */
+export async function expectState(servers: Page, name: string, state: string) {
+  await expect(servers.locator(`tr[data-server="${name}"]`)).toHaveAttribute("data-state", state, { timeout: 30_000 });
+}

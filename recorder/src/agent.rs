@@ -5,7 +5,8 @@
 use crate::archive::{Archive, ArchiveError};
 use crate::recording::{Plan, Recording};
 use agent_api::{
-    Acting, Channel, Health, InvalidSettings, Previous, ServerKind, SettingsBundle, Stopped,
+    Acting, Capacity, Channel, Health, InvalidSettings, Load, Previous, ServerKind, SettingsBundle,
+    Stopped,
 };
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -39,6 +40,22 @@ pub struct Agent {
     /// concurrent changes apply one after the other.
     state: Mutex<Persisted>,
     recording: Recording,
+    sizing: Sizing,
+}
+
+/// What the agent says of its size in its health.
+#[derive(Debug, Clone, Copy)]
+pub struct Sizing {
+    /// The bit rate of video channels whose settings give none (`--video-bitrate-kbps`).
+    pub default_video_kbps: u32,
+    /// A failover server's limits (`--capacity-channels`, `--capacity-kbps`).
+    pub capacity: Capacity,
+}
+
+impl Default for Sizing {
+    fn default() -> Self {
+        Sizing { default_video_kbps: 2000, capacity: Capacity::default() }
+    }
 }
 
 const STATE_FILE: &str = "state.json";
@@ -75,6 +92,7 @@ impl Agent {
             state_path,
             state: Mutex::new(Persisted::default()),
             recording,
+            sizing: Sizing::default(),
         };
         let persisted = match (kind, persisted) {
             (ServerKind::Recorder, Persisted { settings: None, .. }) => {
@@ -97,6 +115,12 @@ impl Agent {
         Ok(agent)
     }
 
+    /// The sizes its health reports.
+    pub fn sized(mut self, sizing: Sizing) -> Self {
+        self.sizing = sizing;
+        self
+    }
+
     fn lock(&self) -> MutexGuard<'_, Persisted> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -109,6 +133,12 @@ impl Agent {
             acting_for: state.acting_for.clone(),
             recording: self.recording.is_recording(),
             settings_version: state.settings.as_ref().map_or(0, |s| s.version),
+            load: state
+                .settings
+                .as_ref()
+                .map(|settings| Load::of(settings, self.sizing.default_video_kbps)),
+            capacity: (self.kind == ServerKind::Failover && self.sizing.capacity.is_limited())
+                .then_some(self.sizing.capacity),
         }
     }
 

@@ -58,6 +58,15 @@ pub struct Args {
     /// copy leaves room for live video on the network; 0 means no limit.
     #[arg(long, env = "STANDBY_RECORDER_COPY_MAX_RATE", default_value = "0", value_parser = parse_size)]
     pub copy_max_rate: u64,
+    /// A failover server: the most channels it can record for one recorder (reported in its
+    /// health; the manager's readiness check and failover prefer one that can carry a
+    /// recorder). Unset: not limited.
+    #[arg(long, env = "STANDBY_RECORDER_CAPACITY_CHANNELS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub capacity_channels: Option<u32>,
+    /// A failover server: the most video bit rate in kbit/s it can record for one recorder.
+    /// Unset: not limited.
+    #[arg(long, env = "STANDBY_RECORDER_CAPACITY_KBPS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub capacity_kbps: Option<u64>,
 }
 
 /// The kinds' names, listed in `--help` as clap lists an enum's values.

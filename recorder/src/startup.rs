@@ -1,6 +1,6 @@
 //! Building the agent from its arguments and running it until a signal stops it.
 
-use crate::agent::{Agent, AgentError};
+use crate::agent::{Agent, AgentError, Sizing};
 use crate::archive::retention::{self, RetentionPolicy};
 use crate::archive::{Archive, ArchiveError};
 use crate::cli::Args;
@@ -9,6 +9,7 @@ use crate::copy::{CopyConfig, CopyService, PullClient, TaskQueue, Worker};
 use crate::recording::{Recording, RecordingConfig};
 use crate::synthetic::VideoDefaults;
 use crate::time::now_micros;
+use agent_api::Capacity;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,13 +64,16 @@ pub async fn run(args: Args) -> Result<(), StartupError> {
         segment_max_duration: args.segment_max_duration,
     })
     .map_err(io("starting the recording thread"))?;
-    let agent = Arc::new(Agent::start(
-        args.name.clone(),
-        args.kind,
-        &args.data_dir,
-        archive.clone(),
-        recording,
-    )?);
+    let agent = Arc::new(
+        Agent::start(args.name.clone(), args.kind, &args.data_dir, archive.clone(), recording)?
+            .sized(Sizing {
+                default_video_kbps: args.video_bitrate_kbps,
+                capacity: Capacity {
+                    channels: args.capacity_channels,
+                    bitrate_kbps: args.capacity_kbps,
+                },
+            }),
+    );
     let copies =
         CopyService { queue: Arc::new(TaskQueue::open(&args.data_dir)?), pull: PullClient::new()? };
     let worker = Worker {

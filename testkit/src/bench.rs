@@ -241,6 +241,8 @@ pub fn stand_in_routes(name: &str) -> axum::Router {
         acting_for: None,
         recording: true,
         settings_version: 1,
+        load: None,
+        capacity: None,
     };
     let settings = SettingsBundle {
         version: 1,

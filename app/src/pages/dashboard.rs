@@ -5,10 +5,11 @@
 //! others.
 
 use crate::live::use_live;
-use crate::model::{Failover, Managers, Server, ServerKind, ServerState};
+use crate::model::{Coverage, Failover, Managers, Server, ServerKind, ServerState};
 use crate::page_data::LiveData;
 use crate::screens::DashboardView;
 use crate::server_fns::load_dashboard;
+use crate::text::thousands;
 use crate::time::{Clock, LocalTime, running_time, use_clock};
 use leptos::prelude::*;
 
@@ -68,19 +69,6 @@ fn summary(servers: &[Server]) -> String {
     )
 }
 
-/// 1000 → "1,000": a count read from across a room.
-fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
-}
-
 fn wall(view: DashboardView, clock: Clock) -> impl IntoView {
     let line = summary(&view.servers);
     let all_fine = view.servers.iter().all(|server| !needs_attention(server));
@@ -93,6 +81,7 @@ fn wall(view: DashboardView, clock: Clock) -> impl IntoView {
     });
     view! {
         <div class="dash-summary" data-testid="dash-summary" data-all-fine=all_fine.to_string()>{line}</div>
+        <CoverageLine coverage=view.coverage />
         <ManagersLine managers />
         {(!view.active.is_empty()).then(|| view! {
             <div class="dash-active">
@@ -121,6 +110,37 @@ fn wall(view: DashboardView, clock: Clock) -> impl IntoView {
                         .collect_view()}
                 </ul>
             </div>
+        </div>
+    }
+}
+
+/// Up to this many causes of recorders not covered are on the wall, each naming up to
+/// [`NAMES_PER_CAUSE`] recorders; the rest are counted.
+const CAUSES_SHOWN: usize = 3;
+const NAMES_PER_CAUSE: usize = 4;
+
+/// "998 of 1,000 recorders covered if they fail; 2 not", and why not, before anything fails.
+#[component]
+fn CoverageLine(coverage: Coverage) -> impl IntoView {
+    let all = coverage.not_covered.is_empty();
+    let causes = coverage.causes();
+    let more = causes.len().saturating_sub(CAUSES_SHOWN);
+    view! {
+        <div class="dash-coverage" data-testid="dash-coverage" data-all-covered=all.to_string()>
+            <div class="dash-coverage-line">{coverage.summary()}</div>
+            {(!all).then(|| view! {
+                <ul class="dash-uncovered">
+                    {causes
+                        .into_iter()
+                        .take(CAUSES_SHOWN)
+                        .map(|cause| {
+                            let names = cause.names(NAMES_PER_CAUSE);
+                            view! { <li data-code=cause.code>{names} ": " {cause.text}</li> }
+                        })
+                        .collect_view()}
+                    {(more > 0).then(|| view! { <li class="muted">{format!("and {more} other causes (Servers page)")}</li> })}
+                </ul>
+            })}
         </div>
     }
 }

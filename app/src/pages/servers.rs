@@ -4,7 +4,8 @@
 use crate::failure::Failure;
 use crate::live::use_live;
 use crate::model::{
-    DemoPower, Managers, NewServer, Server, ServerKind, ServerPatch, ServerState, WriteOnly,
+    Coverage, DemoPower, Managers, NewServer, Server, ServerKind, ServerPatch, ServerState,
+    WriteOnly,
 };
 use crate::page_data::{Followed, LiveData};
 use crate::rights::Right;
@@ -75,6 +76,7 @@ pub fn ServersPage() -> impl IntoView {
                     <Show when=admin>
                         <AddServerForm add />
                     </Show>
+                    {move || view.with(|view| view! { <CoverageSummary coverage=view.coverage.clone() /> })}
                     <ServerTable view filter listing switch edit assign />
                 }
             })}
@@ -274,6 +276,7 @@ fn ServerTable(
                 <tr>
                     <th>"Name"</th>
                     <th>"State"</th>
+                    <th>"Covered if it fails"</th>
                     <th>"Acting for"</th>
                     <th>"Address"</th>
                     <th>"Last seen"</th>
@@ -290,7 +293,7 @@ fn ServerTable(
                     if servers.is_empty() {
                         return view! {
                             <tr>
-                                <td colspan="10" class="muted">"No servers match."</td>
+                                <td colspan="11" class="muted">"No servers match."</td>
                             </tr>
                         }
                             .into_any();
@@ -309,7 +312,13 @@ fn ServerTable(
                                 let powered = view.switch_for(server.id).map(|switch| switch.powered);
                                 let group = view.group_of(server.id);
                                 let groups = groups.clone();
-                                view! { <ServerRow server group groups powered has_demo rights switch edit assign /> }
+                                let coverage = (server.kind == ServerKind::Recorder).then(|| {
+                                    view.coverage
+                                        .of_server(server.id)
+                                        .map(|readiness| readiness.reasons.iter().map(|reason| reason.message.clone()).collect())
+                                        .unwrap_or_default()
+                                });
+                                view! { <ServerRow server group groups coverage powered has_demo rights switch edit assign /> }
                                     .into_any()
                             })
                             .collect::<Vec<_>>()
@@ -334,6 +343,17 @@ fn ServerTable(
 }
 
 /// The managers on the site's database: which leads, since when, in which term.
+/// "996 of 1,000 recorders covered if they fail; 4 not", and the ones that are not.
+#[component]
+fn CoverageSummary(coverage: Coverage) -> impl IntoView {
+    let all = coverage.not_covered.is_empty();
+    view! {
+        <section class="coverage-summary" data-testid="coverage-summary" data-all-covered=all.to_string()>
+            <p class=if all { "covered" } else { "not-covered" }>{coverage.summary()}</p>
+        </section>
+    }
+}
+
 #[component]
 fn ManagersTable(managers: Managers) -> impl IntoView {
     let warning = managers.warning();
@@ -389,6 +409,8 @@ fn ServerRow(
     group: Option<(i64, String)>,
     /// Every failover group, for an administrator's choice.
     groups: Vec<(i64, String)>,
+    /// A recorder: why a failover now would not cover it (empty: it would).
+    coverage: Option<Vec<String>>,
     /// `Some` when `standby demo` runs this server's process.
     powered: Option<bool>,
     has_demo: bool,
@@ -427,6 +449,19 @@ fn ServerRow(
             </td>
             <td>
                 <span class=format!("state state-{}", state.as_str())>{state.label()}</span>
+            </td>
+            <td class="coverage" data-testid=format!("coverage-{name}")>
+                {coverage.map(|reasons| {
+                    if reasons.is_empty() {
+                        view! { <span class="covered">"Covered"</span> }.into_any()
+                    } else {
+                        view! {
+                            <span class="not-covered">"Not covered"</span>
+                            <ul class="reasons">{reasons.into_iter().map(|reason| view! { <li>{reason}</li> }).collect_view()}</ul>
+                        }
+                            .into_any()
+                    }
+                })}
             </td>
             <td>{server.acting_for.clone().unwrap_or_default()}</td>
             <td class="address">{server.address.clone()}</td>

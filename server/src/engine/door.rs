@@ -327,6 +327,14 @@ impl Console for Engine {
         self.read(caller, self.managers_now()).await
     }
 
+    async fn readiness(&self, caller: &Caller) -> Result<Vec<app::model::Readiness>, Failure> {
+        self.read(caller, self.readiness_now()).await
+    }
+
+    async fn coverage(&self, caller: &Caller) -> Result<app::model::Coverage, Failure> {
+        self.read(caller, self.coverage_now()).await
+    }
+
     async fn metrics(&self, caller: &Caller) -> Result<Metrics, Failure> {
         // Its own right: the one a metrics-scoped token has.
         caller.require(Right::ReadMetrics)?;

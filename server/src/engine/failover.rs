@@ -273,21 +273,29 @@ impl Engine {
             .find(|entry| entry.recorder.id == recorder_id))
     }
 
-    /// Idle, healthy failover servers allowed for the recorder, in the order to try them.
+    /// Idle, healthy failover servers allowed for the recorder, in the order to try them: by
+    /// the group's order, those that can carry what the recorder records first (one too small
+    /// still records more than none).
     pub(super) async fn free_failover_servers(
         &self,
         recorder: &Server,
     ) -> Result<Vec<Server>, StoreError> {
-        let allowed = self.store.failover_candidates(recorder.id).await?;
-        let servers = self.store.list_servers().await?;
-        Ok(allowed
+        let (allowed, servers, reports) = futures::try_join!(
+            self.store.failover_candidates(recorder.id),
+            self.store.list_servers(),
+            self.store.server_reports(),
+        )?;
+        let reports = reports.into_iter().map(|report| (report.server_id, report)).collect();
+        let mut free: Vec<Server> = allowed
             .into_iter()
             .filter_map(|id| servers.iter().find(|server| server.id == id))
             .filter(|server| {
                 server.kind == ServerKind::Failover && server.state == ServerState::Standby
             })
             .cloned()
-            .collect())
+            .collect();
+        free.sort_by_key(|server| !super::readiness::carries(&reports, server.id, recorder.id));
+        Ok(free)
     }
 
     /// An entry left `failing_over`: completed when the failover server does act for the

@@ -116,7 +116,8 @@ impl Engine {
         let servers = self.store.list_servers().await?;
         let active = self.store.open_failovers().await?;
         let managers = self.managers_now().await?;
-        Ok(DashboardView { servers, active, recent: self.events.recent(), managers })
+        let coverage = self.coverage_now().await?;
+        Ok(DashboardView { servers, active, recent: self.events.recent(), managers, coverage })
     }
 
     /// The managers on the database, and whether others may join (PostgreSQL).
@@ -129,6 +130,7 @@ impl Engine {
     }
 
     pub(super) async fn figures(&self) -> Result<Metrics, Failure> {
+        let coverage = self.coverage_now().await?;
         let servers = self.store.list_servers().await?;
         let open = self.store.open_failovers().await?;
         let copies = self.store.copies_in_progress().await?;
@@ -161,6 +163,8 @@ impl Engine {
             event_subscribers: self.events.subscribers(),
             leader: self.leadership.leading(),
             epoch: self.leadership.known_epoch(),
+            covered: coverage.covered,
+            recorders: coverage.recorders,
         })
     }
 }

@@ -18,6 +18,7 @@ mod log_view;
 mod mid_step;
 mod notify;
 mod reactions;
+mod readiness;
 pub mod refusal;
 mod servers;
 
@@ -89,6 +90,8 @@ pub struct Engine {
     leadership: Arc<Leadership>,
     /// The epoch of the term whose start recovered what was left mid-step (-1: none yet).
     recovered_in: AtomicI64,
+    /// What the leader's latest coverage check found (pages are told when it changes).
+    coverage: Mutex<Option<readiness::Checked>>,
 }
 
 impl Engine {
@@ -108,6 +111,7 @@ impl Engine {
             log_cache: log_cache::LogCache::default(),
             leadership: parts.leadership,
             recovered_in: AtomicI64::new(-1),
+            coverage: Mutex::default(),
         })
     }
 

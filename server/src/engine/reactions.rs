@@ -24,6 +24,8 @@ pub struct Reactions {
     syncing: Arc<AtomicBool>,
     /// A look for entries left mid-step is under way.
     looking: Arc<AtomicBool>,
+    /// A check of the site's coverage is under way.
+    checking: Arc<AtomicBool>,
     /// Broken recorders whose return is noted in their active entry.
     noted_back: Arc<Mutex<HashSet<i64>>>,
 }
@@ -35,6 +37,7 @@ impl Reactions {
             busy: Arc::default(),
             syncing: Arc::default(),
             looking: Arc::default(),
+            checking: Arc::default(),
             noted_back: Arc::default(),
         }
     }
@@ -147,10 +150,26 @@ impl Observer for Reactions {
             syncing.store(false, Ordering::Release);
         });
         self.resume_left_mid_step();
+        self.check_coverage();
     }
 }
 
 impl Reactions {
+    /// Readiness of every recorder, so pages and alerts hear of a recorder no longer covered
+    /// before it fails, not after.
+    fn check_coverage(&self) {
+        if self.checking.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (engine, checking) = (self.engine.clone(), self.checking.clone());
+        tokio::spawn(async move {
+            if let Err(failure) = engine.check_coverage().await {
+                tracing::warn!("coverage not checked: {}", failure.message);
+            }
+            checking.store(false, Ordering::Release);
+        });
+    }
+
     /// Entries whose steps stopped halfway (a database outage cut them, or a manager died):
     /// each finished or rolled back, unless this manager is still working on its recorder.
     fn resume_left_mid_step(&self) {

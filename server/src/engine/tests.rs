@@ -69,6 +69,8 @@ impl RecorderApi for FakeRecorders {
             acting_for: agent.acting_for,
             settings_version: 1,
             recording: true,
+            load: None,
+            capacity: None,
         })
     }
 

@@ -344,6 +344,24 @@ pub async fn managers(
     Ok(Json(state.console.managers(&caller).await?.list))
 }
 
+/// Would a failover of each recorder succeed now?
+///
+/// For every recorder, by name: `covered` when a failover now would succeed (failover
+/// monitoring on, not in maintenance, a free licence slot, its settings cached and current, a
+/// free reachable failover server of its group that can carry it); otherwise each reason as a
+/// code and a sentence naming the cause, in the order failover checks them.
+#[utoipa::path(get, path = "/api/v1/readiness", tag = "servers",
+    responses(
+        (status = 200, description = "Every recorder's readiness", body = [app::model::Readiness]),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+    ))]
+pub async fn readiness(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+) -> Result<Json<Vec<app::model::Readiness>>, ApiError> {
+    Ok(Json(state.console.readiness(&caller).await?))
+}
+
 /// The audit trail, newest first
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit",
     params(AuditFilter),

@@ -41,6 +41,18 @@ pub async fn metrics(
     for (status, count) in &figures.copies {
         let _ = writeln!(text, "standby_material_copies{{status=\"{}\"}} {count}", status.as_str());
     }
+    let _ = writeln!(
+        text,
+        "# HELP standby_recorders_covered Recorders a failover would cover now (see /api/v1/readiness)."
+    );
+    let _ = writeln!(text, "# TYPE standby_recorders_covered gauge");
+    let _ = writeln!(text, "standby_recorders_covered {}", figures.covered);
+    let _ = writeln!(
+        text,
+        "# HELP standby_recorders_not_covered Recorders a failover would not cover now: alert on this before a failure."
+    );
+    let _ = writeln!(text, "# TYPE standby_recorders_not_covered gauge");
+    let _ = writeln!(text, "standby_recorders_not_covered {}", figures.recorders - figures.covered);
     let _ = writeln!(text, "# HELP standby_event_subscribers Connected event-stream clients.");
     let _ = writeln!(text, "# TYPE standby_event_subscribers gauge");
     let _ = writeln!(text, "standby_event_subscribers {}", figures.event_subscribers);

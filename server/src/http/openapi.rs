@@ -83,6 +83,7 @@ pub fn routes() -> (Router<AppState>, OpenApi) {
         .with(routes!(api::revoke_token))
         .with(routes!(api::audit))
         .with(routes!(api::managers))
+        .with(routes!(api::readiness))
         .with(routes!(api::failovers))
         .with(routes!(api::failover))
         .with(routes!(api::failback))

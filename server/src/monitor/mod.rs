@@ -14,7 +14,7 @@ mod watch;
 use crate::events::EventBus;
 use crate::recorders::{Health, Keyring, Recorders};
 use crate::settings_cache;
-use crate::store::{HealthRecord, SharedStore};
+use crate::store::{HealthRecord, ServerReport, SharedStore};
 use app::model::{Server, ServerKind, ServerState, SystemEvent};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
@@ -121,6 +121,8 @@ pub struct Monitor {
     watched: HashMap<i64, Watched>,
     generations: u64,
     cache: Arc<Mutex<CacheState>>,
+    /// What each server's latest written report says (readiness reads them from the store).
+    written_reports: HashMap<i64, ServerReport>,
     reports: mpsc::Sender<Report>,
     incoming: Option<mpsc::Receiver<Report>>,
 }
@@ -143,6 +145,7 @@ impl Monitor {
             watched: HashMap::new(),
             generations: 0,
             cache: Arc::default(),
+            written_reports: HashMap::new(),
             reports,
             incoming: Some(incoming),
         }
@@ -184,6 +187,13 @@ impl Monitor {
         };
         let listed: HashSet<i64> = servers.iter().map(|server| server.id).collect();
         self.watched.retain(|id, _| listed.contains(id));
+        match self.store.server_reports().await {
+            Ok(reports) => {
+                self.written_reports =
+                    reports.into_iter().map(|report| (report.server_id, report)).collect();
+            }
+            Err(error) => tracing::warn!(%error, "cannot read the servers' reports"),
+        }
         for server in servers {
             self.know(server);
         }
@@ -255,7 +265,8 @@ impl Monitor {
             SystemEvent::Resync => self.reload().await,
             SystemEvent::FailoverChanged { .. }
             | SystemEvent::Alert { .. }
-            | SystemEvent::ManagersChanged { .. } => {}
+            | SystemEvent::ManagersChanged { .. }
+            | SystemEvent::CoverageChanged { .. } => {}
         }
     }
 
@@ -315,9 +326,33 @@ impl Monitor {
             observer.acting(watched.server.clone(), recorder.clone());
         }
         self.refresh_settings(id, &health);
+        self.write_report(id, &health).await;
         if freed {
             // A failover server free again is used at once by a recorder still waiting.
             self.retry_failovers(observer);
+        }
+    }
+
+    /// What the heartbeat says of the server's settings version, load and capacity, written
+    /// when it differs from what was written last (a change of settings, a restart with other
+    /// limits): readiness on every manager reads it.
+    async fn write_report(&mut self, id: i64, health: &Health) {
+        let report = ServerReport {
+            server_id: id,
+            settings_version: crate::store::reports::signed(health.settings_version),
+            load: health.load,
+            capacity: health.capacity.unwrap_or_default(),
+        };
+        if self.written_reports.get(&id) == Some(&report) {
+            return;
+        }
+        match self.store.record_report(&report, Utc::now()).await {
+            Ok(()) => {
+                self.written_reports.insert(id, report);
+            }
+            Err(error) => {
+                tracing::warn!(server_id = id, %error, "cannot record the server's report")
+            }
         }
     }
 
@@ -551,6 +586,8 @@ mod tests {
             acting_for: acting_for.map(Into::into),
             settings_version: 0,
             recording: false,
+            load: None,
+            capacity: None,
         }
     }
 

@@ -204,6 +204,8 @@ mod tests {
             acting_for: None,
             recording: true,
             settings_version: version,
+            load: None,
+            capacity: None,
         }
     }
 

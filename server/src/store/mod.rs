@@ -9,6 +9,7 @@ pub(crate) mod failovers;
 pub(crate) mod groups;
 pub(crate) mod licence;
 mod postgres;
+pub(crate) mod reports;
 pub(crate) mod rows;
 pub(crate) mod servers;
 pub(crate) mod settings_cache;
@@ -21,6 +22,7 @@ pub use failovers::FailoverStore;
 pub use groups::GroupStore;
 pub use licence::LicenceStore;
 pub use postgres::PgStore;
+pub use reports::{ReportStore, ServerReport};
 pub use servers::{HealthRecord, INITIAL_STATE, SEEN_PER_STATEMENT, ServerSettings, ServerStore};
 pub use settings_cache::{CachedSettings, SettingsCacheStore};
 pub use sqlite::SqliteStore;
@@ -90,6 +92,7 @@ pub trait Store:
     + LicenceStore
     + SettingsCacheStore
     + GroupStore
+    + ReportStore
 {
 }
 
@@ -102,6 +105,7 @@ impl<T> Store for T where
         + LicenceStore
         + SettingsCacheStore
         + GroupStore
+        + ReportStore
 {
 }
 

@@ -1,7 +1,7 @@
 //! The embedded default: one SQLite file, created on first use.
 
 use super::{
-    StoreError, audit, copies, failovers, groups, licence, servers, settings_cache, users,
+    StoreError, audit, copies, failovers, groups, licence, reports, servers, settings_cache, users,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use std::str::FromStr;
@@ -33,3 +33,4 @@ copies::impl_copy_store!(SqliteStore);
 licence::impl_licence_store!(SqliteStore);
 settings_cache::impl_settings_cache_store!(SqliteStore);
 groups::impl_group_store!(SqliteStore);
+reports::impl_report_store!(SqliteStore);

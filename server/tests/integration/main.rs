@@ -16,6 +16,7 @@ mod managers;
 mod material_copy;
 mod monitor;
 mod plain_logs;
+mod readiness;
 mod rights;
 mod sessions;
 mod store;
