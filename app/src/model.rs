@@ -566,6 +566,13 @@ pub struct FailoverGroup {
     pub failover_servers: Vec<ServerRef>,
 }
 
+impl FailoverGroup {
+    /// Whether the server is one of its recorders or failover servers.
+    pub fn has_member(&self, server_id: i64) -> bool {
+        self.recorders.iter().chain(&self.failover_servers).any(|member| member.id == server_id)
+    }
+}
+
 /// Creating or replacing a failover group.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

@@ -29,13 +29,7 @@ impl ServersView {
     pub fn group_of(&self, server_id: i64) -> Option<(i64, String)> {
         self.groups
             .iter()
-            .find(|group| {
-                group
-                    .recorders
-                    .iter()
-                    .chain(&group.failover_servers)
-                    .any(|member| member.id == server_id)
-            })
+            .find(|group| group.has_member(server_id))
             .map(|group| (group.id, group.name.clone()))
     }
 }

@@ -80,9 +80,7 @@ impl Site {
     }
 
     fn group_of(&self, id: i64) -> Option<&FailoverGroup> {
-        self.groups.iter().find(|group| {
-            group.recorders.iter().chain(&group.failover_servers).any(|member| member.id == id)
-        })
+        self.groups.iter().find(|group| group.has_member(id))
     }
 
     /// The failover servers that may cover the recorder, in failover's order: its group's by
