@@ -113,11 +113,17 @@ impl Engine {
     }
 
     pub(super) async fn dashboard_view(&self) -> Result<DashboardView, Failure> {
-        let servers = self.store.list_servers().await?;
-        let active = self.store.open_failovers().await?;
+        // One read of the site serves the wall and its coverage line.
+        let site = super::readiness::Site::read(self).await?;
+        let coverage = app::model::Coverage::of(site.readiness());
         let managers = self.managers_now().await?;
-        let coverage = self.coverage_now().await?;
-        Ok(DashboardView { servers, active, recent: self.events.recent(), managers, coverage })
+        Ok(DashboardView {
+            servers: site.servers,
+            active: site.open,
+            recent: self.events.recent(),
+            managers,
+            coverage,
+        })
     }
 
     /// The managers on the database, and whether others may join (PostgreSQL).
@@ -130,9 +136,9 @@ impl Engine {
     }
 
     pub(super) async fn figures(&self) -> Result<Metrics, Failure> {
-        let coverage = self.coverage_now().await?;
-        let servers = self.store.list_servers().await?;
-        let open = self.store.open_failovers().await?;
+        let site = super::readiness::Site::read(self).await?;
+        let coverage = app::model::Coverage::of(site.readiness());
+        let (servers, open) = (site.servers, site.open);
         let copies = self.store.copies_in_progress().await?;
         let count = |state: ServerState| servers.iter().filter(|s| s.state == state).count();
         Ok(Metrics {

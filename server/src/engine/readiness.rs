@@ -1,8 +1,8 @@
 //! Readiness: would a failover of each recorder succeed now? The checks are failover's own, in
 //! its order (licence, settings, a free failover server of its group that can carry it), read
 //! from the store, so every manager answers the same; each "no" is a sentence naming its cause.
-//! The leader checks the whole site every monitor interval and tells every page when the set of
-//! recorders not covered changes.
+//! The leader checks the whole site after a change (or every few seconds) and tells every page
+//! when the set of recorders not covered changes.
 
 use super::Engine;
 use crate::store::{ServerReport, StoreError};
