@@ -38,6 +38,12 @@ impl ChannelKind {
     pub fn parse(text: &str) -> Option<Self> {
         ChannelKind::ALL.into_iter().find(|kind| kind.as_str() == text)
     }
+
+    /// Video, audio and metadata arrive at a steady pace, so a pause in them is material lost;
+    /// text, ANPR and alarms arrive when something happens, and a pause may be a quiet spell.
+    pub fn is_steady(self) -> bool {
+        matches!(self, ChannelKind::Video | ChannelKind::Audio | ChannelKind::Metadata)
+    }
 }
 
 impl std::fmt::Display for ChannelKind {

@@ -8,6 +8,7 @@
 pub mod acting;
 pub mod channels;
 pub mod copy;
+pub mod coverage;
 pub mod credential;
 pub mod epoch;
 pub mod error;
@@ -22,6 +23,7 @@ pub mod time;
 pub use acting::{ActAs, Acting, Previous, Stopped};
 pub use channels::{Channel, ChannelKind, valid_channel_id};
 pub use copy::{ChannelCopyState, CopyChannel, CopyStatus, CopyTask, Peer, StartDataCopy};
+pub use coverage::{ChannelHoldings, Held};
 pub use credential::{Grant, GrantError, NewSecret};
 pub use error::ErrorBody;
 pub use health::{Capacity, Health, Load, ServerKind};

@@ -10,6 +10,7 @@ pub const SETTINGS: &str = "/api/v1/settings";
 pub const ACTING: &str = "/api/v1/acting";
 pub const CHANNELS: &str = "/api/v1/channels";
 pub const CHANNEL_DIGEST: &str = "/api/v1/channels/{id}/digest";
+pub const CHANNEL_COVERAGE: &str = "/api/v1/channels/{id}/coverage";
 pub const CHANNEL_PLAYBACK: &str = "/api/v1/channels/{id}/playback";
 pub const CHANNEL_RECORDS: &str = "/api/v1/channels/{id}/records";
 pub const CHANNEL_ANPR: &str = "/api/v1/channels/{id}/anpr";

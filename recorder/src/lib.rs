@@ -11,6 +11,7 @@ pub mod credential;
 pub mod default_settings;
 pub mod digest;
 pub mod error;
+pub mod holdings;
 pub mod http;
 pub mod ingest;
 pub mod playback;

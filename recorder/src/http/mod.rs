@@ -81,6 +81,7 @@ fn documented() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
         .with(routes!(agent::get_acting, agent::put_acting, agent::delete_acting))
         .with(routes!(agent::channels))
         .with(routes!(records::channel_digest))
+        .with(routes!(records::channel_coverage))
         .with(routes!(records::channel_playback))
         .with(routes!(records::channel_ingest).layer(DefaultBodyLimit::disable()))
         .with(routes!(records::anpr_search))

@@ -8,8 +8,10 @@ use crate::error::ApiError;
 use crate::ingest;
 use crate::search::{self, Cursor, Filter};
 use crate::time::{Micros, TimeRange, now_micros};
-use crate::{digest, playback, wire};
-use agent_api::{ChannelKind, Digest, ErrorBody, IngestOutcome, SearchPage, paths};
+use crate::{digest, holdings, playback, wire};
+use agent_api::{
+    ChannelHoldings, ChannelKind, Digest, ErrorBody, IngestOutcome, SearchPage, paths,
+};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
@@ -62,6 +64,29 @@ pub async fn channel_digest(
     let (range, origin) = (params.range()?, params.origin()?);
     let channel = channel(&agent, id)?;
     Ok(Json(blocking(move || digest::digest(&channel, range, origin)).await?))
+}
+
+/// Which stretches of [from, to) the channel holds, by the server that recorded them
+///
+/// The coverage listing: read from the records' headers (time, origin), not their payloads.
+/// Records of one origin closer together than the stretch's `resolution_us` form one stretch;
+/// see each stretch for its resolution.
+#[utoipa::path(get, path = paths::CHANNEL_COVERAGE, tag = "records",
+    params(("id" = String, Path, description = "Channel id"), RangeQuery),
+    responses(
+        (status = 200, description = "OK", body = ChannelHoldings),
+        (status = 400, description = "A bad range or parameter; `field` names it", body = ErrorBody),
+        (status = 404, description = "No such channel", body = ErrorBody),
+    ))]
+pub async fn channel_coverage(
+    State(agent): State<Arc<Agent>>,
+    id: Result<Path<String>, PathRejection>,
+    query: RawQuery,
+) -> Result<Json<ChannelHoldings>, ApiError> {
+    let params = Params::parse::<RangeQuery>(query)?;
+    let (range, origin) = (params.range()?, params.origin()?);
+    let channel = channel(&agent, id)?;
+    Ok(Json(blocking(move || holdings::holdings(&channel, range, origin.as_deref())).await?))
 }
 
 /// The records in [from, to) in record order, streamed as framed records
