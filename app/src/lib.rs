@@ -2,6 +2,7 @@
 
 #[cfg(feature = "ssr")]
 pub mod cookies;
+pub mod evidence;
 pub mod failure;
 pub mod live;
 pub mod model;
@@ -88,6 +89,15 @@ pub fn App() -> impl IntoView {
                             view! {
                                 <Title text="Failover" />
                                 <pages::failover_detail::FailoverDetailPage />
+                            }
+                        }
+                    />
+                    <Route
+                        path=path!("/failovers/:id/report")
+                        view=|| {
+                            view! {
+                                <Title text="Failover report" />
+                                <pages::report::FailoverReportPage />
                             }
                         }
                     />

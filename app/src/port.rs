@@ -146,6 +146,13 @@ pub trait Console: Send + Sync + 'static {
         filter: FailoverFilter,
     ) -> Result<Vec<Failover>, Failure>;
     async fn failover(&self, caller: &Caller, id: i64) -> Result<FailoverDetail, Failure>;
+    /// The evidence timeline of an entry: per channel of its recorder, where each stretch of
+    /// the failover period lives now (see [`crate::evidence`]).
+    async fn failover_coverage(
+        &self,
+        caller: &Caller,
+        id: i64,
+    ) -> Result<Vec<crate::evidence::ChannelEvidence>, Failure>;
     /// Manual failback ("Start failback to the selected server").
     async fn failback(&self, caller: &Caller, id: i64) -> Result<FailbackAnswer, Failure>;
     /// Restore: the repaired recorder records for itself again when the failover server of its

@@ -140,6 +140,19 @@ pub async fn load_failover(id: i64) -> Result<FailoverDetail, Failure> {
 }
 
 #[server(prefix = "/rpc")]
+pub async fn load_failover_coverage(
+    id: i64,
+) -> Result<Vec<crate::evidence::ChannelEvidence>, Failure> {
+    answer(
+        async {
+            let caller = crate::port::require_caller()?;
+            crate::port::ConsoleHandle::current()?.failover_coverage(&caller, id).await
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/rpc")]
 pub async fn start_failback(id: i64) -> Result<FailbackAnswer, Failure> {
     answer(
         async {

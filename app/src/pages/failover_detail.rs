@@ -1,18 +1,23 @@
 //! One failover log entry as an incident: a timeline, material copying per channel, and what
 //! happened on the way (refusals and errors included), with who did what.
 
+use crate::evidence::{ChannelEvidence, Stretch, seconds_text};
 use crate::live::use_live;
 use crate::model::{
     ChannelCopy, CopyProgress, CopyStatus, Failover, FailoverDetail, RESTORED, SUPERSEDED,
     SystemEvent,
 };
 use crate::page_data::PageData;
-use crate::server_fns::load_failover;
+use crate::pages::evidence::{self, View};
+use crate::server_fns::{load_failover, load_failover_coverage};
 use crate::time::{LocalTime, human_duration, use_clock};
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
+
+/// Seconds between two askings of the timeline while the failover goes on.
+const COVERAGE_EVERY_S: i64 = 5;
 
 #[component]
 pub fn FailoverDetailPage() -> impl IntoView {
@@ -32,16 +37,47 @@ pub fn FailoverDetailPage() -> impl IntoView {
             }
         },
     );
+    // The timeline is asked of the agents again with every change of the entry (copy progress
+    // moves stretches from the failover server to the recorder); the zoom outlives the answers.
+    // While the failover goes on, the period grows: asked again every few seconds (the clock
+    // ticks only once the page is hydrated, so the server's render and the browser's agree).
+    let open = RwSignal::new(false);
+    let clock = use_clock();
+    let coverage = PageData::new(
+        move || {
+            let tick = if open.get() { clock.now().timestamp() / COVERAGE_EVERY_S } else { 0 };
+            (id(), changes.get(), tick)
+        },
+        |(id, _, _)| async move {
+            match id {
+                Some(id) => load_failover_coverage(id).await,
+                None => Err(crate::failure::Failure::not_found("This failover log entry")),
+            }
+        },
+    );
+    let zoom = RwSignal::new(None::<View>);
     view! {
         <section class="page failover-detail">
             <p><A href="/failovers">"← Failover log"</A></p>
-            {detail.view("Loading…", move |detail| view! { <Incident detail /> })}
+            {detail
+                .view(
+                    "Loading…",
+                    move |detail| {
+                        let is_open = detail.failover.status.is_active();
+                        Effect::new(move |_| open.set(is_open));
+                        view! { <Incident detail coverage zoom /> }
+                    },
+                )}
         </section>
     }
 }
 
 #[component]
-fn Incident(detail: FailoverDetail) -> impl IntoView {
+fn Incident(
+    detail: FailoverDetail,
+    coverage: PageData<Vec<ChannelEvidence>>,
+    zoom: RwSignal<Option<View>>,
+) -> impl IntoView {
     let entry = detail.failover.clone();
     let title = format!(
         "Failover of {}{}",
@@ -59,6 +95,8 @@ fn Incident(detail: FailoverDetail) -> impl IntoView {
             {entry.error.clone().map(|error| view! { <span class="entry-error">" " {error}</span> })}
         </p>
         <Timeline entry=entry.clone() />
+        <h2>"Where the footage is"</h2>
+        <Evidence entry=entry.clone() coverage zoom />
         <h2>"Material copying"</h2>
         <Copying entry=entry.clone() />
         <h2>"What happened"</h2>
@@ -80,6 +118,118 @@ fn Incident(detail: FailoverDetail) -> impl IntoView {
                 .collect_view()}
         </ol>
     }
+}
+
+/// The evidence timeline with its zoom, the gaps and the ways to take it away.
+#[component]
+fn Evidence(
+    entry: Failover,
+    coverage: PageData<Vec<ChannelEvidence>>,
+    zoom: RwSignal<Option<View>>,
+) -> impl IntoView {
+    let id = entry.id;
+    let marks = evidence::marks(&entry);
+    view! {
+        <div class="evidence" data-testid="evidence">
+            {coverage
+                .view(
+                    "Asking the recorder and the failover servers what they hold…",
+                    move |channels| {
+                        let Some(whole) = evidence::window(&channels) else {
+                            return view! { <p class="muted">"The recorder has no channels."</p> }
+                                .into_any();
+                        };
+                        let view = Signal::derive(move || {
+                            zoom.get().map_or(whole, |view| evidence::panned(view, 0.0, whole))
+                        });
+                        let set = move |next: View| zoom.set(Some(next));
+                        let gaps = evidence::gap_rows(&channels);
+                        view! {
+                            <div class="ev-controls" role="group" aria-label="Zoom">
+                                <button type="button" on:click=move |_| zoom.set(None)>"Whole period"</button>
+                                <button type="button" on:click=move |_| set(evidence::zoomed(view.get(), 0.5, whole))>"Zoom in"</button>
+                                <button type="button" on:click=move |_| set(evidence::zoomed(view.get(), 2.0, whole))>"Zoom out"</button>
+                                <button type="button" on:click=move |_| set(evidence::panned(view.get(), -0.5, whole))>"◀ Earlier"</button>
+                                <button type="button" on:click=move |_| set(evidence::panned(view.get(), 0.5, whole))>"Later ▶"</button>
+                                <span class="muted" data-testid="ev-span">
+                                    {move || {
+                                        let (from, to) = view.get();
+                                        format!(" Showing {} (UTC)", seconds_text((to - from) as f64 / 1e6))
+                                    }}
+                                </span>
+                            </div>
+                            <evidence::TimelinePicture channels=channels.clone() marks=marks.clone() view />
+                            <evidence::Legend />
+                            <evidence::Unanswered channels=channels.clone() />
+                            <GapList gaps whole zoom />
+                            <p class="muted">
+                                "Text, ANPR and alarm channels record events, not streams: a blank there (drawn paler) may be a quiet spell rather than a loss, so it is not listed as a gap."
+                            </p>
+                            <p>
+                                <a href=format!("/api/v1/failovers/{id}/coverage.csv") download>"Download as CSV"</a>
+                                " · "
+                                <a href=format!("/failovers/{id}/report") rel="external">"Printable report"</a>
+                            </p>
+                        }
+                            .into_any()
+                    },
+                )}
+        </div>
+    }
+}
+
+/// Every gap in seconds; "Show" zooms the picture to it.
+#[component]
+fn GapList(
+    gaps: Vec<(String, Stretch)>,
+    whole: View,
+    zoom: RwSignal<Option<View>>,
+) -> impl IntoView {
+    if gaps.is_empty() {
+        return view! {
+            <p class="ev-no-gaps" data-testid="gaps">
+                "No gaps: every channel is held somewhere for the whole period shown."
+            </p>
+        }
+        .into_any();
+    }
+    view! {
+        <table class="ev-gaps" data-testid="gaps">
+            <caption>{format!("{} gap(s) where no server holds the material", gaps.len())}</caption>
+            <thead>
+                <tr>
+                    <th>"Channel"</th>
+                    <th>"From (UTC)"</th>
+                    <th>"To (UTC)"</th>
+                    <th>"Length"</th>
+                    <th></th>
+                </tr>
+            </thead>
+            <tbody>
+                {gaps
+                    .into_iter()
+                    .map(|(channel, gap)| {
+                        let around = evidence::around(&gap, whole);
+                        let name = channel.clone();
+                        view! {
+                            <tr data-channel=name>
+                                <td>{channel}</td>
+                                <td>{evidence::instant_text(&gap.from)}</td>
+                                <td>{evidence::instant_text(&gap.to)}</td>
+                                <td class="num">{seconds_text(gap.seconds())}</td>
+                                <td>
+                                    <button type="button" class="ev-show" on:click=move |_| zoom.set(Some(around))>
+                                        "Show"
+                                    </button>
+                                </td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
 }
 
 /// The four milestones of the seed's processes on one line, each with its time (three for a

@@ -4,9 +4,11 @@
 
 pub mod audit;
 pub mod dashboard;
+pub mod evidence;
 pub mod failover_detail;
 pub mod failovers;
 pub mod login;
+pub mod report;
 pub mod servers;
 
 #[cfg(test)]

@@ -266,6 +266,14 @@ impl Console for Engine {
         self.read(caller, self.failover_detail(id)).await
     }
 
+    async fn failover_coverage(
+        &self,
+        caller: &Caller,
+        id: i64,
+    ) -> Result<Vec<app::evidence::ChannelEvidence>, Failure> {
+        self.read(caller, self.failover_evidence(id)).await
+    }
+
     async fn failback(&self, caller: &Caller, id: i64) -> Result<FailbackAnswer, Failure> {
         let work = self.fail_back(id, Trigger::Manual, &caller.name);
         self.act(caller, Right::ManualFailback, "failback", Some(id.to_string()), work).await

@@ -8,6 +8,7 @@ mod accounts;
 mod audit;
 mod copy;
 mod door;
+mod evidence;
 mod failback;
 mod failover;
 mod failover_server_lost;

@@ -125,6 +125,21 @@ impl RecorderApi for FakeRecorders {
         Ok(())
     }
 
+    async fn holdings(
+        &self,
+        at: &Endpoint,
+        channel: &str,
+        _from: chrono::DateTime<chrono::Utc>,
+        _to: chrono::DateTime<chrono::Utc>,
+    ) -> Result<crate::recorders::ChannelHoldings, RecorderError> {
+        self.reachable(at)?;
+        Ok(crate::recorders::ChannelHoldings {
+            channel: channel.to_owned(),
+            kind: agent_api::ChannelKind::Video,
+            stretches: Vec::new(),
+        })
+    }
+
     async fn stop_acting(&self, at: &Endpoint, recorder: &str) -> Result<(), RecorderError> {
         self.reachable(at)?;
         self.agent(&at.address, |agent| agent.acting_for = None);

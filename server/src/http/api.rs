@@ -7,6 +7,7 @@ use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::identify::AuthenticatedCaller as Auth;
 use app::cookies::{SESSION_COOKIE, cookie};
+use app::evidence::ChannelEvidence;
 use app::model::{
     ApiToken, AuditEntry, AuditFilter, CachedSettingsView, CreatedToken, FailbackAnswer, Failover,
     FailoverDetail, FailoverFilter, FailoverGroup, GroupSettings, Licence, LicenceUpdate,
@@ -411,6 +412,55 @@ pub async fn failover(
     Path(id): Path<i64>,
 ) -> Result<Json<FailoverDetail>, ApiError> {
     Ok(Json(state.console.failover(&caller, id).await?))
+}
+
+/// The evidence timeline: per channel of the entry's recorder, where each stretch of the failover
+/// period lives now
+///
+/// From 10 s before the failover to 10 s after the failback (or to a second ago while it goes
+/// on), in time order without overlap: `where` is `recorder` (recorded there), `copied` (copied
+/// to the recorder from `server`), `failover_server` (only on `server`, not copied yet) or
+/// `missing` (a gap: nothing that answered holds it). A server that did not answer is listed in
+/// `unanswered` with why; a stretch shown missing may then be on it.
+#[utoipa::path(get, path = "/api/v1/failovers/{id}/coverage", tag = "failover log",
+    params(("id" = i64, Path, description = "Failover log entry id")),
+    responses(
+        (status = 200, description = "One item per channel", body = [ChannelEvidence]),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 404, description = "No such entry", body = ErrorBody),
+        (status = 409, description = "`no_settings`: the recorder's channels are not known", body = ErrorBody),
+    ))]
+pub async fn failover_coverage(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<Vec<ChannelEvidence>>, ApiError> {
+    Ok(Json(state.console.failover_coverage(&caller, id).await?))
+}
+
+/// The evidence timeline as CSV: a line per stretch (`channel,kind,from,to,seconds,where,server`)
+#[utoipa::path(get, path = "/api/v1/failovers/{id}/coverage.csv", tag = "failover log",
+    params(("id" = i64, Path, description = "Failover log entry id")),
+    responses(
+        (status = 200, description = "CSV (RFC 4180)", content_type = "text/csv", body = String),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 404, description = "No such entry", body = ErrorBody),
+        (status = 409, description = "`no_settings`: the recorder's channels are not known", body = ErrorBody),
+    ))]
+pub async fn failover_coverage_csv(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<i64>,
+) -> Result<impl IntoResponse, ApiError> {
+    let channels = state.console.failover_coverage(&caller, id).await?;
+    let disposition = format!("attachment; filename=\"failover-{id}-coverage.csv\"");
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (axum::http::header::CONTENT_DISPOSITION, disposition),
+        ],
+        app::evidence::csv(&channels),
+    ))
 }
 
 /// Manual failback (operator or admin)

@@ -86,6 +86,8 @@ pub fn routes() -> (Router<AppState>, OpenApi) {
         .with(routes!(api::readiness))
         .with(routes!(api::failovers))
         .with(routes!(api::failover))
+        .with(routes!(api::failover_coverage))
+        .with(routes!(api::failover_coverage_csv))
         .with(routes!(api::failback))
         .with(routes!(api::restore))
         .with(routes!(api::material_copy))
@@ -174,6 +176,7 @@ mod tests {
             ("PATCH", "/api/v1/servers/{id}"),
             ("GET", "/api/v1/failovers"),
             ("GET", "/api/v1/failovers/{id}"),
+            ("GET", "/api/v1/failovers/{id}/coverage"),
             ("POST", "/api/v1/failovers/{id}/failback"),
             ("POST", "/api/v1/failovers/{id}/restore"),
             ("POST", "/api/v1/failovers/{id}/material-copy"),

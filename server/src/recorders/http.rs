@@ -1,9 +1,11 @@
 //! The recorder API over HTTP (`/api/v1/…` on every recorder agent).
 
 use super::{
-    CopyTask, Endpoint, Health, HealthBeats, Peer, RecorderApi, RecorderError, StartDataCopy,
+    ChannelHoldings, CopyTask, Endpoint, Health, HealthBeats, Peer, RecorderApi, RecorderError,
+    StartDataCopy,
 };
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -178,6 +180,23 @@ impl RecorderApi for HttpRecorders {
             .timeout(SLOW_CALL);
         let tasks: Vec<CopyTask> = answer(at, SLOW_CALL, request).await?;
         Ok(tasks.into_iter().find(|task| task.failover_id == failover_id))
+    }
+
+    async fn holdings(
+        &self,
+        at: &Endpoint,
+        channel: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<ChannelHoldings, RecorderError> {
+        let path = paths::with_id(paths::CHANNEL_COVERAGE, channel);
+        let (from, to) =
+            (agent_api::time::format_micros(&from), agent_api::time::format_micros(&to));
+        let request = self
+            .request(reqwest::Method::GET, url(at, &path))
+            .query(&[("from", from.as_str()), ("to", to.as_str())])
+            .timeout(SLOW_CALL);
+        answer(at, SLOW_CALL, request).await
     }
 
     async fn rotate_secret(&self, at: &Endpoint, new: &str) -> Result<(), RecorderError> {

@@ -10,6 +10,7 @@ pub use keyring::{AgentSecret, Keyring};
 
 use app::model::{ChannelCopy, CopyStatus};
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,6 +42,7 @@ pub struct Endpoint {
     pub secret: Option<AgentSecret>,
 }
 
+pub use agent_api::{ChannelHoldings, Held};
 pub use agent_api::{CopyChannel, CopyTask, Health, Peer, StartDataCopy};
 
 /// A copy task's progress in the failover log's words.
@@ -127,6 +129,16 @@ pub trait RecorderApi: Send + Sync + 'static {
         at: &Endpoint,
         failover_id: i64,
     ) -> Result<Option<CopyTask>, RecorderError>;
+
+    /// The coverage listing of one channel for `[from, to)`: what the server holds of it, by the
+    /// server that recorded each stretch.
+    async fn holdings(
+        &self,
+        at: &Endpoint,
+        channel: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<ChannelHoldings, RecorderError>;
 
     /// Gives the agent a new secret (`at` carries the one it accepts now); it keeps accepting
     /// the old one for a grace period, so nothing restarts.

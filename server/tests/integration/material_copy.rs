@@ -161,16 +161,16 @@ async fn a_copy_waits_for_a_dead_failover_server_and_follows_it_to_its_new_addre
 
 /// Paced copying (one-second slices at 1 MiB/s): the few MB of a test's failover period take
 /// seconds, so a process can be killed while the copy runs.
-const PACED: [&str; 4] = ["--copy-slice", "1s", "--copy-max-rate", "1M"];
+pub(crate) const PACED: [&str; 4] = ["--copy-slice", "1s", "--copy-max-rate", "1M"];
 
-fn copied_bytes(entry: &Value) -> i64 {
+pub(crate) fn copied_bytes(entry: &Value) -> i64 {
     let channels = entry["copy"]["channels"].as_array().cloned().unwrap_or_default();
     channels.iter().filter_map(|channel| channel["bytes"].as_i64()).sum()
 }
 
 /// A paced copy after failback, running with a first part done: the site, the entry as the
 /// failover left it, and the entry then.
-async fn copy_under_way() -> (Site, Value, Value) {
+pub(crate) async fn copy_under_way() -> (Site, Value, Value) {
     let mut site = Site::start(Some(1), &[]).await;
     site.agent_args = PACED.map(String::from).to_vec();
     let entry = failed_over_and_back(&mut site, json!({ "auto_failback": false })).await;
@@ -186,7 +186,7 @@ async fn entry_status(site: &Site, id: &Value) -> String {
     entry(site, id).await["copy"]["status"].as_str().unwrap_or_default().to_owned()
 }
 
-fn encode(text: &str) -> String {
+pub(crate) fn encode(text: &str) -> String {
     text.replace('+', "%2B").replace(':', "%3A")
 }
 
