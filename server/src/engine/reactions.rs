@@ -8,11 +8,35 @@ use super::failover::Cause;
 use super::mid_step::Interruption;
 use crate::monitor::Observer;
 use app::model::Server;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// After an automatic failback was refused, the first retry waits this long…
+const FAILBACK_RETRY_FIRST: Duration = Duration::from_secs(1);
+/// …and each further one twice as long as the last, up to this: a recorder that keeps refusing
+/// (its agent reinstalled with another secret, a full disk) costs an attempt, a note in its
+/// entry and an alert every few minutes, not every monitor round.
+const FAILBACK_RETRY_MOST: Duration = Duration::from_secs(300);
+
+/// When an automatic failback that was refused may be tried again, and why it was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Retry {
+    at: Instant,
+    wait: Duration,
+    reason: String,
+}
+
+impl Retry {
+    /// The retry after a refusal for `reason`, following `previous` (if there was one).
+    fn after(previous: Option<&Retry>, reason: String, now: Instant) -> Retry {
+        let wait = previous
+            .map_or(FAILBACK_RETRY_FIRST, |previous| (previous.wait * 2).min(FAILBACK_RETRY_MOST));
+        Retry { at: now + wait, wait, reason }
+    }
+}
 
 pub struct Reactions {
     engine: Arc<Engine>,
@@ -28,6 +52,8 @@ pub struct Reactions {
     checking: Arc<AtomicBool>,
     /// Broken recorders whose return is noted in their active entry.
     noted_back: Arc<Mutex<HashSet<i64>>>,
+    /// Recorders whose automatic failback was refused, and when to try again.
+    failback_retries: Arc<Mutex<HashMap<i64, Retry>>>,
 }
 
 impl Reactions {
@@ -39,6 +65,7 @@ impl Reactions {
             looking: Arc::default(),
             checking: Arc::default(),
             noted_back: Arc::default(),
+            failback_retries: Arc::default(),
         }
     }
 
@@ -87,8 +114,12 @@ impl Reactions {
 
 impl Observer for Reactions {
     fn silent(&self, recorder: Server) {
-        // A new outage: its return is to be noted again.
+        // A new outage: its return is to be noted again, and failed back as soon as it may.
         self.noted_back.lock().unwrap_or_else(|poison| poison.into_inner()).remove(&recorder.id);
+        self.failback_retries
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .remove(&recorder.id);
         let engine = self.engine.clone();
         self.exclusively(recorder.id, async move {
             if let Err(refusal) = engine.fail_over(&recorder, Cause::Silent).await {
@@ -106,15 +137,38 @@ impl Observer for Reactions {
         {
             return;
         }
+        let retries = self.failback_retries.clone();
+        let waiting = retries
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .get(&recorder.id)
+            .is_some_and(|retry| Instant::now() < retry.at);
+        if waiting {
+            return;
+        }
         let engine = engine.clone();
         self.exclusively(recorder.id, async move {
-            match engine.automatic_failback(&recorder).await {
+            let outcome = engine.automatic_failback(&recorder).await;
+            let mut retries = retries.lock().unwrap_or_else(|poison| poison.into_inner());
+            match outcome {
                 Ok(Some(answer)) => {
+                    retries.remove(&recorder.id);
                     tracing::info!(recorder = %recorder.name, duration_ms = answer.duration_ms, "automatic failback performed")
                 }
-                Ok(None) => {}
+                Ok(None) => {
+                    retries.remove(&recorder.id);
+                }
                 Err(refusal) => {
-                    tracing::warn!(recorder = %recorder.name, "automatic failback refused: {refusal}")
+                    let previous = retries.get(&recorder.id);
+                    let again = previous.is_some_and(|previous| previous.reason == refusal.message);
+                    let retry = Retry::after(previous, refusal.message.clone(), Instant::now());
+                    // Said once per reason; the retries after it are quiet in the log.
+                    if again {
+                        tracing::debug!(recorder = %recorder.name, retry_in_s = retry.wait.as_secs(), "automatic failback refused again: {refusal}");
+                    } else {
+                        tracing::warn!(recorder = %recorder.name, retry_in_s = retry.wait.as_secs(), "automatic failback refused: {refusal}");
+                    }
+                    retries.insert(recorder.id, retry);
                 }
             }
         });
@@ -198,5 +252,23 @@ impl Reactions {
             }
             looking.store(false, Ordering::Release);
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refused_failbacks_are_retried_ever_later_up_to_five_minutes() {
+        let now = Instant::now();
+        let mut retry = Retry::after(None, "refused".into(), now);
+        let mut waits = vec![retry.wait.as_secs()];
+        for _ in 0..12 {
+            retry = Retry::after(Some(&retry), "refused".into(), now);
+            waits.push(retry.wait.as_secs());
+        }
+        assert_eq!(waits, [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300, 300]);
+        assert_eq!(retry.at, now + FAILBACK_RETRY_MOST);
     }
 }

@@ -96,6 +96,7 @@ impl RecorderApi for FakeRecorders {
     ) -> Result<(), RecorderError> {
         let agent = self.reachable(at)?;
         if agent.refuses_settings {
+            self.told.lock().unwrap().push(format!("settings refused by {}", at.name));
             return Err(RecorderError::Refused {
                 address: at.address.clone(),
                 status: 400,
@@ -404,4 +405,52 @@ async fn every_door_action_checks_the_right_and_is_audited() {
         (line.actor.as_str(), line.action.as_str(), line.outcome.as_str()),
         ("vera", "failback", "forbidden")
     );
+}
+
+/// A recorder back on the network that refuses its settings (e.g. its agent was reinstalled with
+/// another secret) is not asked again at every monitor round, each time with a note and an
+/// alert: the retries wait ever longer (1 s, 2 s, … up to 5 min).
+#[tokio::test]
+async fn a_refused_automatic_failback_is_retried_later_not_every_round() {
+    use crate::monitor::Observer;
+    let site = site().await;
+    site.license(true).await;
+    site.cache_settings().await;
+    site.fakes.agent(RECORDER, |agent| agent.up = false);
+    let entry = site.fail_over().await.expect("a failover");
+    site.set_state(&site.recorder, ServerState::Broken).await;
+    site.fakes.agent(RECORDER, |agent| {
+        agent.up = true;
+        agent.refuses_settings = true;
+    });
+    let reactions = super::reactions::Reactions::new(site.engine.clone());
+    let since = std::time::Instant::now()
+        .checked_sub(Duration::from_secs(3600))
+        .expect("the machine has been up an hour");
+    let refused =
+        || site.fakes.told().iter().filter(|line| line.starts_with("settings refused")).count();
+    // Monitor rounds for a quarter of a second: one attempt.
+    for _ in 0..5 {
+        reactions.answering(site.recorder_now().await, since);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(refused(), 1, "{:?}", site.fakes.told());
+    // After the first wait (1 s), once more; then it waits 2 s.
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    for _ in 0..5 {
+        reactions.answering(site.recorder_now().await, since);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(refused(), 2, "{:?}", site.fakes.told());
+    let notes = site.store.notes(entry.id).await.unwrap();
+    let errors = notes.iter().filter(|note| note.code == "settings_saving_failed").count();
+    assert_eq!(errors, 2, "{notes:?}");
+
+    // Repaired: the next attempt after the wait fails back.
+    site.fakes.agent(RECORDER, |agent| agent.refuses_settings = false);
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    reactions.answering(site.recorder_now().await, since);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let done = site.store.failover(entry.id).await.unwrap().unwrap();
+    assert_eq!(done.status, FailoverStatus::Finalized, "{done:?}");
 }
