@@ -16,7 +16,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
-/// Seconds between two askings of the timeline while the failover goes on.
+/// Seconds between two askings of the timeline while the failover or its copy goes on.
 const COVERAGE_EVERY_S: i64 = 5;
 
 #[component]
@@ -37,18 +37,18 @@ pub fn FailoverDetailPage() -> impl IntoView {
             }
         },
     );
-    // The timeline is asked of the agents again with every change of the entry (copy progress
-    // moves stretches from the failover server to the recorder); the zoom outlives the answers.
-    // While the failover goes on, the period grows: asked again every few seconds (the clock
-    // ticks only once the page is hydrated, so the server's render and the browser's agree).
-    let open = RwSignal::new(false);
+    // The timeline is asked of the agents again every few seconds while the period grows or
+    // its copy moves stretches to the recorder, not at every change of the entry (a copy reports
+    // progress every second, and each asking reads every channel's headers on two servers). The
+    // clock ticks only once the page is hydrated, so the server's render and the browser's agree.
+    let moving = RwSignal::new(false);
     let clock = use_clock();
     let coverage = PageData::new(
         move || {
-            let tick = if open.get() { clock.now().timestamp() / COVERAGE_EVERY_S } else { 0 };
-            (id(), changes.get(), tick)
+            let tick = if moving.get() { clock.now().timestamp() / COVERAGE_EVERY_S } else { 0 };
+            (id(), tick)
         },
-        |(id, _, _)| async move {
+        |(id, _)| async move {
             match id {
                 Some(id) => load_failover_coverage(id).await,
                 None => Err(crate::failure::Failure::not_found("This failover log entry")),
@@ -63,8 +63,10 @@ pub fn FailoverDetailPage() -> impl IntoView {
                 .view(
                     "Loading…",
                     move |detail| {
-                        let is_open = detail.failover.status.is_active();
-                        Effect::new(move |_| open.set(is_open));
+                        let entry = &detail.failover;
+                        let is_moving = entry.status.is_active()
+                            || matches!(entry.copy.status, CopyStatus::Queued | CopyStatus::Copying);
+                        Effect::new(move |_| moving.set(is_moving));
                         view! { <Incident detail coverage zoom /> }
                     },
                 )}
