@@ -37,3 +37,16 @@ pub struct Held {
     /// for the event channels (text, ANPR, alarms), where a quiet spell is not a loss.
     pub resolution_us: i64,
 }
+
+/// What `DELETE /api/v1/channels/{id}/records?from&to&origin` took away: the records `origin`
+/// made in the range, by whole segments (a drill's recordings on a failover server).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Removed {
+    pub segments: u64,
+    pub records: u64,
+    pub bytes: u64,
+    /// Segments that hold records of the origin in the range but were kept, because they also
+    /// hold records outside the range or of another server, or are still being written to.
+    pub kept: u64,
+}

@@ -23,7 +23,7 @@ pub mod time;
 pub use acting::{ActAs, Acting, Previous, Stopped};
 pub use channels::{Channel, ChannelKind, valid_channel_id};
 pub use copy::{ChannelCopyState, CopyChannel, CopyStatus, CopyTask, Peer, StartDataCopy};
-pub use coverage::{ChannelHoldings, Held};
+pub use coverage::{ChannelHoldings, Held, Removed};
 pub use credential::{Grant, GrantError, NewSecret};
 pub use error::ErrorBody;
 pub use health::{Capacity, Health, Load, ServerKind};

@@ -257,6 +257,14 @@ impl Agent {
         Ok(Stopped { acting_for: None, settings_version: 0, previous })
     }
 
+    /// Once what the last change of settings or acting stopped recording is closed (a second
+    /// at most; the recording loop applies a change within 50 ms).
+    pub async fn recording_settled(&self) {
+        if !self.recording.settled(std::time::Duration::from_secs(1)).await {
+            tracing::warn!("the recording loop did not apply the change within a second");
+        }
+    }
+
     /// Configured channels and channels with material, by id.
     pub fn channels(&self) -> Vec<Channel> {
         let settings = self.settings();

@@ -66,7 +66,7 @@ pub fn holdings(
 
 /// The (origin, time) of every record of `view` in `range`, in the segment's order; origins are
 /// numbered into `origins`.
-fn scan(
+pub(crate) fn scan(
     view: &SegmentView,
     range: &TimeRange,
     wanted: Option<&str>,

@@ -16,6 +16,7 @@ pub mod http;
 pub mod ingest;
 pub mod playback;
 pub mod recording;
+pub mod removal;
 pub mod search;
 pub mod startup;
 pub mod synthetic;

@@ -37,6 +37,8 @@ pub struct Plan {
 struct Shared {
     plan: Mutex<Option<Plan>>,
     generation: AtomicU64,
+    /// The generation the loop has applied: its segments of an older plan are closed.
+    applied: AtomicU64,
     stop: AtomicBool,
     recording: AtomicBool,
 }
@@ -56,22 +58,40 @@ impl Recording {
         Ok(Recording { shared, thread: Mutex::new(Some(thread)) })
     }
 
-    /// Replaces what is recorded; `None` records nothing (an idle failover server).
+    /// Replaces what is recorded; `None` records nothing (an idle failover server). The loop
+    /// applies it within a sleep of its own (at most 50 ms): see [`Recording::settled`].
     pub fn set_plan(&self, plan: Option<Plan>) {
         *self.shared.plan.lock().unwrap_or_else(|p| p.into_inner()) = plan;
         self.shared.generation.fetch_add(1, Ordering::SeqCst);
     }
 
-    /// Whether channels are being recorded. A recording thread that died (it should not) makes
-    /// this false, so health shows the truth rather than the plan.
-    pub fn is_recording(&self) -> bool {
-        let alive = self
-            .thread
+    /// Waits (up to `limit`) until the latest plan is applied, so that whoever changed it is
+    /// answered once the segments of the old plan are closed: a failover server told to stop
+    /// has finished what it recorded, for whatever is done with it next. False if it was not.
+    pub async fn settled(&self, limit: Duration) -> bool {
+        let generation = self.shared.generation.load(Ordering::SeqCst);
+        let deadline = std::time::Instant::now() + limit;
+        while self.shared.applied.load(Ordering::SeqCst) < generation {
+            if std::time::Instant::now() >= deadline || !self.is_alive() {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        true
+    }
+
+    fn is_alive(&self) -> bool {
+        self.thread
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .as_ref()
-            .is_some_and(|thread| !thread.is_finished());
-        alive && self.shared.recording.load(Ordering::SeqCst)
+            .is_some_and(|thread| !thread.is_finished())
+    }
+
+    /// Whether channels are being recorded. A recording thread that died (it should not) makes
+    /// this false, so health shows the truth rather than the plan.
+    pub fn is_recording(&self) -> bool {
+        self.is_alive() && self.shared.recording.load(Ordering::SeqCst)
     }
 
     /// Stops the loop and waits until every open segment is synced and closed.
@@ -139,6 +159,7 @@ impl Loop {
                 self.generation = generation;
                 let plan = self.shared.plan.lock().unwrap_or_else(|p| p.into_inner()).clone();
                 self.apply(plan);
+                self.shared.applied.store(generation, Ordering::SeqCst);
             }
             let now = now_micros();
             if now < last_now - MAX_LAG {

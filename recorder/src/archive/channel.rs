@@ -226,6 +226,27 @@ impl ChannelArchive {
             .collect()
     }
 
+    /// Every segment with records in `range`, read from its first record, and whether it is
+    /// still being written to: what a removal of recordings must look at whole.
+    pub fn whole_views(&self, range: &TimeRange) -> Vec<(SegmentView, bool)> {
+        let state = self.lock();
+        state
+            .segments
+            .values()
+            .filter(|s| !s.is_empty() && s.first_ts < range.to && s.last_ts >= range.from)
+            .filter_map(|s| {
+                let view = SegmentView {
+                    id: s.id,
+                    path: segment::data_path(&self.dir, s.id),
+                    start: s.index.first()?.offset,
+                    end: s.len,
+                    first_ts: s.first_ts,
+                };
+                Some((view, state.writing.contains(&s.id)))
+            })
+            .collect()
+    }
+
     /// Segments retention may delete (all but those being written).
     pub fn retention_candidates(&self) -> Vec<SegmentSummary> {
         let state = self.lock();

@@ -137,7 +137,8 @@ pub async fn put_acting(
 /// Stop acting; the material stays in the archive
 ///
 /// Idempotent when idle. The answer carries the settings as they stood at the stop, so a
-/// failback can hand them to the repaired recorder.
+/// failback can hand them to the repaired recorder, and comes once the segments it was
+/// recording are closed.
 #[utoipa::path(delete, path = paths::ACTING, tag = "agent",
     params(StopActingQuery),
     responses(
@@ -150,7 +151,10 @@ pub async fn delete_acting(
     query: RawQuery,
 ) -> Result<Json<Stopped>, ApiError> {
     let params = Params::parse::<StopActingQuery>(query)?;
-    Ok(Json(agent.stop_acting(params.get("recorder"))?))
+    let stopped = agent.stop_acting(params.get("recorder"))?;
+    // Answered once what it recorded is closed: a drill removes it next, a copy reads it.
+    agent.recording_settled().await;
+    Ok(Json(stopped))
 }
 
 /// Configured channels and channels with material, by id

@@ -83,7 +83,10 @@ fn documented() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
         .with(routes!(records::channel_digest))
         .with(routes!(records::channel_coverage))
         .with(routes!(records::channel_playback))
-        .with(routes!(records::channel_ingest).layer(DefaultBodyLimit::disable()))
+        .with(
+            routes!(records::channel_ingest, records::remove_records)
+                .layer(DefaultBodyLimit::disable()),
+        )
         .with(routes!(records::anpr_search))
         .with(routes!(records::alarm_search))
         .with(routes!(copy_tasks::list, copy_tasks::start))
@@ -168,6 +171,15 @@ impl From<AgentError> for ApiError {
             AgentError::Invalid(invalid) => invalid.into(),
             AgentError::Conflict(message) => ApiError::Conflict(message),
             AgentError::Archive(error) => error.into(),
+            AgentError::Io { context, source }
+                if source.kind() == std::io::ErrorKind::StorageFull =>
+            {
+                // Not a fault the caller can fix, but one its operator can: said plainly.
+                tracing::error!(%context, "the disk is full");
+                ApiError::Internal(format!(
+                    "The recorder's disk is full ({context}); nothing was changed."
+                ))
+            }
             error @ AgentError::Io { .. } => ApiError::internal(error),
         }
     }

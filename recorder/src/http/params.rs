@@ -29,6 +29,19 @@ pub struct RangeQuery {
     origin: Option<String>,
 }
 
+/// The records of one server in a range.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(dead_code, reason = "documents the query; Params reads it")]
+pub struct RemoveQuery {
+    /// Start of the range, inclusive (RFC 3339; rounded up to the microsecond).
+    from: DateTime<Utc>,
+    /// End of the range, exclusive (RFC 3339; rounded up to the microsecond).
+    to: DateTime<Utc>,
+    /// The server whose records go (required).
+    origin: String,
+}
+
 /// A page of ANPR reads.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]

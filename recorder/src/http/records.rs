@@ -1,16 +1,16 @@
 //! A channel's records over HTTP: digest, playback, ingest of copied material, and the paged
 //! ANPR and alarm searches.
 
-use super::params::{AlarmQuery, AnprQuery, Params, RangeQuery, RawQuery};
+use super::params::{AlarmQuery, AnprQuery, Params, RangeQuery, RawQuery, RemoveQuery};
 use crate::agent::Agent;
 use crate::archive::channel::ChannelArchive;
 use crate::error::ApiError;
 use crate::ingest;
 use crate::search::{self, Cursor, Filter};
 use crate::time::{Micros, TimeRange, now_micros};
-use crate::{digest, holdings, playback, wire};
+use crate::{digest, holdings, playback, removal, wire};
 use agent_api::{
-    ChannelHoldings, ChannelKind, Digest, ErrorBody, IngestOutcome, SearchPage, paths,
+    ChannelHoldings, ChannelKind, Digest, ErrorBody, IngestOutcome, Removed, SearchPage, paths,
 };
 use axum::Json;
 use axum::body::Body;
@@ -117,6 +117,32 @@ pub async fn channel_playback(
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(wire::MEDIA_TYPE));
     headers.insert("x-standby-channel-kind", HeaderValue::from_static(kind.as_str()));
     Ok(response)
+}
+
+/// Remove the records one server made in [from, to) (a drill's recordings)
+///
+/// `origin` is required. Whole segments only: a segment that also holds records outside the
+/// range or of another server, or is still being written to, is kept and counted in `kept`, so
+/// nothing but that server's recordings of the range can go. Idempotent.
+#[utoipa::path(delete, path = paths::CHANNEL_RECORDS, tag = "records",
+    params(("id" = String, Path, description = "Channel id"), RemoveQuery),
+    responses(
+        (status = 200, description = "What was removed", body = Removed),
+        (status = 400, description = "A bad range or parameter, or no `origin`; `field` names it", body = ErrorBody),
+        (status = 404, description = "No such channel", body = ErrorBody),
+    ))]
+pub async fn remove_records(
+    State(agent): State<Arc<Agent>>,
+    id: Result<Path<String>, PathRejection>,
+    query: RawQuery,
+) -> Result<Json<Removed>, ApiError> {
+    let params = Params::parse::<RemoveQuery>(query)?;
+    let range = params.range()?;
+    let origin = params.origin()?.ok_or_else(|| {
+        ApiError::invalid_field("origin", "is required (the server whose records go)")
+    })?;
+    let channel = channel(&agent, id)?;
+    Ok(Json(blocking(move || removal::remove(&channel, range, &origin)).await?))
 }
 
 /// Ingest copied records (idempotent; all or nothing per request)
