@@ -2,6 +2,7 @@
 
 #[cfg(feature = "ssr")]
 pub mod cookies;
+pub mod drill;
 pub mod evidence;
 pub mod failure;
 pub mod live;
@@ -102,6 +103,15 @@ pub fn App() -> impl IntoView {
                         }
                     />
                     <Route
+                        path=path!("/drills")
+                        view=|| {
+                            view! {
+                                <Title text="Drill log" />
+                                <pages::drills::DrillLogPage />
+                            }
+                        }
+                    />
+                    <Route
                         path=path!("/dashboard")
                         view=|| {
                             view! {
@@ -154,6 +164,7 @@ fn TopBar(logout: ServerAction<server_fns::Logout>) -> impl IntoView {
             <nav class="top">
                 <span class="brand">"Standby"</span>
                 <A href="/failovers">"Failover log"</A>
+                <A href="/drills">"Drills"</A>
                 <A href="/servers">"Servers"</A>
                 <A href="/dashboard">"Dashboard"</A>
                 <A href="/audit">"Audit"</A>

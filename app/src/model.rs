@@ -224,19 +224,22 @@ pub enum SystemEvent {
     /// Which recorders a failover would not cover now changed (the leader checks every
     /// monitor interval).
     CoverageChanged { coverage: Coverage },
+    /// A drill started, moved on a step, or ended.
+    DrillChanged { drill: crate::drill::Drill },
     /// Changes were missed: reload everything shown.
     Resync,
 }
 
 impl SystemEvent {
     /// Every event name, for clients that subscribe by name.
-    pub const NAMES: [&'static str; 7] = [
+    pub const NAMES: [&'static str; 8] = [
         "server_changed",
         "server_removed",
         "failover_changed",
         "alert",
         "managers_changed",
         "coverage_changed",
+        "drill_changed",
         "resync",
     ];
 
@@ -249,6 +252,7 @@ impl SystemEvent {
             SystemEvent::Alert { .. } => "alert",
             SystemEvent::ManagersChanged { .. } => "managers_changed",
             SystemEvent::CoverageChanged { .. } => "coverage_changed",
+            SystemEvent::DrillChanged { .. } => "drill_changed",
             SystemEvent::Resync => "resync",
         }
     }

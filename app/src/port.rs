@@ -161,6 +161,19 @@ pub trait Console: Send + Sync + 'static {
     /// Start (or resume) material copying of a finalized entry.
     async fn material_copy(&self, caller: &Caller, id: i64) -> Result<Failover, Failure>;
 
+    // Drills.
+    /// Starts a drill of a recorder (an administrator's): the answer is the drill as it stands,
+    /// running or already failed at its first step; its end comes as a `drill_changed` event.
+    async fn start_drill(
+        &self,
+        caller: &Caller,
+        recorder_id: i64,
+        new: crate::drill::NewDrill,
+    ) -> Result<crate::drill::Drill, Failure>;
+    /// The drill log, newest first.
+    async fn drills(&self, caller: &Caller) -> Result<Vec<crate::drill::Drill>, Failure>;
+    async fn drill(&self, caller: &Caller, id: i64) -> Result<crate::drill::Drill, Failure>;
+
     // What the pages show in one round trip.
     async fn failover_log_view(
         &self,

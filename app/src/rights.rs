@@ -56,6 +56,8 @@ pub enum Right {
     ManageUsers,
     ManageTokens,
     ManageLicence,
+    /// Test-fail over a recorder without disturbing it (an administrator's, audited).
+    RunDrill,
     /// Read `/metrics`: the one right a metrics-scoped token has.
     ReadMetrics,
 }
@@ -71,7 +73,8 @@ impl Right {
             Right::ManageServers
             | Right::ManageUsers
             | Right::ManageTokens
-            | Right::ManageLicence => Role::Admin,
+            | Right::ManageLicence
+            | Right::RunDrill => Role::Admin,
         }
     }
 
@@ -87,6 +90,7 @@ impl Right {
             Right::ManageUsers => "manage users",
             Right::ManageTokens => "manage API tokens",
             Right::ManageLicence => "change the licence",
+            Right::RunDrill => "run a drill",
             Right::ReadMetrics => "read the metrics",
         }
     }
@@ -118,6 +122,8 @@ mod tests {
         assert!(Role::Operator.allows(Right::SetMaintenanceMode));
         assert!(!Role::Operator.allows(Right::ManageServers));
         assert!(Role::Admin.allows(Right::ManageUsers));
+        assert!(Role::Admin.allows(Right::RunDrill));
+        assert!(!Role::Operator.allows(Right::RunDrill));
         assert!(Role::Admin.allows(Right::Read));
         assert_eq!(Role::parse("operator"), Some(Role::Operator));
         assert_eq!(Role::parse("root"), None);

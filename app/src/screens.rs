@@ -251,6 +251,15 @@ impl RecentEvent {
                 let level = if coverage.not_covered.is_empty() { "info" } else { "warning" };
                 (level, coverage.summary())
             }
+            SystemEvent::DrillChanged { drill } => {
+                let level = match drill.status {
+                    crate::drill::DrillStatus::Failed => "error",
+                    crate::drill::DrillStatus::Cancelled => "warning",
+                    _ => "info",
+                };
+                let status = drill.status.label().to_lowercase();
+                (level, format!("Drill of {}: {status}", drill.recorder.name))
+            }
             SystemEvent::ServerRemoved { .. } | SystemEvent::Resync => return None,
         };
         Some(RecentEvent { at, level: level.to_owned(), message })

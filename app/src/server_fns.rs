@@ -310,3 +310,39 @@ mod tests {
         assert!(next.bytes().all(|byte| byte.is_ascii_graphic()));
     }
 }
+
+#[server(prefix = "/rpc")]
+pub async fn start_drill(
+    recorder_id: i64,
+    seconds: Option<u32>,
+) -> Result<crate::drill::Drill, Failure> {
+    answer(
+        async {
+            let caller = crate::port::require_caller()?;
+            let new = crate::drill::NewDrill { seconds };
+            crate::port::ConsoleHandle::current()?.start_drill(&caller, recorder_id, new).await
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/rpc")]
+pub async fn load_drill_page() -> Result<crate::drill::DrillPage, Failure> {
+    answer(
+        async {
+            let caller = crate::port::require_caller()?;
+            let console = crate::port::ConsoleHandle::current()?;
+            let (drills, servers) =
+                futures::try_join!(console.drills(&caller), console.servers(&caller))?;
+            let mut recorders: Vec<crate::model::ServerRef> = servers
+                .into_iter()
+                .filter(|server| server.kind == crate::model::ServerKind::Recorder)
+                .map(|server| crate::model::ServerRef { id: server.id, name: server.name })
+                .collect();
+            recorders.sort_by(|a, b| a.name.cmp(&b.name));
+            let may_drill = caller.me().can(crate::rights::Right::RunDrill);
+            Ok(crate::drill::DrillPage { drills, recorders, may_drill })
+        }
+        .await,
+    )
+}

@@ -72,6 +72,13 @@ function pages(entry: number | null, role: Role) {
       },
     },
     {
+      path: "/drills",
+      press: async (page: Page) => {
+        await page.getByRole("link", { name: "Failover log →" }).click();
+        await expect(page.getByRole("heading", { name: "Active Failovers" })).toBeVisible();
+      },
+    },
+    {
       path: "/dashboard",
       press: async (page: Page) => {
         // Nothing to press on a wall screen: its clock ticking is the sign of life.

@@ -46,6 +46,7 @@ pub fn FailoverLogPage() -> impl IntoView {
         <section class="page failovers">
             <header class="page-head">
                 <h1>"Failover log"</h1>
+                <a href="/drills" class="aside-link">"Drill log →"</a>
             </header>
             {log.view("Loading the failover log…", move |view| view! { <LogBody view selected confirming actions /> })}
         </section>

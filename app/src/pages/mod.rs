@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod dashboard;
+pub mod drills;
 pub mod evidence;
 pub mod failover_detail;
 pub mod failovers;

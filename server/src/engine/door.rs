@@ -290,6 +290,27 @@ impl Console for Engine {
             .await
     }
 
+    async fn start_drill(
+        &self,
+        caller: &Caller,
+        recorder_id: i64,
+        new: app::drill::NewDrill,
+    ) -> Result<app::drill::Drill, Failure> {
+        let work = self.begin_drill(recorder_id, new, &caller.name);
+        self.act(caller, Right::RunDrill, "drill", Some(recorder_id.to_string()), work).await
+    }
+
+    async fn drills(&self, caller: &Caller) -> Result<Vec<app::drill::Drill>, Failure> {
+        self.read(caller, self.drill_log()).await
+    }
+
+    async fn drill(&self, caller: &Caller, id: i64) -> Result<app::drill::Drill, Failure> {
+        self.read(caller, async {
+            self.store.drill(id).await?.ok_or_else(|| Failure::not_found(format!("Drill {id}")))
+        })
+        .await
+    }
+
     async fn failover_log_view(
         &self,
         caller: &Caller,

@@ -72,6 +72,9 @@ impl Engine {
             self.warn_once(recorder, Reason::FailoverAlreadyRunning, ALREADY_RUNNING);
             return Ok(None);
         }
+        // A real failure wins over a drill: one that could hold the failover server, or of
+        // this recorder, stops first.
+        self.cancel_drills_for(recorder).await;
         // 4. A failover server is available: healthy, idle, allowed for this recorder, first
         //    by the group's order.
         let candidates = self.free_failover_servers(recorder).await?;

@@ -143,7 +143,7 @@ impl Engine {
             entry.recorder.name == recorder_name
                 && entry.failover_server.as_ref().is_some_and(|fs| fs.id == server.id)
         });
-        if claimed {
+        if claimed || self.drills.claims(server.id, recorder_name) {
             return Ok(());
         }
         let at = self.keyring.endpoint(server).await;

@@ -8,6 +8,7 @@ mod accounts;
 mod audit;
 mod copy;
 mod door;
+mod drill;
 mod evidence;
 mod failback;
 mod failover;
@@ -93,11 +94,15 @@ pub struct Engine {
     recovered_in: AtomicI64,
     /// What the leader's latest coverage check found (pages are told when it changes).
     coverage: Mutex<Option<readiness::Checked>>,
+    /// Drills under way on this manager.
+    drills: drill::Drills,
+    /// The engine itself, for work a request starts that outlives it (a drill).
+    me: std::sync::Weak<Engine>,
 }
 
 impl Engine {
     pub fn new(parts: Parts) -> Arc<Self> {
-        Arc::new(Engine {
+        Arc::new_cyclic(|me| Engine {
             keyring: Arc::new(Keyring::new(parts.store.clone())),
             store: parts.store,
             recorders: parts.recorders,
@@ -113,6 +118,8 @@ impl Engine {
             leadership: parts.leadership,
             recovered_in: AtomicI64::new(-1),
             coverage: Mutex::default(),
+            drills: drill::Drills::default(),
+            me: me.clone(),
         })
     }
 
@@ -122,6 +129,7 @@ impl Engine {
     pub async fn recover(&self) {
         let Some(epoch) = self.leadership.epoch() else { return };
         self.recovered_in.store(epoch, Ordering::SeqCst);
+        self.end_orphaned_drills().await;
         if let Err(refusal) = self.resume_all().await {
             tracing::error!("recovering interrupted failovers and failbacks failed: {refusal}");
         }

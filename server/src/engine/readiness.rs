@@ -13,7 +13,7 @@ use app::model::{
     ServerRef, ServerState, SystemEvent,
 };
 use app::text::thousands;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 /// What readiness is judged from: one read of the site.
@@ -25,6 +25,8 @@ pub(super) struct Site {
     /// Cached settings version by recorder id.
     pub cached: HashMap<i64, i64>,
     pub reports: HashMap<i64, ServerReport>,
+    /// Failover servers recording in a drill: free, since a real failure cancels the drill.
+    pub drilling: HashSet<i64>,
 }
 
 /// Whether the failover server can record what the recorder records (as far as both said).
@@ -53,13 +55,14 @@ fn load_text(load: &Load) -> String {
 impl Site {
     pub async fn read(engine: &Engine) -> Result<Site, StoreError> {
         let store = &engine.store;
-        let (servers, licence, open, groups, cached, reports) = futures::try_join!(
+        let (servers, licence, open, groups, cached, reports, drills) = futures::try_join!(
             store.list_servers(),
             store.licence(),
             store.open_failovers(),
             store.groups(),
             store.cached_versions(),
             store.server_reports(),
+            store.running_drills(),
         )?;
         Ok(Site {
             servers,
@@ -68,6 +71,10 @@ impl Site {
             groups,
             cached: cached.into_iter().collect(),
             reports: reports.into_iter().map(|report| (report.server_id, report)).collect(),
+            drilling: drills
+                .into_iter()
+                .filter_map(|drill| drill.failover_server.map(|server| server.id))
+                .collect(),
         })
     }
 
@@ -106,6 +113,9 @@ impl Site {
             .find(|entry| entry.failover_server.as_ref().is_some_and(|fo| fo.id == server.id))
         {
             return Some(format!("records for {}", entry.recorder.name));
+        }
+        if self.drilling.contains(&server.id) {
+            return None;
         }
         match server.state {
             ServerState::Standby => None,
@@ -395,6 +405,7 @@ mod tests {
                 ),
                 (2, report(2, 0, None, Capacity::default())),
             ]),
+            drilling: HashSet::new(),
         }
     }
 
@@ -500,6 +511,15 @@ mod tests {
             rec2.reasons[0].message,
             "rec-2 is failed over to fo-1 now; it is covered again once it is failed back."
         );
+    }
+
+    #[test]
+    fn a_failover_server_in_a_drill_still_covers_since_a_failure_cancels_the_drill() {
+        let mut site = healthy();
+        site.servers[1].state = ServerState::Acting;
+        assert_eq!(codes(&site), ["no_free_failover_server"]);
+        site.drilling.insert(2);
+        assert!(codes(&site).is_empty(), "{}", message(&site));
     }
 
     #[test]

@@ -141,6 +141,18 @@ impl RecorderApi for FakeRecorders {
         })
     }
 
+    async fn remove_records(
+        &self,
+        at: &Endpoint,
+        _channel: &str,
+        _origin: &str,
+        _from: chrono::DateTime<chrono::Utc>,
+        _to: chrono::DateTime<chrono::Utc>,
+    ) -> Result<crate::recorders::Removed, RecorderError> {
+        self.reachable(at)?;
+        Ok(crate::recorders::Removed::default())
+    }
+
     async fn stop_acting(&self, at: &Endpoint, recorder: &str) -> Result<(), RecorderError> {
         self.reachable(at)?;
         self.agent(&at.address, |agent| agent.acting_for = None);

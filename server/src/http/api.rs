@@ -7,6 +7,7 @@ use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::identify::AuthenticatedCaller as Auth;
 use app::cookies::{SESSION_COOKIE, cookie};
+use app::drill::{Drill, NewDrill};
 use app::evidence::ChannelEvidence;
 use app::model::{
     ApiToken, AuditEntry, AuditFilter, CachedSettingsView, CreatedToken, FailbackAnswer, Failover,
@@ -530,6 +531,78 @@ pub async fn material_copy(
     Path(id): Path<i64>,
 ) -> Result<(StatusCode, Json<Failover>), ApiError> {
     Ok((StatusCode::ACCEPTED, Json(state.console.material_copy(&caller, id).await?)))
+}
+
+/// Start a drill of a recorder (administrator)
+///
+/// A test failover that leaves the recorder undisturbed: the failover server a failover would
+/// choose records the recorder's channels beside it for `seconds` (default 10, 2 to 300);
+/// Standby checks that material arrives and that the recorder kept recording, stops the failover
+/// server and removes what it recorded. The body may be empty. The answer is the drill as it
+/// stands: `running`, or `failed` at `readiness` when a failover would not succeed now (the
+/// message says why); its end comes as a `drill_changed` event and in `GET /api/v1/drills`. A
+/// real failure during a drill cancels it. Refusals (409): `not_a_recorder`, `not_leader`,
+/// `drill_running`, `recorder_not_recording`.
+#[utoipa::path(post, path = "/api/v1/servers/{id}/drill", tag = "drills",
+    params(("id" = i64, Path, description = "The recorder's server id")),
+    request_body(content = Option<NewDrill>, description = "Optional", content_type = "application/json"),
+    responses(
+        (status = 202, description = "Started (or already failed at its first step)", body = Drill),
+        (status = 400, description = "Not a valid body, or seconds out of bounds", body = ErrorBody),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 403, description = "Not an administrator", body = ErrorBody),
+        (status = 404, description = "No such server", body = ErrorBody),
+        (status = 409, description = "Refused: the code says why", body = ErrorBody),
+    ))]
+pub async fn start_drill(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<i64>,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<Drill>), ApiError> {
+    let new = if body.iter().all(u8::is_ascii_whitespace) {
+        NewDrill::default()
+    } else {
+        serde_json::from_slice::<Option<NewDrill>>(&body).map(Option::unwrap_or_default).map_err(
+            |error| {
+                ApiError(app::failure::Failure::new(
+                    app::failure::FailureKind::BadInput,
+                    "invalid_body",
+                    format!("The request body is not valid: {error}"),
+                ))
+            },
+        )?
+    };
+    Ok((StatusCode::ACCEPTED, Json(state.console.start_drill(&caller, id, new).await?)))
+}
+
+/// The drill log, newest first (the latest 200)
+#[utoipa::path(get, path = "/api/v1/drills", tag = "drills",
+    responses(
+        (status = 200, description = "Drills", body = [Drill]),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+    ))]
+pub async fn drills(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+) -> Result<Json<Vec<Drill>>, ApiError> {
+    Ok(Json(state.console.drills(&caller).await?))
+}
+
+/// One drill
+#[utoipa::path(get, path = "/api/v1/drills/{id}", tag = "drills",
+    params(("id" = i64, Path, description = "Drill id")),
+    responses(
+        (status = 200, description = "The drill", body = Drill),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 404, description = "No such drill", body = ErrorBody),
+    ))]
+pub async fn drill(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<Drill>, ApiError> {
+    Ok(Json(state.console.drill(&caller, id).await?))
 }
 
 /// The licence

@@ -266,7 +266,8 @@ impl Monitor {
             SystemEvent::FailoverChanged { .. }
             | SystemEvent::Alert { .. }
             | SystemEvent::ManagersChanged { .. }
-            | SystemEvent::CoverageChanged { .. } => {}
+            | SystemEvent::CoverageChanged { .. }
+            | SystemEvent::DrillChanged { .. } => {}
         }
     }
 

@@ -2,7 +2,7 @@
 
 use super::{
     ChannelHoldings, CopyTask, Endpoint, Health, HealthBeats, Peer, RecorderApi, RecorderError,
-    StartDataCopy,
+    Removed, StartDataCopy,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -195,6 +195,24 @@ impl RecorderApi for HttpRecorders {
         let request = self
             .request(reqwest::Method::GET, url(at, &path))
             .query(&[("from", from.as_str()), ("to", to.as_str())])
+            .timeout(SLOW_CALL);
+        answer(at, SLOW_CALL, request).await
+    }
+
+    async fn remove_records(
+        &self,
+        at: &Endpoint,
+        channel: &str,
+        origin: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Removed, RecorderError> {
+        let path = paths::with_id(paths::CHANNEL_RECORDS, channel);
+        let (from, to) =
+            (agent_api::time::format_micros(&from), agent_api::time::format_micros(&to));
+        let request = self
+            .request(reqwest::Method::DELETE, url(at, &path))
+            .query(&[("from", from.as_str()), ("to", to.as_str()), ("origin", origin)])
             .timeout(SLOW_CALL);
         answer(at, SLOW_CALL, request).await
     }

@@ -42,7 +42,7 @@ pub struct Endpoint {
     pub secret: Option<AgentSecret>,
 }
 
-pub use agent_api::{ChannelHoldings, Held};
+pub use agent_api::{ChannelHoldings, Held, Removed};
 pub use agent_api::{CopyChannel, CopyTask, Health, Peer, StartDataCopy};
 
 /// A copy task's progress in the failover log's words.
@@ -139,6 +139,17 @@ pub trait RecorderApi: Send + Sync + 'static {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<ChannelHoldings, RecorderError>;
+
+    /// Removes what `origin` recorded of one channel in `[from, to)`, by whole segments that
+    /// hold nothing else (a drill's recordings on its failover server).
+    async fn remove_records(
+        &self,
+        at: &Endpoint,
+        channel: &str,
+        origin: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Removed, RecorderError>;
 
     /// Gives the agent a new secret (`at` carries the one it accepts now); it keeps accepting
     /// the old one for a grace period, so nothing restarts.

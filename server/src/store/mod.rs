@@ -5,6 +5,7 @@
 
 pub(crate) mod audit;
 pub(crate) mod copies;
+pub(crate) mod drills;
 pub(crate) mod failovers;
 pub(crate) mod groups;
 pub(crate) mod licence;
@@ -18,6 +19,7 @@ pub(crate) mod users;
 
 pub use audit::{AuditStore, NewAudit};
 pub use copies::CopyStore;
+pub use drills::{DrillStore, NewDrillRow};
 pub use failovers::FailoverStore;
 pub use groups::GroupStore;
 pub use licence::LicenceStore;
@@ -93,6 +95,7 @@ pub trait Store:
     + SettingsCacheStore
     + GroupStore
     + ReportStore
+    + DrillStore
 {
 }
 
@@ -106,6 +109,7 @@ impl<T> Store for T where
         + SettingsCacheStore
         + GroupStore
         + ReportStore
+        + DrillStore
 {
 }
 

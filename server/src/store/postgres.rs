@@ -1,7 +1,8 @@
 //! PostgreSQL, for large sites and several manager instances sharing one database.
 
 use super::{
-    StoreError, audit, copies, failovers, groups, licence, reports, servers, settings_cache, users,
+    StoreError, audit, copies, drills, failovers, groups, licence, reports, servers,
+    settings_cache, users,
 };
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use std::time::Duration;
@@ -39,3 +40,4 @@ licence::impl_licence_store!(PgStore);
 settings_cache::impl_settings_cache_store!(PgStore);
 groups::impl_group_store!(PgStore);
 reports::impl_report_store!(PgStore);
+drills::impl_drill_store!(PgStore);

@@ -1,7 +1,8 @@
 //! The embedded default: one SQLite file, created on first use.
 
 use super::{
-    StoreError, audit, copies, failovers, groups, licence, reports, servers, settings_cache, users,
+    StoreError, audit, copies, drills, failovers, groups, licence, reports, servers,
+    settings_cache, users,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use std::str::FromStr;
@@ -34,3 +35,4 @@ licence::impl_licence_store!(SqliteStore);
 settings_cache::impl_settings_cache_store!(SqliteStore);
 groups::impl_group_store!(SqliteStore);
 reports::impl_report_store!(SqliteStore);
+drills::impl_drill_store!(SqliteStore);

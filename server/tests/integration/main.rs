@@ -10,6 +10,7 @@ mod agent_secrets;
 mod api;
 mod database_away;
 mod double_faults;
+mod drill;
 mod evidence;
 mod failback;
 mod failover;

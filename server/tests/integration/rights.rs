@@ -4,8 +4,9 @@
 use crate::test_app::{As, PASSWORD, TestApp, test_app};
 use app::rights::Role;
 use app::server_fns::{
-    AddServer, AssignGroup, EditServer, LoadAudit, LoadDashboard, LoadFailover, LoadFailoverLog,
-    LoadServersPage, SetDemoPower, StartFailback, StartMaterialCopy, Whoami,
+    AddServer, AssignGroup, EditServer, LoadAudit, LoadDashboard, LoadDrillPage, LoadFailover,
+    LoadFailoverLog, LoadServersPage, SetDemoPower, StartDrill, StartFailback, StartMaterialCopy,
+    Whoami,
 };
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
@@ -67,6 +68,9 @@ fn rest_cases(server_id: i64) -> Vec<Case> {
         rest("GET", "/api/v1/failovers/999", None, Some(Role::Viewer)),
         rest("POST", "/api/v1/failovers/999/failback", Some(json!({})), Some(Role::Operator)),
         rest("GET", &format!("{server}/settings"), None, Some(Role::Viewer)),
+        rest("POST", &format!("{server}/drill"), Some(json!({ "seconds": 2 })), Some(Role::Admin)),
+        rest("GET", "/api/v1/drills", None, Some(Role::Viewer)),
+        rest("GET", "/api/v1/drills/999", None, Some(Role::Viewer)),
         rest("GET", "/api/v1/license", None, Some(Role::Viewer)),
         rest(
             "PUT",
@@ -129,6 +133,8 @@ fn server_fn_cases(server_id: i64) -> Vec<(String, String, Option<Role>)> {
             Some(Role::Operator),
         ),
         (LoadAudit::PATH.to_owned(), "filter[failures_only]=false".to_owned(), Some(Role::Viewer)),
+        (LoadDrillPage::PATH.to_owned(), String::new(), Some(Role::Viewer)),
+        (StartDrill::PATH.to_owned(), format!("recorder_id={server_id}"), Some(Role::Admin)),
         (Whoami::PATH.to_owned(), String::new(), None),
     ]
 }
