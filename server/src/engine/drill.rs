@@ -27,7 +27,7 @@ use app::failure::Failure;
 use app::model::{Server, ServerKind, ServerState, SystemEvent};
 use app::text::thousands;
 use chrono::{DateTime, Duration, Utc};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -63,13 +63,41 @@ pub(super) struct Running {
     stood_down: CancellationToken,
 }
 
-/// The drills under way on this manager, by drill id.
+/// The drills under way on this manager, by drill id, and the recorders whose drill is being
+/// set up (so two requests at once cannot both start one).
 #[derive(Default)]
-pub(super) struct Drills(Mutex<HashMap<i64, Arc<Running>>>);
+pub(super) struct Drills {
+    running: Mutex<HashMap<i64, Arc<Running>>>,
+    starting: Mutex<HashSet<i64>>,
+}
+
+/// A recorder's drill being set up; let go when dropped.
+struct Starting<'a> {
+    drills: &'a Drills,
+    recorder_id: i64,
+}
+
+impl Drop for Starting<'_> {
+    fn drop(&mut self) {
+        let mut starting = self.drills.starting.lock().unwrap_or_else(|poison| poison.into_inner());
+        starting.remove(&self.recorder_id);
+    }
+}
 
 impl Drills {
+    /// The recorder's drill may be set up: none runs or is being set up for it.
+    fn start(&self, recorder_id: i64) -> Result<Starting<'_>, Option<i64>> {
+        if let Some(id) = self.of_recorder(recorder_id) {
+            return Err(Some(id));
+        }
+        if !self.starting.lock().unwrap_or_else(|poison| poison.into_inner()).insert(recorder_id) {
+            return Err(None);
+        }
+        Ok(Starting { drills: self, recorder_id })
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Arc<Running>>> {
-        self.0.lock().unwrap_or_else(|poison| poison.into_inner())
+        self.running.lock().unwrap_or_else(|poison| poison.into_inner())
     }
 
     /// Whether a drill has `server` record for `recorder_name`.
@@ -124,12 +152,13 @@ impl Engine {
                 "Drills run on the leading manager, and this one does not lead now: ask the leader (see Managers).",
             ));
         }
-        if let Some(id) = self.drills.of_recorder(recorder.id) {
-            return Err(Failure::conflict(
+        let _starting = self.drills.start(recorder.id).map_err(|running| {
+            let which = running.map(|id| format!(" (drill {id})")).unwrap_or_default();
+            Failure::conflict(
                 "drill_running",
-                format!("A drill of {} is already running (drill {id}).", recorder.name),
-            ));
-        }
+                format!("A drill of {} is already running{which}.", recorder.name),
+            )
+        })?;
         if recorder.state != ServerState::Ok {
             return Err(Failure::conflict(
                 "recorder_not_recording",

@@ -86,6 +86,21 @@ async fn a_drill_on_a_healthy_pair_passes_and_leaves_nothing_of_itself_behind() 
     // A second drill at once passes too (the failover server stands by again).
     let again = ended(&site, &start_drill(&site, "rec-1", 2).await).await;
     assert_eq!(again["status"], "passed", "{again}");
+
+    // Two asked for at the same moment: one runs, the other is refused.
+    let id = site.server("rec-1").await["id"].clone();
+    let path = format!("/api/v1/servers/{id}/drill");
+    let (first, second) = futures::join!(
+        site.post(&path, json!({ "seconds": 2 })),
+        site.post(&path, json!({ "seconds": 2 }))
+    );
+    let mut statuses = [first.0, second.0];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [202, 409], "{first:?} {second:?}");
+    let refused = if first.0 == 409 { &first.1 } else { &second.1 };
+    assert_eq!(refused["error"], "drill_running", "{refused}");
+    let running = if first.0 == 202 { &first.1 } else { &second.1 };
+    assert_eq!(ended(&site, running).await["status"], "passed");
 }
 
 #[tokio::test]
