@@ -1,5 +1,6 @@
 //! Readiness: each cause that would stop a failover made true in turn with real agents, and
-//! seen in `GET /api/v1/readiness` and `/metrics` as a code and a sentence naming the cause.
+//! seen in `GET /api/v1/readiness` and `/metrics` as a code and a sentence naming the cause, and
+//! on the Servers page as its server renders it.
 
 use serde_json::{Value, json};
 use testkit::{Site, eventually};
@@ -24,6 +25,25 @@ fn first_message(readiness: &Value) -> String {
     readiness["reasons"][0]["message"].as_str().unwrap_or_default().to_owned()
 }
 
+/// The Servers page's "Covered if it fails" cell of `recorder`, as the server renders the page.
+async fn servers_page_cell(site: &Site, recorder: &str) -> String {
+    let page = site.client.get(site.url("/servers")).send().await.unwrap().text().await.unwrap();
+    let marker = format!("data-testid=\"coverage-{recorder}\"");
+    let Some(start) = page.find(&marker) else { return String::new() };
+    let cell = &page[start..];
+    cell[..cell.find("</td>").unwrap_or(cell.len())].to_owned()
+}
+
+/// Waits until the page says `message` of `recorder` (as HTML text: `&`, `<`, `>` escaped).
+async fn seen_on_the_servers_page(site: &Site, recorder: &str, message: &str) {
+    let text = message.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    eventually(&format!("the Servers page says of {recorder}: {message}"), || async {
+        let cell = servers_page_cell(site, recorder).await;
+        cell.contains("Not covered") && cell.contains(&text)
+    })
+    .await;
+}
+
 async fn not_covered_metric(site: &Site) -> String {
     let text = site.client.get(site.url("/metrics")).send().await.unwrap().text().await.unwrap();
     text.lines()
@@ -46,6 +66,7 @@ async fn each_cause_that_would_stop_a_failover_is_named_in_turn() {
         first_message(&readiness),
         "fo-1 is the only failover server and it is unreachable."
     );
+    seen_on_the_servers_page(&site, "rec-1", &first_message(&readiness)).await;
     assert_eq!(not_covered_metric(&site).await, "1");
     site.agent("fo-1", "failover").await;
     readiness_once(&site, "rec-1", &[]).await;
@@ -57,6 +78,7 @@ async fn each_cause_that_would_stop_a_failover_is_named_in_turn() {
     assert_eq!(status, 201, "{group}");
     let readiness = readiness_once(&site, "rec-1", &["no_failover_server"]).await;
     assert_eq!(first_message(&readiness), "Group East has no failover server to cover rec-1.");
+    seen_on_the_servers_page(&site, "rec-1", &first_message(&readiness)).await;
     let (status, _) = testkit::http::send(
         &site.client,
         reqwest::Method::DELETE,
@@ -75,6 +97,7 @@ async fn each_cause_that_would_stop_a_failover_is_named_in_turn() {
     let message = first_message(&readiness);
     assert!(message.starts_with("No free failover server can carry rec-1 ("), "{message}");
     assert!(message.ends_with("fo-1 takes at most 1 channel."), "{message}");
+    seen_on_the_servers_page(&site, "rec-1", &message).await;
     site.agent_args.clear();
     site.agent("fo-1", "failover").await;
     readiness_once(&site, "rec-1", &[]).await;
@@ -82,7 +105,10 @@ async fn each_cause_that_would_stop_a_failover_is_named_in_turn() {
     // Maintenance mode and monitoring switched off are named too.
     let path = format!("/api/v1/servers/{rec}");
     site.patch(&path, json!({ "maintenance_mode": true, "failover_enabled": false })).await;
-    readiness_once(&site, "rec-1", &["monitoring_off", "maintenance"]).await;
+    let readiness = readiness_once(&site, "rec-1", &["monitoring_off", "maintenance"]).await;
+    for reason in readiness["reasons"].as_array().unwrap() {
+        seen_on_the_servers_page(&site, "rec-1", reason["message"].as_str().unwrap()).await;
+    }
     site.patch(&path, json!({ "maintenance_mode": false, "failover_enabled": true })).await;
     readiness_once(&site, "rec-1", &[]).await;
 
@@ -98,6 +124,7 @@ async fn each_cause_that_would_stop_a_failover_is_named_in_turn() {
         first_message(&readiness),
         "The licence allows 1 failover server(s) at once and 1 are in use."
     );
+    seen_on_the_servers_page(&site, "rec-1", &first_message(&readiness)).await;
     let failed_over = readiness_once(&site, "rec-2", &["failed_over"]).await;
     assert!(
         first_message(&failed_over).starts_with("rec-2 is failed over to fo-"),
@@ -137,4 +164,5 @@ async fn settings_the_manager_cannot_read_again_are_stale() {
             version - 1
         )
     );
+    seen_on_the_servers_page(&site, "rec-1", &first_message(&readiness)).await;
 }
