@@ -15,7 +15,7 @@ use crate::events::EventBus;
 use crate::recorders::{Health, Keyring, Recorders};
 use crate::settings_cache;
 use crate::store::{HealthRecord, ServerReport, SharedStore};
-use app::model::{Server, ServerKind, ServerState, SystemEvent};
+use app::model::{FailoverStatus, Server, ServerKind, ServerState, SystemEvent};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use std::collections::{HashMap, HashSet};
@@ -125,6 +125,8 @@ pub struct Monitor {
     written_reports: HashMap<i64, ServerReport>,
     reports: mpsc::Sender<Report>,
     incoming: Option<mpsc::Receiver<Report>>,
+    /// Entries seen finalized in this term (each frees its failover server once).
+    finalized: HashSet<i64>,
 }
 
 impl Monitor {
@@ -148,6 +150,7 @@ impl Monitor {
             written_reports: HashMap::new(),
             reports,
             incoming: Some(incoming),
+            finalized: HashSet::new(),
         }
     }
 
@@ -263,6 +266,19 @@ impl Monitor {
             }
             // Fell behind the events: what is known may be stale.
             SystemEvent::Resync => self.reload().await,
+            // A failback (or restore) that finished freed its failover server. Its heartbeat
+            // may have said "standby" already while the entry was still failing back, when no
+            // failover could take it yet: the waiting recorders are asked again now that one
+            // can. (Not after a failed failover: retrying that at once could loop.)
+            SystemEvent::FailoverChanged { failover }
+                if failover.status == FailoverStatus::Finalized
+                    && failover.failover_server.is_some() =>
+            {
+                // Once per entry: its copy's progress comes as changes of it for a long while.
+                if self.finalized.insert(failover.id) {
+                    self.retry_failovers(observer);
+                }
+            }
             SystemEvent::FailoverChanged { .. }
             | SystemEvent::Alert { .. }
             | SystemEvent::ManagersChanged { .. }

@@ -348,3 +348,51 @@ async fn the_failover_log_page_exports_what_it_shows_as_csv() {
     let anonymous = reqwest::get(site.url("/failovers.csv")).await.unwrap();
     assert_eq!(anonymous.status(), 401);
 }
+
+/// The failover server's heartbeat says "standby" while its failback is still finishing (here
+/// held at that step): a recorder waiting for a failover server cannot have it yet, and must
+/// get it as soon as the failback is done, not at the next monitor round (five minutes here).
+#[tokio::test]
+async fn a_failover_server_freed_by_a_failback_goes_to_a_waiting_recorder_once_it_is_done() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let database = format!("sqlite://{}", dir.path().join("standby.db").display());
+    let pause = dir.path().join("paused");
+    let file = pause.display().to_string();
+    let env = [
+        ("STANDBY_TEST_PAUSE_AT", "failback:failover_server_stopped"),
+        ("STANDBY_TEST_PAUSE_FILE", file.as_str()),
+    ];
+    let flags = ["--monitor-interval-ms", "300000"];
+    let mut site = Site::start_on_database_with_env(&database, Some(2), &flags, &env).await;
+    site.covered(serde_json::json!({ "auto_failback": false })).await;
+    site.agent("rec-2", "recorder").await;
+    site.wait_state("rec-2", "ok").await;
+    site.wait_settings_cached("rec-2").await;
+    site.kill("rec-1").await;
+    let entry = active_failover_of(&site, "rec-1").await;
+    site.kill("rec-2").await;
+    eventually("rec-2 waits for a failover server", || async {
+        site.failovers("?state=finalized").await.into_iter().any(|entry| {
+            entry["recorder"]["name"] == "rec-2" && entry["error_code"] == "no_failover_server"
+        })
+    })
+    .await;
+
+    site.agent("rec-1", "recorder").await;
+    let failback = site.url(&format!("/api/v1/failovers/{}/failback", entry["id"]));
+    let client = site.client.clone();
+    let failing_back = tokio::spawn(async move {
+        let body = serde_json::json!({});
+        testkit::http::send(&client, reqwest::Method::POST, &failback, Some(&body)).await
+    });
+    eventually("the failback paused after fo-1 stopped", || async { pause.exists() }).await;
+    // fo-1 says it stands by; its entry is still failing back.
+    site.wait_state("fo-1", "standby").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    std::fs::remove_file(&pause).expect("the pause file removed");
+    let (status, answer) = failing_back.await.expect("the failback request");
+    assert_eq!(status, 200, "{answer}");
+
+    let taken = active_failover_of(&site, "rec-2").await;
+    assert_eq!(taken["failover_server"]["name"], "fo-1", "{taken}");
+}
