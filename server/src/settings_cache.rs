@@ -40,3 +40,9 @@ pub async fn refresh(
     tracing::info!(server = %from.name, version, "recorder settings cached");
     Ok(settings)
 }
+
+/// The channels a settings bundle records, by id and kind; `None` when it does not read as one.
+pub fn channels(bundle: &serde_json::Value) -> Option<Vec<(String, agent_api::ChannelKind)>> {
+    let bundle = <agent_api::SettingsBundle as serde::Deserialize>::deserialize(bundle).ok()?;
+    Some(bundle.channels.into_iter().map(|channel| (channel.id, channel.kind)).collect())
+}

@@ -209,26 +209,25 @@ impl ChannelArchive {
 
     /// The segments that may hold records of `range`, each with where to start reading.
     pub fn views(&self, range: &TimeRange) -> Vec<SegmentView> {
-        let state = self.lock();
-        state
-            .segments
-            .values()
-            .filter(|s| !s.is_empty() && s.first_ts < range.to && s.last_ts >= range.from)
-            .filter_map(|s| {
-                Some(SegmentView {
-                    id: s.id,
-                    path: segment::data_path(&self.dir, s.id),
-                    start: super::index::start_offset(&s.index, range.from)?,
-                    end: s.len,
-                    first_ts: s.first_ts,
-                })
-            })
+        self.views_from(range, |s| super::index::start_offset(&s.index, range.from))
+            .into_iter()
+            .map(|(view, _)| view)
             .collect()
     }
 
     /// Every segment with records in `range`, read from its first record, and whether it is
     /// still being written to: what a removal of recordings must look at whole.
     pub fn whole_views(&self, range: &TimeRange) -> Vec<(SegmentView, bool)> {
+        self.views_from(range, |s| s.index.first().map(|entry| entry.offset))
+    }
+
+    /// The segments with records in `range`, each read from where `start` says, and whether it
+    /// is still being written to.
+    fn views_from(
+        &self,
+        range: &TimeRange,
+        start: impl Fn(&SegmentInfo) -> Option<u64>,
+    ) -> Vec<(SegmentView, bool)> {
         let state = self.lock();
         state
             .segments
@@ -238,7 +237,7 @@ impl ChannelArchive {
                 let view = SegmentView {
                     id: s.id,
                     path: segment::data_path(&self.dir, s.id),
-                    start: s.index.first()?.offset,
+                    start: start(s)?,
                     end: s.len,
                     first_ts: s.first_ts,
                 };

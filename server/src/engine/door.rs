@@ -305,10 +305,7 @@ impl Console for Engine {
     }
 
     async fn drill(&self, caller: &Caller, id: i64) -> Result<app::drill::Drill, Failure> {
-        self.read(caller, async {
-            self.store.drill(id).await?.ok_or_else(|| Failure::not_found(format!("Drill {id}")))
-        })
-        .await
+        self.read(caller, self.drill_now(id)).await
     }
 
     async fn failover_log_view(

@@ -257,7 +257,7 @@ impl Engine {
         seconds: Duration,
     ) {
         let id = run.drill_id;
-        let channels = channels_of(&bundle);
+        let channels = crate::settings_cache::channels(&bundle).unwrap_or_default();
         let at = self.keyring.endpoint(&server).await;
         let mut cancelled = run.cancel.subscribe();
         let recording = self
@@ -591,7 +591,7 @@ impl Engine {
         self.publish_drill(id).await;
     }
 
-    async fn drill_now(&self, id: i64) -> Result<Drill, Failure> {
+    pub(super) async fn drill_now(&self, id: i64) -> Result<Drill, Failure> {
         self.store.drill(id).await?.ok_or_else(|| Failure::not_found(format!("Drill {id}")))
     }
 
@@ -628,13 +628,6 @@ fn cancel_sentence(cancel: Option<&Cancel>, recorder: &Server, server: &Server) 
         ),
         None => "Cancelled.".to_owned(),
     }
-}
-
-/// The channels of a settings bundle (none when it does not read as one).
-fn channels_of(bundle: &serde_json::Value) -> Vec<(String, ChannelKind)> {
-    serde_json::from_value::<agent_api::SettingsBundle>(bundle.clone())
-        .map(|bundle| bundle.channels.into_iter().map(|c| (c.id, c.kind)).collect())
-        .unwrap_or_default()
 }
 
 /// The longest part of [from, to) no stretch covers.

@@ -119,10 +119,10 @@ impl Engine {
         &self,
         recorder: &Server,
     ) -> Result<Vec<(String, ChannelKind)>, Failure> {
-        let bundle = self.store.cached_settings(recorder.id).await?.and_then(|cached| {
-            serde_json::from_value::<agent_api::SettingsBundle>(cached.bundle).ok()
-        });
-        let Some(bundle) = bundle else {
+        let cached = self.store.cached_settings(recorder.id).await?;
+        let Some(channels) =
+            cached.and_then(|cached| crate::settings_cache::channels(&cached.bundle))
+        else {
             return Err(Failure::conflict(
                 "no_settings",
                 format!(
@@ -131,7 +131,7 @@ impl Engine {
                 ),
             ));
         };
-        Ok(bundle.channels.into_iter().map(|channel| (channel.id, channel.kind)).collect())
+        Ok(channels)
     }
 }
 

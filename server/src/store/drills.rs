@@ -96,10 +96,8 @@ impl TryFrom<DrillRow> for Drill {
                     .ok_or_else(|| StoreError::Corrupt(format!("drill step {text:?}")))?,
             ),
         };
-        let failover_server = match (row.failover_server_id, row.failover_server_name) {
-            (Some(id), Some(name)) => Some(ServerRef { id, name }),
-            _ => None,
-        };
+        let failover_server =
+            super::rows::server_ref(row.failover_server_id, row.failover_server_name);
         Ok(Drill {
             id: row.id,
             recorder: ServerRef { id: row.recorder_id, name: row.recorder_name },

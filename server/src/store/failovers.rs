@@ -314,10 +314,8 @@ impl TryFrom<FailoverRow> for Failover {
             .ok_or_else(|| StoreError::Corrupt(format!("failover status {:?}", row.status)))?;
         let copy_status = CopyStatus::parse(&row.copy_status)
             .ok_or_else(|| StoreError::Corrupt(format!("copy status {:?}", row.copy_status)))?;
-        let failover_server = match (row.failover_server_id, row.failover_server_name) {
-            (Some(id), Some(name)) => Some(ServerRef { id, name }),
-            _ => None,
-        };
+        let failover_server =
+            super::rows::server_ref(row.failover_server_id, row.failover_server_name);
         Ok(Failover {
             id: row.id,
             recorder: ServerRef { id: row.recorder_id, name: row.recorder_name },

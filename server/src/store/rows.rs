@@ -23,3 +23,11 @@ pub fn first<R>(rows: Vec<R>) -> Result<R, StoreError> {
 pub fn all<R, T: TryFrom<R, Error = StoreError>>(rows: Vec<R>) -> Result<Vec<T>, StoreError> {
     rows.into_iter().map(T::try_from).collect()
 }
+
+/// A server named by a row's joined id and name; `None` when the row names none.
+pub fn server_ref(id: Option<i64>, name: Option<String>) -> Option<app::model::ServerRef> {
+    match (id, name) {
+        (Some(id), Some(name)) => Some(app::model::ServerRef { id, name }),
+        _ => None,
+    }
+}
